@@ -1,0 +1,9 @@
+import type { z } from 'zod'
+
+export interface MethodSpec<I extends z.ZodType = z.ZodType, O extends z.ZodType = z.ZodType> {
+  summary: string
+  input: I
+  output: O
+}
+
+export const defineMethod = <I extends z.ZodType, O extends z.ZodType>(spec: MethodSpec<I, O>) => spec

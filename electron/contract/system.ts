@@ -1,0 +1,47 @@
+import { z } from 'zod'
+import { defineMethod } from './define'
+
+export const backendNames = ['webgpu', 'tensorflow', 'wasm', 'cpu'] as const
+export const BackendName = z.enum(backendNames)
+export type BackendName = z.infer<typeof BackendName>
+
+export const BackendStatus = z.object({
+  name: BackendName,
+  label: z.string(),
+  available: z.boolean(),
+  /** Adapter or library description when available; why not, when unavailable. */
+  detail: z.string(),
+  /** Measured on a small float32 matmul during the probe; null when unavailable. */
+  gflops: z.number().nullable(),
+  probeMs: z.number(),
+})
+export type BackendStatus = z.infer<typeof BackendStatus>
+
+export const BackendReport = z.object({
+  backends: z.array(BackendStatus),
+  selected: BackendName.nullable(),
+  /** Where the choice came from: the probe order, or an override. */
+  selectedBy: z.enum(['probe', 'LETHE_BACKEND']),
+  /** Set when an override could not be honoured. */
+  warning: z.string().nullable(),
+})
+export type BackendReport = z.infer<typeof BackendReport>
+
+export const SystemInfo = z.object({
+  name: z.literal('Lethe'),
+  version: z.string(),
+  dataDir: z.string(),
+  host: z.enum(['electron', 'browser', 'cli']),
+  platform: z.string(),
+  versions: z.object({ node: z.string(), electron: z.string().nullable() }),
+  engine: BackendReport,
+})
+export type SystemInfo = z.infer<typeof SystemInfo>
+
+export const systemMethods = {
+  'system.info': defineMethod({
+    summary: 'Version, data folder and the compute backends the engine can see.',
+    input: z.object({}).strict(),
+    output: SystemInfo,
+  }),
+}

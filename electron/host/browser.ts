@@ -1,0 +1,35 @@
+/**
+ * Browser mode: the real services behind the loopback bridge, with the built renderer served
+ * on the same origin. For machines without Electron's binary and for end-to-end tests.
+ */
+import { existsSync } from 'node:fs'
+import path from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { startBridge } from '../bridge/server'
+import { workerThreadChannel } from '../engine/host'
+import { resolveDataDir } from './paths'
+import { createServices } from './services'
+
+const staticRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../renderer')
+if (!existsSync(path.join(staticRoot, 'index.html'))) {
+  console.error(`The renderer is not built (${staticRoot} has no index.html). Run "npm run build" first.`)
+  process.exit(1)
+}
+
+const dataDir = resolveDataDir()
+const services = createServices({ dataDir, host: 'browser', spawnEngine: () => workerThreadChannel() })
+const port = process.env.LETHE_PORT ? Number(process.env.LETHE_PORT) : 0
+const bridge = await startBridge({ handlers: services.handlers, events: services.events, staticRoot, port })
+
+console.log(`Lethe is running in browser mode. Open this address (it carries this launch's token):`)
+console.log(`  ${bridge.url}`)
+console.log(`Data folder: ${dataDir}. Press Ctrl+C to stop.`)
+
+let stopping = false
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.on(signal, () => {
+    if (stopping) return
+    stopping = true
+    void Promise.all([bridge.close(), services.close()]).then(() => process.exit(0))
+  })
+}

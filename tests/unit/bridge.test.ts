@@ -1,0 +1,182 @@
+import { mkdirSync, writeFileSync } from 'node:fs'
+import http from 'node:http'
+import path from 'node:path'
+import { afterEach, describe, expect, it } from 'vitest'
+import type { LetheEvent } from '../../electron/contract'
+import { startBridge, type Bridge } from '../../electron/bridge/server'
+import { EventHub } from '../../electron/host/events'
+import { recordingHandlers, sampleInfo, tempDir } from '../support/fixtures'
+
+let bridge: Bridge | undefined
+afterEach(async () => {
+  await bridge?.close()
+  bridge = undefined
+})
+
+async function start(maxBodyBytes?: number) {
+  const staticRoot = path.join(tempDir('lethe-static-'), 'renderer')
+  mkdirSync(staticRoot)
+  writeFileSync(path.join(staticRoot, 'index.html'), '<!doctype html><title>Lethe</title>')
+  const events = new EventHub()
+  const { handlers, calls } = recordingHandlers()
+  bridge = await startBridge({ handlers, events, staticRoot, maxBodyBytes })
+  return { bridge, events, calls, staticRoot }
+}
+
+/** A raw request, so tests can send what a browser's fetch would not (bad Host, raw paths). */
+function request(
+  url: string,
+  options: { method?: string; headers?: Record<string, string>; body?: string } = {},
+): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = http.request(url, { method: options.method ?? 'GET', headers: options.headers }, (res) => {
+      let body = ''
+      res.setEncoding('utf8')
+      res.on('data', (chunk: string) => (body += chunk))
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }))
+    })
+    req.on('error', reject)
+    req.end(options.body)
+  })
+}
+
+const callInfo = (b: Bridge, headers: Record<string, string>, body = '{}') =>
+  request(`${b.origin}/api/call/system.info`, { method: 'POST', headers, body })
+
+const auth = (b: Bridge) => ({ authorization: `Bearer ${b.token}`, 'content-type': 'application/json' })
+const code = (body: string) => (JSON.parse(body) as { error?: { code: string } }).error?.code
+
+describe('the loopback bridge', () => {
+  it('listens on 127.0.0.1 only, on a random port, with a fresh token', async () => {
+    const { bridge: b } = await start()
+    expect(b.origin).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/)
+    expect(b.token.length).toBeGreaterThanOrEqual(40)
+    expect(b.url).toBe(`${b.origin}/?token=${b.token}`)
+  })
+
+  it('answers a call with the token', async () => {
+    const { bridge: b, calls } = await start()
+    const res = await callInfo(b, auth(b))
+    expect(res.status).toBe(200)
+    expect(JSON.parse(res.body)).toEqual({ ok: true, value: sampleInfo() })
+    expect(calls).toHaveLength(1)
+  })
+
+  it.each([
+    ['no token', {}],
+    ['a wrong token', { authorization: 'Bearer not-the-token' }],
+    ['a token without the scheme', { authorization: 'x' }],
+  ])('refuses a call with %s', async (_label, headers) => {
+    const { bridge: b, calls } = await start()
+    const res = await callInfo(b, headers)
+    expect(res.status).toBe(401)
+    expect(code(res.body)).toBe('UNAUTHORIZED')
+    expect(calls).toHaveLength(0)
+  })
+
+  it('refuses a foreign origin even with the token', async () => {
+    const { bridge: b, calls } = await start()
+    const res = await callInfo(b, { ...auth(b), origin: 'https://evil.example' })
+    expect(res.status).toBe(403)
+    expect(code(res.body)).toBe('FORBIDDEN')
+    expect(calls).toHaveLength(0)
+  })
+
+  it('refuses a foreign Host header (DNS rebinding)', async () => {
+    const { bridge: b } = await start()
+    const res = await callInfo(b, { ...auth(b), host: 'evil.example' })
+    expect(res.status).toBe(403)
+  })
+
+  it('refuses an oversized body before parsing it', async () => {
+    const { bridge: b, calls } = await start(1024)
+    const res = await callInfo(b, auth(b), JSON.stringify({ blob: 'x'.repeat(4096) }))
+    expect(res.status).toBe(413)
+    expect(code(res.body)).toBe('TOO_LARGE')
+    expect(calls).toHaveLength(0)
+  })
+
+  it('refuses a body that is not JSON', async () => {
+    const { bridge: b } = await start()
+    const res = await callInfo(b, auth(b), '{"unterminated": ')
+    expect(res.status).toBe(400)
+    expect(JSON.parse(res.body).error.message).toMatch(/not valid JSON/)
+  })
+
+  it('refuses bad input with the contract’s typed error', async () => {
+    const { bridge: b, calls } = await start()
+    const res = await callInfo(b, auth(b), '{"unexpected": true}')
+    expect(res.status).toBe(400)
+    expect(code(res.body)).toBe('BAD_INPUT')
+    expect(calls).toHaveLength(0)
+  })
+
+  it('answers an unknown method with UNKNOWN_METHOD', async () => {
+    const { bridge: b } = await start()
+    const res = await request(`${b.origin}/api/call/system.format`, {
+      method: 'POST',
+      headers: auth(b),
+      body: '{}',
+    })
+    expect(res.status).toBe(404)
+    expect(code(res.body)).toBe('UNKNOWN_METHOD')
+  })
+
+  it('serves the renderer with the content security policy', async () => {
+    const { bridge: b } = await start()
+    const res = await request(`${b.origin}/`)
+    expect(res.status).toBe(200)
+    expect(res.body).toContain('<title>Lethe</title>')
+    expect(res.headers['content-security-policy']).toContain("script-src 'self'")
+  })
+
+  it.each([
+    '/..%2fsecret.txt',
+    '/%2e%2e/secret.txt',
+    '/assets/..%2f..%2fsecret.txt',
+    '/a%00.html',
+    '/..%5csecret.txt',
+  ])('never serves a file outside the renderer for %s', async (raw) => {
+    const { bridge: b, staticRoot } = await start()
+    writeFileSync(path.join(staticRoot, '..', 'secret.txt'), 'TOP SECRET')
+    const res = await request(`${b.origin}${raw}`)
+    expect([403, 404]).toContain(res.status)
+    expect(res.body).not.toContain('TOP SECRET')
+  })
+
+  it('answers an encoded escape with 403, not a lookup', async () => {
+    const { bridge: b } = await start()
+    const res = await request(`${b.origin}/..%2f..%2fetc%2fpasswd`)
+    expect(res.status).toBe(403)
+  })
+
+  it('streams events to a client with the token', async () => {
+    const { bridge: b, events } = await start()
+    const received = new Promise<LetheEvent>((resolve, reject) => {
+      const req = http.get(`${b.origin}/api/events`, { headers: auth(b) }, (res) => {
+        res.setEncoding('utf8')
+        res.on('data', (chunk: string) => {
+          if (chunk.startsWith(': connected')) {
+            events.emit('job.progress', { jobId: 'j1', kind: 'test', fraction: 0.5, message: 'half' })
+          }
+          const data = chunk.split('\n').find((line) => line.startsWith('data: '))
+          if (data) {
+            resolve(JSON.parse(data.slice(6)) as LetheEvent)
+            req.destroy()
+          }
+        })
+      })
+      req.on('error', reject)
+    })
+    expect(await received).toEqual({
+      name: 'job.progress',
+      payload: { jobId: 'j1', kind: 'test', fraction: 0.5, message: 'half' },
+    })
+  })
+
+  it('refuses the event stream without the token', async () => {
+    const { bridge: b } = await start()
+    const res = await request(`${b.origin}/api/events`)
+    expect(res.status).toBe(401)
+  })
+})
