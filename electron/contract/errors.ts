@@ -10,6 +10,8 @@ export const errorCodes = [
   'TOO_LARGE', // the request exceeds the size limit
   'NOT_FOUND', // a named record does not exist
   'CONFLICT', // the action is not allowed in the record's current state
+  'LOCKED', // another Lethe process is writing the same data folder
+  'CORRUPT', // a stored file is damaged: details name it and the backups that can replace it
   'ENGINE_UNAVAILABLE', // the compute engine could not start or has no usable backend
   'ENGINE_CRASHED', // the engine process died while working; nothing was committed
   'CANCELLED', // the user cancelled the job

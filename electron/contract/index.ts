@@ -6,10 +6,12 @@
 import type { z } from 'zod'
 import type { Result } from './errors'
 import type { LetheEvent } from './events'
+import { ledgerMethods } from './ledger'
 import { systemMethods } from './system'
 
 export const methods = {
   ...systemMethods,
+  ...ledgerMethods,
 }
 
 export type Methods = typeof methods

@@ -18,6 +18,9 @@ if (!existsSync(path.join(staticRoot, 'index.html'))) {
 
 const dataDir = resolveDataDir()
 const services = createServices({ dataDir, host: 'browser', spawnEngine: () => workerThreadChannel() })
+// Open the ledger now: take the writer's lock, recover, apply retention. Damage is reported
+// through ledger.status and every ledger call, not by refusing to start.
+void services.ledger.ledger().catch(() => undefined)
 const port = process.env.LETHE_PORT ? Number(process.env.LETHE_PORT) : 0
 const bridge = await startBridge({ handlers: services.handlers, events: services.events, staticRoot, port })
 

@@ -7,6 +7,8 @@ import type { Handlers } from '../contract/dispatch'
 import type { SystemInfo } from '../contract/system'
 import type { EngineChannel } from '../engine/protocol'
 import { EngineHost } from '../engine/host'
+import { LedgerService } from '../ledger/service'
+import type { LedgerOptions } from '../ledger/ledger'
 import { systemService } from '../system/service'
 import { EventHub } from './events'
 
@@ -14,6 +16,7 @@ export interface LetheServices {
   handlers: Handlers
   events: EventHub
   dataDir: string
+  ledger: LedgerService
   close(): Promise<void>
 }
 
@@ -21,13 +24,30 @@ export interface ServiceOptions {
   dataDir: string
   host: SystemInfo['host']
   spawnEngine: () => EngineChannel
+  /** The CLI opens the ledger read-only for commands that only read. */
+  ledger?: LedgerOptions
 }
 
-export function createServices({ dataDir, host, spawnEngine }: ServiceOptions): LetheServices {
+export function createServices({
+  dataDir,
+  host,
+  spawnEngine,
+  ledger: ledgerOptions,
+}: ServiceOptions): LetheServices {
   const events = new EventHub()
   const engine = new EngineHost(spawnEngine, (event) => events.publish(event))
+  const ledger = new LedgerService(dataDir, ledgerOptions)
   const handlers: Handlers = {
     ...systemService({ version, dataDir, host, engine }),
+    ...ledger.handlers(),
   }
-  return { handlers, events, dataDir, close: () => engine.close() }
+  return {
+    handlers,
+    events,
+    dataDir,
+    ledger,
+    close: async () => {
+      await Promise.all([engine.close(), ledger.close()])
+    },
+  }
 }

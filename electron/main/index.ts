@@ -111,6 +111,7 @@ async function start(): Promise<void> {
   app.setPath('userData', dataDir)
   harden()
   const services = createServices({ dataDir, host: 'electron', spawnEngine: utilityProcessChannel })
+  void services.ledger.ledger().catch(() => undefined) // damage is reported through ledger.status
   bindIpc(ipcMain, services.handlers, (url) => isTrustedSender(url, devServer))
   services.events.subscribe((event) => {
     for (const window of BrowserWindow.getAllWindows()) window.webContents.send(IPC_EVENT_CHANNEL, event)

@@ -35,6 +35,6 @@ export function recordingHandlers(answer: () => unknown = () => sampleInfo()): {
       calls.push(input)
       return answer()
     },
-  } as Handlers
+  } as unknown as Handlers
   return { handlers, calls }
 }

@@ -1,0 +1,72 @@
+/** Running one contract method from the command line: services up, dispatch, print, services down. */
+import type { Command } from 'commander'
+import { toErrorPayload, type ErrorPayload, type Input, type MethodName, type Output } from '../contract'
+import { dispatch } from '../contract/dispatch'
+import { workerThreadChannel } from '../engine/host'
+import { resolveDataDir } from '../host/paths'
+import { createServices } from '../host/services'
+
+export interface CommonOptions {
+  json?: boolean
+  dataDir?: string
+}
+
+/** Exit status per error: 2 for what the caller got wrong, 1 for everything else. */
+const exitCode = (error: ErrorPayload): number =>
+  ['BAD_INPUT', 'UNKNOWN_METHOD', 'NOT_FOUND', 'CONFLICT'].includes(error.code) ? 2 : 1
+
+export function reportError(error: ErrorPayload, json: boolean | undefined): number {
+  if (json) {
+    process.stderr.write(`${JSON.stringify({ ok: false, error })}\n`)
+  } else {
+    process.stderr.write(`lethe: ${error.code}: ${error.message}\n`)
+    const rows = (
+      error.details as { errors?: { line: number; column: string; reason: string }[] } | undefined
+    )?.errors
+    for (const row of rows?.slice(0, 50) ?? [])
+      process.stderr.write(`  line ${row.line}, ${row.column}: ${row.reason}\n`)
+  }
+  return exitCode(error)
+}
+
+/**
+ * Runs a method through the same dispatch as IPC and the bridge. Commands that only read
+ * open the ledger read-only, so they work while the app holds the writer's lock.
+ */
+export async function run<M extends MethodName>(
+  method: M,
+  input: Input<M>,
+  options: CommonOptions & { writes?: boolean },
+  human: (value: Output<M>) => string,
+  statusOf: (value: Output<M>) => number = () => 0,
+): Promise<number> {
+  let services: ReturnType<typeof createServices> | undefined
+  try {
+    services = createServices({
+      dataDir: resolveDataDir(options.dataDir),
+      host: 'cli',
+      spawnEngine: () => workerThreadChannel(),
+      ledger: { readOnly: !options.writes },
+    })
+    const result = await dispatch(services.handlers, method, input, { transport: 'cli' })
+    if (!result.ok) return reportError(result.error, options.json)
+    const value = result.value as Output<M>
+    process.stdout.write(options.json ? `${JSON.stringify(value, null, 2)}\n` : `${human(value)}\n`)
+    return statusOf(value)
+  } catch (error) {
+    return reportError(toErrorPayload(error), options.json)
+  } finally {
+    await services?.close()
+  }
+}
+
+export function common(command: Command): Command {
+  return command
+    .option('--json', 'print one JSON document on stdout')
+    .option('--data-dir <dir>', 'data folder (default: $LETHE_DATA_DIR, else the app data folder)')
+}
+
+/** Sets the exit status from a command's result. */
+export const exit = async (status: Promise<number>): Promise<void> => {
+  process.exitCode = await status
+}

@@ -1,0 +1,808 @@
+/**
+ * The request ledger: the erasure-request workflow on top of the store. Every change is an
+ * audit event appended through one queue (one writer, no lost update); personal data goes to
+ * the personal store first, so an acknowledged request is never without it.
+ */
+import { createHash, randomUUID } from 'node:crypto'
+import { existsSync } from 'node:fs'
+import { copyFile, mkdir, readdir, readFile, rm, stat } from 'node:fs/promises'
+import path from 'node:path'
+import type { z } from 'zod'
+import { LetheError } from '../contract'
+import {
+  defaultBasis,
+  type AuditEvent,
+  type ListQuery,
+  type NewRequest,
+  type RegistryEntry,
+  type RequestStatus,
+  type RequestView,
+  type SignedHead,
+  type LedgerSettings,
+} from '../contract/ledger'
+import { SerialQueue } from './durable'
+import { checkExtension, daysBetween, deadlinesFor, deadlineStatus, median, type Calendar } from './deadlines'
+import { hmacOf } from './keys'
+import { LedgerLock } from './lock'
+import { maskEmail, maskName, maskValue, type PersonalRecord } from './personal'
+import { allowedTransitions, isClosed, type EventPayloads, type EventType, type RequestRecord } from './state'
+import { LedgerStore, moveAside, snapshotFolder, type NewEvent, type StoreOptions } from './store'
+
+export interface LedgerOptions extends StoreOptions {
+  /** Flush the projection this long after the last write (ms). */
+  flushDelayMs?: number
+  backupsKept?: number
+}
+
+const BACKUP_EVERY_MS = 24 * 3600 * 1000
+
+export class Ledger {
+  private readonly queue = new SerialQueue()
+  private flushTimer: NodeJS.Timeout | undefined
+  private readonly byHash = new Map<string, Set<string>>()
+  private readonly perYear = new Map<string, number>()
+
+  private constructor(
+    readonly dataDir: string,
+    private store: LedgerStore,
+    private readonly lock: LedgerLock | null,
+    private readonly options: LedgerOptions,
+  ) {
+    this.index()
+  }
+
+  static paths(dataDir: string) {
+    return {
+      root: path.join(dataDir, 'ledger'),
+      lock: path.join(dataDir, 'ledger.lock'),
+      backups: path.join(dataDir, 'ledger-backups'),
+      attachments: path.join(dataDir, 'ledger', 'attachments'),
+    }
+  }
+
+  /** Opens the ledger in `dataDir`: takes the writer's lock unless read-only, recovers, backs up daily. */
+  static async open(dataDir: string, options: LedgerOptions = {}): Promise<Ledger> {
+    const paths = Ledger.paths(dataDir)
+    const lock = options.readOnly ? null : LedgerLock.acquire(paths.lock)
+    try {
+      const store = await LedgerStore.open(paths.root, options)
+      const ledger = new Ledger(dataDir, store, lock, options)
+      if (!options.readOnly) await ledger.backupIfDue()
+      return ledger
+    } catch (error) {
+      lock?.release()
+      throw error
+    }
+  }
+
+  async close(): Promise<void> {
+    clearTimeout(this.flushTimer)
+    await this.queue.run(() => this.store.flush())
+    this.lock?.release()
+  }
+
+  get state() {
+    return this.store.state
+  }
+
+  // ── clock and calendar ──────────────────────────────────────────────────────────────
+
+  private now(): Date {
+    return this.options.now?.() ?? new Date()
+  }
+
+  /** The local calendar date: legal periods run on the office's calendar, not UTC. */
+  today(): string {
+    const d = this.now()
+    return `${d.getFullYear()}-${String(d.getMonth() + 1).padStart(2, '0')}-${String(d.getDate()).padStart(2, '0')}`
+  }
+
+  private calendar(): Calendar {
+    const s = this.state.settings
+    return { holidays: new Set(s.holidays), otherDays: s.otherJurisdictionDays }
+  }
+
+  // ── writing ─────────────────────────────────────────────────────────────────────────
+
+  private write<T>(task: () => Promise<T>): Promise<T> {
+    return this.queue.run(async () => {
+      const result = await task()
+      this.scheduleFlush()
+      return result
+    })
+  }
+
+  private scheduleFlush(): void {
+    clearTimeout(this.flushTimer)
+    this.flushTimer = setTimeout(
+      () => void this.queue.run(() => this.store.flush()),
+      this.options.flushDelayMs ?? 250,
+    )
+    this.flushTimer.unref()
+  }
+
+  private append(actor: string, events: NewEvent[]): Promise<AuditEvent[]> {
+    return this.store.append(actor, events)
+  }
+
+  private event<T extends EventType>(type: T, requestId: string | null, payload: EventPayloads[T]): NewEvent {
+    return { type, requestId, payload } as NewEvent
+  }
+
+  private record(id: string): RequestRecord {
+    const record = this.state.requests.get(id)
+    if (!record) throw new LetheError('NOT_FOUND', `There is no request ${id}.`, { id })
+    return record
+  }
+
+  /** Logs a refused action, then refuses it: blocked attempts belong in the audit trail too. */
+  private async refuse(
+    actor: string,
+    record: RequestRecord,
+    action: string,
+    to: string | null,
+    reason: string,
+  ): Promise<never> {
+    await this.append(actor, [
+      this.event('request.refused', record.id, { action, from: record.status, to, reason }),
+    ])
+    throw new LetheError('CONFLICT', reason, {
+      id: record.id,
+      status: record.status,
+      allowed: allowedTransitions(record),
+    })
+  }
+
+  // ── requests ────────────────────────────────────────────────────────────────────────
+
+  private index(): void {
+    for (const record of this.state.requests.values()) this.indexRecord(record)
+  }
+
+  private indexRecord(record: RequestRecord): void {
+    for (const hash of [record.requesterHash, ...record.subjectHashes.map((s) => s.hmac)]) {
+      let ids = this.byHash.get(hash)
+      if (!ids) this.byHash.set(hash, (ids = new Set()))
+      ids.add(record.id)
+    }
+    const year = record.id.slice(5, 9)
+    this.perYear.set(year, Math.max(this.perYear.get(year) ?? 0, Number(record.id.slice(10))))
+  }
+
+  private requesterHash(requester: PersonalRecord['requester']): string {
+    return requester.email
+      ? hmacOf(this.store.keyMaterial, 'requester-email', requester.email)
+      : hmacOf(this.store.keyMaterial, 'requester-name', `${requester.name}|${requester.otherContact ?? ''}`)
+  }
+
+  /** Builds a new request's record and personal data without storing anything. */
+  private draft(input: z.output<typeof NewRequest>, n: number, id: string, at: string) {
+    const requester = {
+      name: input.requester.name,
+      email: input.requester.email ?? null,
+      otherContact: input.requester.otherContact ?? null,
+    }
+    const { dueDate, acknowledgeBy, extensionNoticeBy, extendedDueDate } = deadlinesFor(
+      input.jurisdiction,
+      input.received,
+      this.calendar(),
+    )
+    const deadlines = { dueDate, acknowledgeBy, extensionNoticeBy, extendedDueDate }
+    const record: RequestRecord = {
+      n,
+      id,
+      status: 'received',
+      heldFrom: null,
+      holdReason: null,
+      jurisdiction: input.jurisdiction,
+      legalBasis: input.legalBasis ?? defaultBasis[input.jurisdiction],
+      ground: input.ground ?? null,
+      channel: input.channel,
+      received: input.received,
+      requesterHash: this.requesterHash(requester),
+      subjectHashes: input.subjectIds.map((s) => ({
+        type: s.type,
+        hmac: hmacOf(this.store.keyMaterial, s.type, s.value),
+      })),
+      identity: { status: 'unverified', method: null, on: null },
+      deadlines,
+      acknowledgedOn: null,
+      extension: null,
+      assignee: input.assignee ?? null,
+      decision: null,
+      notes: [],
+      attachments: [],
+      links: { models: [], runs: [], certificates: [] },
+      closedOn: null,
+      redactedOn: null,
+      createdAt: at,
+      updatedAt: at,
+      history: [],
+    }
+    const personal: PersonalRecord = {
+      requester,
+      subjectIds: input.subjectIds,
+      notes: {},
+      attachmentNames: {},
+    }
+    return { record, personal }
+  }
+
+  /** Creates requests (one, or a whole import) as one append. */
+  async create(inputs: z.output<typeof NewRequest>[], actor: string): Promise<string[]> {
+    if (inputs.length > 0 && inputs.some((i) => i.received > this.today())) {
+      throw new LetheError(
+        'BAD_INPUT',
+        `A request cannot be received in the future (today is ${this.today()}).`,
+      )
+    }
+    return this.write(async () => {
+      const at = this.now().toISOString()
+      const events: NewEvent[] = []
+      const drafts: RequestRecord[] = []
+      let n = this.state.requests.size
+      const years = new Map(this.perYear)
+      for (const input of inputs) {
+        const year = input.received.slice(0, 4)
+        const count = (years.get(year) ?? 0) + 1
+        years.set(year, count)
+        const id = `RTBF-${year}-${String(count).padStart(4, '0')}`
+        const { record, personal } = this.draft(input, ++n, id, at)
+        const noteId = input.note ? randomUUID() : null
+        if (noteId && input.note) personal.notes[noteId] = input.note
+        await this.store.personal.put(record.n, id, personal)
+        events.push(this.event('request.created', id, { record }))
+        if (noteId && input.note)
+          events.push(this.event('request.noted', id, { noteId, chars: input.note.length }))
+        drafts.push(record)
+      }
+      await this.append(actor, events)
+      for (const record of drafts) this.indexRecord(this.record(record.id))
+      return drafts.map((r) => r.id)
+    })
+  }
+
+  async transition(
+    input: {
+      id: string
+      to: RequestStatus
+      reason?: string
+      method?: string
+      exemption?: string
+      on?: string
+    },
+    actor: string,
+  ): Promise<void> {
+    await this.write(async () => {
+      const record = this.record(input.id)
+      const allowed = allowedTransitions(record)
+      if (!allowed.includes(input.to)) {
+        const options = allowed.length ? allowed.join(', ') : 'none'
+        return this.refuse(
+          actor,
+          record,
+          'transition',
+          input.to,
+          `${record.id} cannot move from ${record.status} to ${input.to}; from ${record.status} it can move to: ${options}.`,
+        )
+      }
+      const on = input.on ?? this.today()
+      const required = (field: 'reason' | 'method' | 'exemption', why: string) => {
+        if (!input[field])
+          throw new LetheError('BAD_INPUT', `Moving ${record.id} to ${input.to} needs ${why}.`, { field })
+      }
+      const reopening = isClosed(record.status)
+      const resuming = record.status === 'on-hold' && input.to === record.heldFrom
+      if (input.to === 'identity-verified' && !resuming)
+        required('method', 'the identity-verification method')
+      if (input.to === 'rejected') {
+        required('exemption', 'the exemption relied on (e.g. "GDPR Art. 17(3)(b)")')
+        required('reason', 'the reason given to the requester')
+      }
+      if (input.to === 'on-hold') required('reason', 'the reason for the hold')
+      if (reopening) required('reason', 'the reason for reopening')
+      if (on < record.received)
+        throw new LetheError('BAD_INPUT', `${on} is before the request was received (${record.received}).`)
+      await this.append(actor, [
+        this.event('request.transitioned', record.id, {
+          from: record.status,
+          to: input.to,
+          on,
+          reason: input.reason ?? null,
+          method: input.method ?? null,
+          exemption: input.exemption ?? null,
+        }),
+      ])
+    })
+  }
+
+  async extend(input: { id: string; reason: string; noticeDate?: string }, actor: string): Promise<void> {
+    await this.write(async () => {
+      const record = this.record(input.id)
+      const noticeDate = input.noticeDate ?? this.today()
+      if (isClosed(record.status)) {
+        return this.refuse(
+          actor,
+          record,
+          'extend',
+          null,
+          `${record.id} is ${record.status}; a closed request has no deadline to extend.`,
+        )
+      }
+      const check = checkExtension(
+        record.jurisdiction,
+        record.received,
+        noticeDate,
+        record.extension !== null,
+        this.calendar(),
+      )
+      if (!check.allowed)
+        return this.refuse(actor, record, 'extend', null, check.reason ?? 'The extension is not allowed.')
+      const dueDate = record.deadlines.extendedDueDate as string
+      await this.append(actor, [
+        this.event('request.extended', record.id, { reason: input.reason, noticeDate, dueDate }),
+      ])
+    })
+  }
+
+  async acknowledge(input: { id: string; on?: string }, actor: string): Promise<void> {
+    await this.write(async () => {
+      const record = this.record(input.id)
+      const on = input.on ?? this.today()
+      if (record.acknowledgedOn) {
+        return this.refuse(
+          actor,
+          record,
+          'acknowledge',
+          null,
+          `${record.id} was already acknowledged on ${record.acknowledgedOn}.`,
+        )
+      }
+      if (on < record.received)
+        throw new LetheError('BAD_INPUT', `${on} is before the request was received (${record.received}).`)
+      await this.append(actor, [this.event('request.acknowledged', record.id, { on })])
+    })
+  }
+
+  async update(
+    input: {
+      id: string
+      assignee?: string | null
+      channel?: RequestRecord['channel']
+      legalBasis?: RequestRecord['legalBasis']
+      ground?: string | null
+    },
+    actor: string,
+  ): Promise<void> {
+    await this.write(async () => {
+      const record = this.record(input.id)
+      const changes: Record<string, unknown> = {}
+      for (const field of ['assignee', 'channel', 'legalBasis', 'ground'] as const) {
+        if (input[field] !== undefined && input[field] !== record[field]) changes[field] = input[field]
+      }
+      if (Object.keys(changes).length === 0) return
+      await this.append(actor, [this.event('request.updated', record.id, { changes })])
+    })
+  }
+
+  async addNote(input: { id: string; text: string }, actor: string): Promise<void> {
+    await this.write(async () => {
+      const record = this.record(input.id)
+      const personal = await this.personalOf(record)
+      if (!personal)
+        return this.refuse(
+          actor,
+          record,
+          'note',
+          null,
+          `${record.id}'s personal data was erased on ${record.redactedOn}; notes can no longer be added.`,
+        )
+      const noteId = randomUUID()
+      await this.store.personal.put(record.n, record.id, {
+        ...personal,
+        notes: { ...personal.notes, [noteId]: input.text },
+      })
+      await this.append(actor, [this.event('request.noted', record.id, { noteId, chars: input.text.length })])
+    })
+  }
+
+  async attach(input: { id: string; path: string; mediaType?: string }, actor: string): Promise<void> {
+    await this.write(async () => {
+      const record = this.record(input.id)
+      const personal = await this.personalOf(record)
+      if (!personal)
+        return this.refuse(
+          actor,
+          record,
+          'attach',
+          null,
+          `${record.id}'s personal data was erased on ${record.redactedOn}; files can no longer be attached.`,
+        )
+      let content: Buffer
+      try {
+        content = await readFile(input.path)
+      } catch (error) {
+        throw new LetheError('BAD_INPUT', `Cannot read ${input.path}: ${(error as Error).message}`)
+      }
+      const attachmentId = randomUUID()
+      const folder = path.join(Ledger.paths(this.dataDir).attachments, record.id)
+      await mkdir(folder, { recursive: true })
+      await copyFile(input.path, path.join(folder, attachmentId))
+      const sha256 = createHash('sha256').update(content).digest('hex')
+      const names = { ...personal.attachmentNames, [attachmentId]: path.basename(input.path) }
+      await this.store.personal.put(record.n, record.id, { ...personal, attachmentNames: names })
+      await this.append(actor, [
+        this.event('request.attached', record.id, {
+          attachmentId,
+          sha256,
+          bytes: content.length,
+          mediaType: input.mediaType ?? guessMediaType(input.path),
+        }),
+      ])
+    })
+  }
+
+  async link(
+    input: { id: string; kind: keyof RequestRecord['links']; target: string },
+    actor: string,
+  ): Promise<void> {
+    await this.write(async () => {
+      const record = this.record(input.id)
+      if (record.links[input.kind].includes(input.target)) return
+      await this.append(actor, [
+        this.event('request.linked', record.id, { kind: input.kind, target: input.target }),
+      ])
+    })
+  }
+
+  private async personalOf(record: RequestRecord): Promise<PersonalRecord | null> {
+    return record.redactedOn ? null : this.store.personal.get(record.n, record.id)
+  }
+
+  // ── reading ─────────────────────────────────────────────────────────────────────────
+
+  async view(id: string, reveal = false, actor = 'system'): Promise<RequestView> {
+    const record = this.record(id)
+    if (reveal) {
+      await this.write(() =>
+        this.append(actor, [
+          this.event('request.revealed', id, {
+            fields: ['requester', 'subjectIds', 'notes', 'attachmentNames'],
+          }),
+        ]),
+      )
+    }
+    return this.toView(record, await this.personalOf(record), reveal)
+  }
+
+  private toView(record: RequestRecord, personal: PersonalRecord | null, reveal: boolean): RequestView {
+    const dueDate = record.extension?.dueDate ?? record.deadlines.dueDate
+    const status = deadlineStatus(dueDate, this.today(), !isClosed(record.status))
+    const show = <T>(value: T | null | undefined, mask: (v: T) => string): string | null =>
+      value === null || value === undefined ? null : reveal ? String(value) : mask(value)
+    const duplicates = new Set<string>()
+    for (const hash of [record.requesterHash, ...record.subjectHashes.map((s) => s.hmac)]) {
+      for (const other of this.byHash.get(hash) ?? []) if (other !== record.id) duplicates.add(other)
+    }
+    return {
+      id: record.id,
+      status: record.status,
+      allowedTransitions: allowedTransitions(record),
+      jurisdiction: record.jurisdiction,
+      legalBasis: record.legalBasis,
+      ground: record.ground,
+      channel: record.channel,
+      received: record.received,
+      requester: personal
+        ? {
+            name: show(personal.requester.name, maskName) ?? '',
+            email: show(personal.requester.email, maskEmail),
+            otherContact: show(personal.requester.otherContact, maskValue),
+          }
+        : null,
+      subjectIds: record.subjectHashes.map((s, i) => ({
+        type: s.type,
+        value: show(personal?.subjectIds[i]?.value, maskValue),
+      })),
+      revealed: reveal && personal !== null,
+      identity: record.identity,
+      deadline: {
+        dueDate,
+        acknowledgeBy: record.deadlines.acknowledgeBy,
+        acknowledgedOn: record.acknowledgedOn,
+        extensionNoticeBy: record.extension ? null : record.deadlines.extensionNoticeBy,
+        extension: record.extension,
+        rule: deadlinesFor(record.jurisdiction, record.received, this.calendar()).rule,
+        ...status,
+      },
+      assignee: record.assignee,
+      decision: record.decision,
+      holdReason: record.holdReason,
+      notes: record.notes.map((n) => ({
+        id: n.id,
+        at: n.at,
+        actor: n.actor,
+        text: reveal ? (personal?.notes[n.id] ?? null) : null,
+      })),
+      attachments: record.attachments.map((a) => ({
+        ...a,
+        name: reveal ? (personal?.attachmentNames[a.id] ?? null) : null,
+      })),
+      links: record.links,
+      possibleDuplicates: [...duplicates].sort(),
+      closedOn: record.closedOn,
+      redactedOn: record.redactedOn,
+      createdAt: record.createdAt,
+      updatedAt: record.updatedAt,
+    }
+  }
+
+  async list(query: z.output<typeof ListQuery>): Promise<{ total: number; items: RequestView[] }> {
+    const today = this.today()
+    const dueOf = (r: RequestRecord) => r.extension?.dueDate ?? r.deadlines.dueDate
+    const matches = query.search ? this.searcher(query.search) : () => true
+    const selected = [...this.state.requests.values()].filter((r) => {
+      if (query.status && !query.status.includes(r.status)) return false
+      if (query.jurisdiction && !query.jurisdiction.includes(r.jurisdiction)) return false
+      const open = !isClosed(r.status)
+      const daysLeft = daysBetween(today, dueOf(r))
+      if (query.overdue !== undefined && query.overdue !== (open && daysLeft < 0)) return false
+      if (query.dueWithinDays !== undefined && !(open && daysLeft <= query.dueWithinDays)) return false
+      return matches(r)
+    })
+    const key: Record<typeof query.sort, (r: RequestRecord) => string | number> = {
+      received: (r) => r.received,
+      due: dueOf,
+      id: (r) => r.n,
+      status: (r) => r.status,
+      updated: (r) => r.updatedAt,
+    }
+    const sign = query.order === 'asc' ? 1 : -1
+    const by = key[query.sort]
+    selected.sort((a, b) => {
+      const x = by(a)
+      const y = by(b)
+      return (x < y ? -1 : x > y ? 1 : a.n - b.n) * sign
+    })
+    const page = selected.slice(query.offset, query.offset + query.limit)
+    const items = await Promise.all(page.map(async (r) => this.toView(r, await this.personalOf(r), false)))
+    return { total: selected.length, items }
+  }
+
+  /** Search by id or assignee text, or by an exact identifier through its HMAC (no plain text is stored). */
+  private searcher(term: string): (r: RequestRecord) => boolean {
+    const lower = term.toLowerCase()
+    const keys = this.store.keyMaterial
+    const hashes = new Set<string>([
+      hmacOf(keys, 'requester-email', term),
+      ...(['customer-id', 'email', 'phone', 'account', 'device-id', 'other'] as const).map((t) =>
+        hmacOf(keys, t, term),
+      ),
+    ])
+    return (r) =>
+      r.id.toLowerCase().includes(lower) ||
+      (r.assignee?.toLowerCase().includes(lower) ?? false) ||
+      hashes.has(r.requesterHash) ||
+      r.subjectHashes.some((s) => hashes.has(s.hmac))
+  }
+
+  summary() {
+    const today = this.today()
+    const month = today.slice(0, 7)
+    const byStatus = Object.fromEntries(
+      (['received', 'identity-verified', 'in-progress', 'on-hold', 'completed', 'rejected'] as const).map(
+        (s) => [s, 0],
+      ),
+    ) as Record<RequestStatus, number>
+    let open = 0
+    let dueWithin7Days = 0
+    let overdue = 0
+    let closedThisMonth = 0
+    const durations: number[] = []
+    for (const r of this.state.requests.values()) {
+      byStatus[r.status] += 1
+      if (r.closedOn) {
+        durations.push(daysBetween(r.received, r.closedOn))
+        if (r.closedOn.startsWith(month)) closedThisMonth += 1
+        continue
+      }
+      open += 1
+      const left = daysBetween(today, r.extension?.dueDate ?? r.deadlines.dueDate)
+      if (left < 0) overdue += 1
+      else if (left <= 7) dueWithin7Days += 1
+    }
+    return {
+      open,
+      byStatus,
+      dueWithin7Days,
+      overdue,
+      closedThisMonth,
+      medianDaysToClose: median(durations),
+      today,
+    }
+  }
+
+  head(): SignedHead {
+    const head = this.store.head
+    if (!head) throw new LetheError('INTERNAL', 'The ledger has no head yet.')
+    return head
+  }
+
+  // ── retention and erasure work ────────────────────────────────────────────────────────
+
+  /** Write-ahead: "started" is on disk before the work begins. */
+  async beginWork(kind: string, requestId: string | null, actor: string): Promise<string> {
+    return this.write(async () => {
+      const workId = randomUUID()
+      await this.append(actor, [this.event('work.started', requestId, { workId, kind })])
+      return workId
+    })
+  }
+
+  async finishWork(
+    workId: string,
+    outcome: 'completed' | 'failed' | 'abandoned',
+    detail: string | null,
+    actor: string,
+  ): Promise<void> {
+    await this.write(async () => {
+      const item = this.state.work.get(workId)
+      if (!item) throw new LetheError('NOT_FOUND', `No unfinished work ${workId}.`)
+      await this.append(actor, [this.event('work.finished', item.requestId, { workId, outcome, detail })])
+    })
+  }
+
+  /** Erases the personal data of requests closed longer ago than the retention period. */
+  async applyRetention(actor = 'system'): Promise<string[]> {
+    const today = this.today()
+    const days = this.state.settings.retentionDays
+    const due = [...this.state.requests.values()].filter(
+      (r) => r.closedOn && !r.redactedOn && daysBetween(r.closedOn, today) >= days,
+    )
+    const redacted: string[] = []
+    for (const record of due) {
+      const workId = await this.beginWork('redaction', record.id, actor)
+      await this.write(async () => {
+        const personal = await this.store.personal.get(record.n, record.id)
+        await this.store.personal.put(record.n, record.id, null)
+        await rm(path.join(Ledger.paths(this.dataDir).attachments, record.id), {
+          recursive: true,
+          force: true,
+        })
+        const personalFields = personal
+          ? 1 + personal.subjectIds.length + (personal.requester.email ? 1 : 0)
+          : 0
+        await this.append(actor, [
+          this.event('request.redacted', record.id, {
+            on: today,
+            personalFields,
+            notes: Object.keys(personal?.notes ?? {}).length,
+            attachments: Object.keys(personal?.attachmentNames ?? {}).length,
+          }),
+          this.event('work.finished', record.id, { workId, outcome: 'completed', detail: null }),
+        ])
+      })
+      redacted.push(record.id)
+    }
+    return redacted
+  }
+
+  async settings(changes: Partial<LedgerSettings>, actor: string): Promise<LedgerSettings> {
+    const next = { ...this.state.settings, ...changes }
+    if (JSON.stringify(next) !== JSON.stringify(this.state.settings)) {
+      await this.write(() => this.append(actor, [this.event('settings.changed', null, { settings: next })]))
+    }
+    return this.state.settings
+  }
+
+  async register(entry: Omit<RegistryEntry, 'registeredAt'>, actor: string): Promise<RegistryEntry> {
+    return this.write(async () => {
+      const existing = this.state.registry.get(entry.id)
+      if (existing) {
+        if (existing.contentHash === entry.contentHash) return existing
+        throw new LetheError('CONFLICT', `${entry.id} is already registered with another content hash.`)
+      }
+      const full = { ...entry, registeredAt: this.now().toISOString() }
+      await this.append(actor, [this.event('registry.registered', null, { entry: full })])
+      return full
+    })
+  }
+
+  // ── backups ───────────────────────────────────────────────────────────────────────────
+
+  async backupIfDue(): Promise<void> {
+    const newest = (await listBackups(this.dataDir))[0]
+    if (!newest || this.now().getTime() - Date.parse(newest.at) > BACKUP_EVERY_MS) await this.backup()
+  }
+
+  /** A consistent snapshot taken between writes; keeps the newest few. */
+  async backup(): Promise<string> {
+    return this.queue.run(async () => {
+      await this.store.flush()
+      const paths = Ledger.paths(this.dataDir)
+      const id = this.now().toISOString().replace(/[:.]/g, '-')
+      await snapshotFolder(paths.root, path.join(paths.backups, id))
+      const kept = this.options.backupsKept ?? 7
+      for (const old of (await listBackups(this.dataDir)).slice(kept)) {
+        await rm(path.join(paths.backups, old.id), { recursive: true, force: true })
+      }
+      return id
+    })
+  }
+
+  /** The store, for verification and export, which read its files directly. */
+  get storage(): LedgerStore {
+    return this.store
+  }
+
+  /** Runs a task between writes, with the projection flushed (for verify, export). */
+  exclusive<T>(task: () => Promise<T>): Promise<T> {
+    return this.queue.run(async () => {
+      await this.store.flush()
+      return task()
+    })
+  }
+}
+
+export async function listBackups(
+  dataDir: string,
+): Promise<{ id: string; at: string; events: number; bytes: number }[]> {
+  const folder = Ledger.paths(dataDir).backups
+  if (!existsSync(folder)) return []
+  const result = []
+  for (const id of await readdir(folder)) {
+    const events = path.join(folder, id, 'events')
+    const files = existsSync(events) ? (await readdir(events)).sort() : []
+    let seq = 0
+    let bytes = 0
+    for (const f of files) bytes += (await stat(path.join(events, f))).size
+    const last = files.at(-1)
+    if (last) {
+      try {
+        seq =
+          (JSON.parse(await readFile(path.join(events, last), 'utf8')) as { head: SignedHead | null }).head
+            ?.seq ?? 0
+      } catch {
+        seq = 0
+      }
+    }
+    const at = id.replace(/^(\d{4}-\d{2}-\d{2}T\d{2})-(\d{2})-(\d{2})-(\d{3})Z$/, '$1:$2:$3.$4Z')
+    result.push({ id, at, events: seq, bytes })
+  }
+  return result.sort((a, b) => b.at.localeCompare(a.at))
+}
+
+/** Replaces the ledger folder with a backup; the current folder is moved aside, never deleted. */
+export async function restoreBackup(
+  dataDir: string,
+  backupId: string,
+  now = new Date(),
+): Promise<{ restored: string; movedAside: string }> {
+  const paths = Ledger.paths(dataDir)
+  const source = path.join(paths.backups, path.basename(backupId))
+  if (!existsSync(source)) throw new LetheError('NOT_FOUND', `There is no backup ${backupId}.`)
+  const lock = LedgerLock.acquire(paths.lock)
+  try {
+    const aside = path.join(dataDir, `ledger-replaced-${now.toISOString().replace(/[:.]/g, '-')}`)
+    if (existsSync(paths.root)) await moveAside(paths.root, aside)
+    await snapshotFolder(source, paths.root)
+    return { restored: backupId, movedAside: aside }
+  } finally {
+    lock.release()
+  }
+}
+
+function guessMediaType(file: string): string {
+  const ext = path.extname(file).toLowerCase()
+  const types: Record<string, string> = {
+    '.pdf': 'application/pdf',
+    '.png': 'image/png',
+    '.jpg': 'image/jpeg',
+    '.jpeg': 'image/jpeg',
+    '.txt': 'text/plain',
+    '.eml': 'message/rfc822',
+    '.csv': 'text/csv',
+    '.json': 'application/json',
+  }
+  return types[ext] ?? 'application/octet-stream'
+}

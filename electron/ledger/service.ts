@@ -1,0 +1,254 @@
+/**
+ * The ledger behind the API contract. The ledger opens on first use; if its files are
+ * damaged, every call answers CORRUPT with the backups that can replace it, except
+ * `ledger.status` and `ledger.restore`, which are how the user gets out of that state.
+ */
+import { readFile, stat } from 'node:fs/promises'
+import os from 'node:os'
+import { LetheError } from '../contract'
+import type { CallContext, Handlers } from '../contract/dispatch'
+import type { ledgerMethods } from '../contract/ledger'
+import {
+  allEvents,
+  eventsToCsv,
+  exportLedger,
+  importLedger,
+  requestsToCsv,
+  verifyLedger,
+  verifyLedgerFiles,
+} from './audit'
+import { parseRequestsCsv } from './csv-import'
+import { Ledger, listBackups, restoreBackup, type LedgerOptions } from './ledger'
+import { SCHEMA_VERSION } from './state'
+
+export type LedgerMethods = keyof typeof ledgerMethods
+
+const username = (() => {
+  try {
+    return os.userInfo().username
+  } catch {
+    return 'unknown'
+  }
+})()
+
+/** Who acted, for the audit trail: the desktop user and the door they came through. */
+export const actorOf = (context: CallContext): string => `${username} (${context.transport})`
+
+const RETENTION_EVERY_MS = 6 * 3600 * 1000
+
+export class LedgerService {
+  private opened: Promise<Ledger> | undefined
+  private damage: LetheError | undefined
+  private retentionTimer: NodeJS.Timeout | undefined
+
+  constructor(
+    readonly dataDir: string,
+    private readonly options: LedgerOptions = {},
+  ) {}
+
+  /** The open ledger; opened (and, when writable, retention applied) on first use. */
+  ledger(): Promise<Ledger> {
+    this.opened ??= Ledger.open(this.dataDir, this.options).then(
+      async (ledger) => {
+        if (!this.options.readOnly) {
+          await ledger.applyRetention()
+          // A desktop app stays open for days: erase on time and back up daily, not only at start.
+          this.retentionTimer = setInterval(
+            () => void ledger.applyRetention().catch(() => undefined),
+            RETENTION_EVERY_MS,
+          )
+          this.retentionTimer.unref()
+        }
+        return ledger
+      },
+      async (error: unknown) => {
+        this.opened = undefined
+        if (error instanceof LetheError && error.code === 'CORRUPT') {
+          const backups = await listBackups(this.dataDir)
+          const advice = backups.length
+            ? ` The newest backup is ${backups[0]?.id} (${backups[0]?.events} events); restore it with "lethe ledger restore ${backups[0]?.id}".`
+            : ' There is no backup to restore.'
+          this.damage = new LetheError('CORRUPT', `${error.message} Nothing was changed.${advice}`, {
+            ...(error.details as object),
+            backups,
+          })
+          throw this.damage
+        }
+        throw error
+      },
+    )
+    return this.opened
+  }
+
+  async close(): Promise<void> {
+    clearInterval(this.retentionTimer)
+    const opened = this.opened
+    this.opened = undefined
+    if (opened) await (await opened.catch(() => undefined))?.close()
+  }
+
+  handlers(): Pick<Handlers, LedgerMethods> {
+    const open = () => this.ledger()
+    return {
+      async 'requests.create'(input, context) {
+        const ledger = await open()
+        const [id] = await ledger.create([input], actorOf(context))
+        return ledger.view(id as string)
+      },
+      async 'requests.list'(query) {
+        return (await open()).list(query)
+      },
+      async 'requests.get'({ id, reveal }, context) {
+        const ledger = await open()
+        const request = await ledger.view(id, reveal, actorOf(context))
+        const record = ledger.state.requests.get(id)
+        return { request, events: await ledger.storage.readEvents(record?.history ?? []) }
+      },
+      async 'requests.transition'(input, context) {
+        const ledger = await open()
+        await ledger.transition(input, actorOf(context))
+        return ledger.view(input.id)
+      },
+      async 'requests.extend'(input, context) {
+        const ledger = await open()
+        await ledger.extend(input, actorOf(context))
+        return ledger.view(input.id)
+      },
+      async 'requests.acknowledge'(input, context) {
+        const ledger = await open()
+        await ledger.acknowledge(input, actorOf(context))
+        return ledger.view(input.id)
+      },
+      async 'requests.update'(input, context) {
+        const ledger = await open()
+        await ledger.update(input, actorOf(context))
+        return ledger.view(input.id)
+      },
+      async 'requests.addNote'(input, context) {
+        const ledger = await open()
+        await ledger.addNote(input, actorOf(context))
+        return ledger.view(input.id)
+      },
+      async 'requests.attach'(input, context) {
+        const ledger = await open()
+        await ledger.attach(input, actorOf(context))
+        return ledger.view(input.id)
+      },
+      async 'requests.link'(input, context) {
+        const ledger = await open()
+        await ledger.link(input, actorOf(context))
+        return ledger.view(input.id)
+      },
+      async 'requests.import'(input, context) {
+        const ledger = await open()
+        let text = input.csv
+        if (text === undefined) {
+          try {
+            text = await readFile(input.path as string, 'utf8')
+          } catch (error) {
+            throw new LetheError('BAD_INPUT', `Cannot read ${input.path}: ${(error as Error).message}`)
+          }
+        }
+        const inputs = parseRequestsCsv(text, ledger.today())
+        return { imported: await ledger.create(inputs, actorOf(context)) }
+      },
+      async 'requests.export'({ format }) {
+        const ledger = await open()
+        const { items } = await ledger.list({
+          sort: 'id',
+          order: 'asc',
+          offset: 0,
+          limit: Number.MAX_SAFE_INTEGER,
+        })
+        const content = format === 'csv' ? requestsToCsv(items) : JSON.stringify(items, null, 2)
+        return { format, content, count: items.length }
+      },
+      async 'requests.summary'() {
+        return (await open()).summary()
+      },
+      'ledger.verify': async () => {
+        try {
+          return await verifyLedger(await open())
+        } catch (error) {
+          // Too damaged to open: verify the files as they are, to say where the damage starts.
+          if (error instanceof LetheError && error.code === 'CORRUPT')
+            return verifyLedgerFiles(Ledger.paths(this.dataDir).root)
+          throw error
+        }
+      },
+      async 'ledger.head'() {
+        return (await open()).head()
+      },
+      async 'ledger.events'({ requestId, beforeSeq, limit }) {
+        const ledger = await open()
+        const all = requestId
+          ? (ledger.state.requests.get(requestId)?.history ?? [])
+          : Array.from({ length: ledger.state.seq }, (_, i) => i + 1)
+        const before = all.filter((seq) => beforeSeq === undefined || seq < beforeSeq)
+        const page = before.slice(-limit).reverse()
+        return { total: all.length, items: await ledger.storage.readEvents(page) }
+      },
+      async 'ledger.exportEvents'({ format }) {
+        const events = await allEvents(await open())
+        return {
+          format,
+          content: format === 'csv' ? eventsToCsv(events) : JSON.stringify(events, null, 2),
+          count: events.length,
+        }
+      },
+      async 'ledger.export'({ path }) {
+        const result = await exportLedger(await open(), path)
+        return { ...result, bytes: (await stat(path)).size }
+      },
+      'ledger.import': async ({ path }) => {
+        await this.close()
+        const result = await importLedger(this.dataDir, path)
+        return result
+      },
+      'ledger.status': async () => {
+        const backups = await listBackups(this.dataDir)
+        let ledger: Ledger | undefined
+        try {
+          ledger = await open()
+        } catch (error) {
+          if (!(error instanceof LetheError) || error.code !== 'CORRUPT') throw error
+        }
+        const details = this.damage?.details as { file?: string } | undefined
+        return {
+          ledgerId: ledger?.state.ledgerId ?? null,
+          schemaVersion: SCHEMA_VERSION,
+          events: ledger?.state.seq ?? 0,
+          requests: ledger?.state.requests.size ?? 0,
+          damage:
+            ledger || !this.damage
+              ? null
+              : { code: this.damage.code, message: this.damage.message, file: details?.file ?? null },
+          unfinishedWork: ledger ? [...ledger.state.work.values()] : [],
+          backups,
+        }
+      },
+      'ledger.restore': async ({ backupId }) => {
+        await this.close()
+        const result = await restoreBackup(this.dataDir, backupId)
+        this.damage = undefined
+        return result
+      },
+      async 'ledger.applyRetention'(_input, context) {
+        return { redacted: await (await open()).applyRetention(actorOf(context)) }
+      },
+      async 'ledger.settings'(changes, context) {
+        return (await open()).settings(changes, actorOf(context))
+      },
+      async 'registry.list'({ kind }) {
+        const entries = [...(await open()).state.registry.values()]
+        return kind ? entries.filter((e) => e.kind === kind) : entries
+      },
+      async 'registry.register'(entry, context) {
+        return (await open()).register(
+          { parentId: null, datasetId: null, method: null, requestId: null, ...entry },
+          actorOf(context),
+        )
+      },
+    }
+  }
+}

@@ -1,0 +1,275 @@
+/**
+ * The ledger's state as a projection of its audit events: `applyEvent` is the only code that
+ * changes it, whether live, when recovering after a crash, or when verifying. State holds no
+ * raw personal data: requesters and subjects appear only as HMACs.
+ */
+import type { z } from 'zod'
+import { LetheError } from '../contract'
+import type {
+  AuditEvent,
+  Channel,
+  Decision,
+  Jurisdiction,
+  LedgerSettings,
+  LegalBasis,
+  RegistryEntry,
+  RequestStatus,
+  SubjectIdType,
+} from '../contract/ledger'
+import type { Deadlines } from './deadlines'
+
+export const SCHEMA_VERSION = 1
+
+export interface SubjectHash {
+  type: z.infer<typeof SubjectIdType>
+  hmac: string
+}
+
+export interface RequestRecord {
+  /** Creation order, from 1; decides the storage shard. */
+  n: number
+  id: string
+  status: RequestStatus
+  heldFrom: RequestStatus | null
+  holdReason: string | null
+  jurisdiction: Jurisdiction
+  legalBasis: LegalBasis
+  ground: string | null
+  channel: z.infer<typeof Channel>
+  received: string
+  requesterHash: string
+  subjectHashes: SubjectHash[]
+  identity: { status: 'unverified' | 'verified' | 'failed'; method: string | null; on: string | null }
+  deadlines: Omit<Deadlines, 'rule'>
+  acknowledgedOn: string | null
+  extension: { reason: string; noticeDate: string; dueDate: string } | null
+  assignee: string | null
+  decision: z.infer<typeof Decision> | null
+  notes: { id: string; at: string; actor: string; chars: number }[]
+  attachments: { id: string; sha256: string; bytes: number; mediaType: string; at: string }[]
+  links: { models: string[]; runs: string[]; certificates: string[] }
+  closedOn: string | null
+  redactedOn: string | null
+  createdAt: string
+  updatedAt: string
+  /** The seq of every audit event about this request, oldest first. */
+  history: number[]
+}
+
+export interface WorkItem {
+  id: string
+  kind: string
+  requestId: string | null
+  startedAt: string
+}
+
+export interface LedgerState {
+  ledgerId: string | null
+  seq: number
+  requests: Map<string, RequestRecord>
+  settings: LedgerSettings
+  registry: Map<string, RegistryEntry>
+  /** Erasure work logged as started and not yet finished (write-ahead). */
+  work: Map<string, WorkItem>
+}
+
+export const defaultSettings: LedgerSettings = { retentionDays: 30, holidays: [], otherJurisdictionDays: 30 }
+
+export const emptyState = (): LedgerState => ({
+  ledgerId: null,
+  seq: 0,
+  requests: new Map(),
+  settings: { ...defaultSettings },
+  registry: new Map(),
+  work: new Map(),
+})
+
+/** Every kind of audit event, with the payload it carries. */
+export interface EventPayloads {
+  'ledger.created': { ledgerId: string; schemaVersion: number; publicKey: string }
+  'request.created': { record: RequestRecord }
+  'request.transitioned': {
+    from: RequestStatus
+    to: RequestStatus
+    on: string
+    reason: string | null
+    method: string | null
+    exemption: string | null
+  }
+  'request.refused': { action: string; from: RequestStatus; to: string | null; reason: string }
+  'request.extended': { reason: string; noticeDate: string; dueDate: string }
+  'request.acknowledged': { on: string }
+  'request.updated': {
+    changes: Partial<Pick<RequestRecord, 'assignee' | 'channel' | 'legalBasis' | 'ground'>>
+  }
+  'request.noted': { noteId: string; chars: number }
+  'request.attached': { attachmentId: string; sha256: string; bytes: number; mediaType: string }
+  'request.linked': { kind: keyof RequestRecord['links']; target: string }
+  'request.revealed': { fields: string[] }
+  'request.redacted': { on: string; personalFields: number; notes: number; attachments: number }
+  'registry.registered': { entry: RegistryEntry }
+  'work.started': { workId: string; kind: string }
+  'work.finished': { workId: string; outcome: 'completed' | 'failed' | 'abandoned'; detail: string | null }
+  'settings.changed': { settings: LedgerSettings }
+}
+export type EventType = keyof EventPayloads
+
+/** Allowed moves; from on-hold, only back to where the request was held, or to rejected. */
+const TRANSITIONS: Record<RequestStatus, readonly RequestStatus[]> = {
+  received: ['identity-verified', 'rejected', 'on-hold'],
+  'identity-verified': ['in-progress', 'rejected', 'on-hold'],
+  'in-progress': ['completed', 'rejected', 'on-hold'],
+  'on-hold': ['rejected'],
+  // Reopening: a completed erasure goes back to work; a rejection starts over.
+  completed: ['in-progress'],
+  rejected: ['received'],
+}
+
+export function allowedTransitions(record: Pick<RequestRecord, 'status' | 'heldFrom'>): RequestStatus[] {
+  const allowed = [...TRANSITIONS[record.status]]
+  if (record.status === 'on-hold' && record.heldFrom) allowed.unshift(record.heldFrom)
+  return allowed
+}
+
+export const isClosed = (status: RequestStatus): boolean => status === 'completed' || status === 'rejected'
+
+function requestOf(state: LedgerState, event: AuditEvent): RequestRecord {
+  const record = event.requestId ? state.requests.get(event.requestId) : undefined
+  if (!record) {
+    throw new LetheError(
+      'CORRUPT',
+      `Audit event ${event.seq} (${event.type}) names unknown request ${event.requestId}.`,
+    )
+  }
+  return record
+}
+
+/** Events that change the ledger-wide part of the state (settings, registry, work). */
+export const GLOBAL_EVENTS: ReadonlySet<string> = new Set<EventType>([
+  'ledger.created',
+  'registry.registered',
+  'work.started',
+  'work.finished',
+  'settings.changed',
+])
+
+/**
+ * Applies one event to the state, in place. Idempotent, because recovery may replay an
+ * event that part of the stored projection already holds: a request that has seen this
+ * seq (its history says so) is left alone.
+ */
+export function applyEvent(state: LedgerState, event: AuditEvent): void {
+  const type = event.type as EventType
+  const existing = event.requestId ? state.requests.get(event.requestId) : undefined
+  const seen = existing !== undefined && (existing.history.at(-1) ?? 0) >= event.seq
+  if (seen && !GLOBAL_EVENTS.has(type)) {
+    state.seq = Math.max(state.seq, event.seq)
+    return
+  }
+  switch (type) {
+    case 'ledger.created': {
+      const p = event.payload as unknown as EventPayloads['ledger.created']
+      state.ledgerId = p.ledgerId
+      break
+    }
+    case 'request.created': {
+      const p = event.payload as unknown as EventPayloads['request.created']
+      state.requests.set(p.record.id, structuredClone(p.record))
+      break
+    }
+    case 'request.transitioned': {
+      const p = event.payload as unknown as EventPayloads['request.transitioned']
+      const r = requestOf(state, event)
+      if (p.to === 'on-hold') {
+        r.heldFrom = p.from
+        r.holdReason = p.reason
+      } else {
+        r.heldFrom = null
+        r.holdReason = null
+      }
+      if (p.to === 'identity-verified' && p.method)
+        r.identity = { status: 'verified', method: p.method, on: p.on }
+      if (p.to === 'in-progress' && p.from !== 'on-hold') r.decision = { kind: 'erase' }
+      if (p.to === 'rejected') {
+        r.decision = { kind: 'reject', exemption: p.exemption ?? '', reason: p.reason ?? '' }
+      }
+      if (p.to === 'received' && p.from === 'rejected') r.decision = null
+      r.closedOn = isClosed(p.to) ? p.on : null
+      r.status = p.to
+      break
+    }
+    case 'request.extended': {
+      const p = event.payload as unknown as EventPayloads['request.extended']
+      requestOf(state, event).extension = { reason: p.reason, noticeDate: p.noticeDate, dueDate: p.dueDate }
+      break
+    }
+    case 'request.acknowledged': {
+      const p = event.payload as unknown as EventPayloads['request.acknowledged']
+      requestOf(state, event).acknowledgedOn = p.on
+      break
+    }
+    case 'request.updated': {
+      const p = event.payload as unknown as EventPayloads['request.updated']
+      Object.assign(requestOf(state, event), p.changes)
+      break
+    }
+    case 'request.noted': {
+      const p = event.payload as unknown as EventPayloads['request.noted']
+      requestOf(state, event).notes.push({ id: p.noteId, at: event.at, actor: event.actor, chars: p.chars })
+      break
+    }
+    case 'request.attached': {
+      const p = event.payload as unknown as EventPayloads['request.attached']
+      const { attachmentId: id, sha256, bytes, mediaType } = p
+      requestOf(state, event).attachments.push({ id, sha256, bytes, mediaType, at: event.at })
+      break
+    }
+    case 'request.linked': {
+      const p = event.payload as unknown as EventPayloads['request.linked']
+      const links = requestOf(state, event).links[p.kind]
+      if (!links.includes(p.target)) links.push(p.target)
+      break
+    }
+    case 'request.redacted': {
+      const p = event.payload as unknown as EventPayloads['request.redacted']
+      requestOf(state, event).redactedOn = p.on
+      break
+    }
+    case 'registry.registered': {
+      const p = event.payload as unknown as EventPayloads['registry.registered']
+      state.registry.set(p.entry.id, p.entry)
+      break
+    }
+    case 'work.started': {
+      const p = event.payload as unknown as EventPayloads['work.started']
+      state.work.set(p.workId, {
+        id: p.workId,
+        kind: p.kind,
+        requestId: event.requestId,
+        startedAt: event.at,
+      })
+      break
+    }
+    case 'work.finished': {
+      const p = event.payload as unknown as EventPayloads['work.finished']
+      state.work.delete(p.workId)
+      break
+    }
+    case 'settings.changed': {
+      const p = event.payload as unknown as EventPayloads['settings.changed']
+      state.settings = { ...p.settings }
+      break
+    }
+    case 'request.refused':
+    case 'request.revealed':
+      break // recorded for the audit trail; the state does not change
+    default:
+      throw new LetheError('CORRUPT', `Audit event ${event.seq} has an unknown type "${event.type}".`)
+  }
+  const record = event.requestId ? state.requests.get(event.requestId) : undefined
+  if (record && !seen) {
+    record.updatedAt = event.at
+    record.history.push(event.seq)
+  }
+  state.seq = Math.max(state.seq, event.seq)
+}
