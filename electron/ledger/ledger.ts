@@ -388,15 +388,7 @@ export class Ledger {
   async addNote(input: { id: string; text: string }, actor: string): Promise<void> {
     await this.write(async () => {
       const record = this.record(input.id)
-      const personal = await this.personalOf(record)
-      if (!personal)
-        return this.refuse(
-          actor,
-          record,
-          'note',
-          null,
-          `${record.id}'s personal data was erased on ${record.redactedOn}; notes can no longer be added.`,
-        )
+      const personal = await this.personalOrRefuse(record, 'note', actor)
       const noteId = randomUUID()
       await this.store.personal.put(record.n, record.id, {
         ...personal,
@@ -409,15 +401,7 @@ export class Ledger {
   async attach(input: { id: string; path: string; mediaType?: string }, actor: string): Promise<void> {
     await this.write(async () => {
       const record = this.record(input.id)
-      const personal = await this.personalOf(record)
-      if (!personal)
-        return this.refuse(
-          actor,
-          record,
-          'attach',
-          null,
-          `${record.id}'s personal data was erased on ${record.redactedOn}; files can no longer be attached.`,
-        )
+      const personal = await this.personalOrRefuse(record, 'attach', actor)
       let content: Buffer
       try {
         content = await readFile(input.path)
@@ -453,6 +437,18 @@ export class Ledger {
         this.event('request.linked', record.id, { kind: input.kind, target: input.target }),
       ])
     })
+  }
+
+  /** Notes and attachments are personal data: once erased, none can be added. */
+  private async personalOrRefuse(
+    record: RequestRecord,
+    action: string,
+    actor: string,
+  ): Promise<PersonalRecord> {
+    const personal = await this.personalOf(record)
+    if (personal) return personal
+    const why = `${record.id}'s personal data was erased on ${record.redactedOn}; nothing can be added to it (${action}).`
+    return this.refuse(actor, record, action, null, why)
   }
 
   private async personalOf(record: RequestRecord): Promise<PersonalRecord | null> {

@@ -89,6 +89,14 @@ export class LedgerService {
 
   handlers(): Pick<Handlers, LedgerMethods> {
     const open = () => this.ledger()
+    /** A change to one request, answered with the request as it now is. */
+    const thenView =
+      <I extends { id: string }>(change: (ledger: Ledger, input: I, actor: string) => Promise<void>) =>
+      async (input: I, context: CallContext) => {
+        const ledger = await open()
+        await change(ledger, input, actorOf(context))
+        return ledger.view(input.id)
+      }
     return {
       async 'requests.create'(input, context) {
         const ledger = await open()
@@ -104,41 +112,13 @@ export class LedgerService {
         const record = ledger.state.requests.get(id)
         return { request, events: await ledger.storage.readEvents(record?.history ?? []) }
       },
-      async 'requests.transition'(input, context) {
-        const ledger = await open()
-        await ledger.transition(input, actorOf(context))
-        return ledger.view(input.id)
-      },
-      async 'requests.extend'(input, context) {
-        const ledger = await open()
-        await ledger.extend(input, actorOf(context))
-        return ledger.view(input.id)
-      },
-      async 'requests.acknowledge'(input, context) {
-        const ledger = await open()
-        await ledger.acknowledge(input, actorOf(context))
-        return ledger.view(input.id)
-      },
-      async 'requests.update'(input, context) {
-        const ledger = await open()
-        await ledger.update(input, actorOf(context))
-        return ledger.view(input.id)
-      },
-      async 'requests.addNote'(input, context) {
-        const ledger = await open()
-        await ledger.addNote(input, actorOf(context))
-        return ledger.view(input.id)
-      },
-      async 'requests.attach'(input, context) {
-        const ledger = await open()
-        await ledger.attach(input, actorOf(context))
-        return ledger.view(input.id)
-      },
-      async 'requests.link'(input, context) {
-        const ledger = await open()
-        await ledger.link(input, actorOf(context))
-        return ledger.view(input.id)
-      },
+      'requests.transition': thenView((ledger, input, actor) => ledger.transition(input, actor)),
+      'requests.extend': thenView((ledger, input, actor) => ledger.extend(input, actor)),
+      'requests.acknowledge': thenView((ledger, input, actor) => ledger.acknowledge(input, actor)),
+      'requests.update': thenView((ledger, input, actor) => ledger.update(input, actor)),
+      'requests.addNote': thenView((ledger, input, actor) => ledger.addNote(input, actor)),
+      'requests.attach': thenView((ledger, input, actor) => ledger.attach(input, actor)),
+      'requests.link': thenView((ledger, input, actor) => ledger.link(input, actor)),
       async 'requests.import'(input, context) {
         const ledger = await open()
         let text = input.csv
