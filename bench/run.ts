@@ -4,7 +4,7 @@
  * compare backends within one run. Add --json for one JSON document.
  */
 import { readFileSync } from 'node:fs'
-import * as tf from '@tensorflow/tfjs-core'
+import { tf } from '../electron/engine/tf'
 import { measureGflops, probeBackends } from '../electron/engine/backends'
 
 const SIZES = [128, 256, 512, 1024]

@@ -4,13 +4,8 @@
  * reported with the reason and never takes the engine down. Runs inside the engine
  * process, where TF.js lives.
  */
-import * as tf from '@tensorflow/tfjs-core'
-import '@tensorflow/tfjs-backend-cpu'
-import '@tensorflow/tfjs-backend-wasm'
+import { tf } from './tf'
 import { backendNames, type BackendName, type BackendReport, type BackendStatus } from '../contract/system'
-
-// Production mode: no "install tfjs-node" banner and no debug checks.
-tf.env().set('PROD', true)
 
 const LABELS: Record<BackendName, string> = {
   webgpu: 'WebGPU (Dawn)',

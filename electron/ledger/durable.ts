@@ -4,11 +4,11 @@
  * temporary file that is fsynced, renamed over the target, and the folder fsynced, and a
  * document's data changes only once its write has succeeded.
  */
-import { closeSync, fsyncSync, openSync } from 'node:fs'
-import { mkdir, open, readFile, rename, rm } from 'node:fs/promises'
+import { mkdir, readFile } from 'node:fs/promises'
 import path from 'node:path'
 import { Low, type Adapter } from 'lowdb'
 import { LetheError } from '../contract'
+import { writeFileDurably } from '../lib/files'
 
 export class DurableJsonFile<T> implements Adapter<T> {
   constructor(readonly file: string) {}
@@ -26,21 +26,7 @@ export class DurableJsonFile<T> implements Adapter<T> {
 
   async write(data: T): Promise<void> {
     await mkdir(path.dirname(this.file), { recursive: true })
-    const temp = `${this.file}.${process.pid}.tmp`
-    const handle = await open(temp, 'w')
-    try {
-      await handle.writeFile(JSON.stringify(data))
-      await handle.sync()
-    } finally {
-      await handle.close()
-    }
-    try {
-      await rename(temp, this.file)
-    } catch (error) {
-      await rm(temp, { force: true })
-      throw error
-    }
-    syncFolder(path.dirname(this.file))
+    await writeFileDurably(this.file, Buffer.from(JSON.stringify(data)))
   }
 }
 
@@ -58,19 +44,6 @@ export function parseStored<T>(file: string, text: string): T {
       file,
       position: where ? Number(where) : null,
     })
-  }
-}
-
-/** A rename is durable only once its folder is synced (a no-op where folders cannot be opened). */
-export function syncFolder(folder: string): void {
-  let fd: number | undefined
-  try {
-    fd = openSync(folder, 'r')
-    fsyncSync(fd)
-  } catch {
-    // Windows cannot fsync a folder; NTFS journals the rename itself.
-  } finally {
-    if (fd !== undefined) closeSync(fd)
   }
 }
 

@@ -1,0 +1,361 @@
+/**
+ * The engine's datasets: encoded features, class labels and the subject id of every row, plus a
+ * manifest that says where they came from and how they were encoded.
+ *
+ * A row's id is its 0-based index in the source file and never changes: unlearning requests name
+ * subjects, `rowsOfSubjects` turns them into row ids, and every later step (split, training,
+ * certificates) speaks in those ids.
+ *
+ * On disk a dataset is a folder `<id>/` holding raw little-endian `features.f32` and `labels.i32`,
+ * `subjects.json` and `manifest.json`, which records the SHA-256 of the other three. The manifest is
+ * written last, so a folder without one is an interrupted save. The train/test split is not stored:
+ * it is recomputed from `manifest.split` (seeded, deterministic).
+ */
+import { createHash } from 'node:crypto'
+import { mkdir, readFile, readdir, rm } from 'node:fs/promises'
+import path from 'node:path'
+import { LetheError } from '../../contract/errors'
+import { syncFolder, writeFileDurably } from '../../lib/files'
+import { Random } from '../random'
+
+export interface DatasetManifest {
+  /** 'ds-' + the first 12 hex digits of `contentHash`. */
+  id: string
+  name: string
+  kind: 'tabular' | 'image'
+  /** `file` is a base name only; the source's folder is nobody's business once imported. */
+  source: { file: string; format: 'csv' | 'tsv' | 'idx' }
+  /** SHA-256 (hex) of the source bytes as given; for IDX, of the images file then the labels file. */
+  contentHash: string
+  rows: number
+  featureDim: number
+  /** [height, width, channels] for images, null for tabular data. */
+  shape: number[] | null
+  /** Label names; a class id is an index into this list. */
+  classes: string[]
+  /**
+   * How tabular columns became features: numeric columns first (standardised with these training-split
+   * statistics), then one-hot blocks for categorical columns, each in header order. Null for images,
+   * whose pixels are scaled to [0, 1] instead.
+   */
+  encoding: {
+    numeric: { name: string; mean: number; std: number }[]
+    categorical: { name: string; categories: string[] }[]
+  } | null
+  columns: { subject: string; label: string } | null
+  split: { seed: number; testFraction: number; train: number; test: number }
+  /** Distinct subject ids. */
+  subjects: number
+  /** Integrity of the stored files. */
+  filesSha256: { features: string; labels: string; subjects: string }
+  createdAt: string
+}
+
+export interface Dataset {
+  manifest: DatasetManifest
+  /** rows × featureDim, row-major, already encoded. */
+  features: Float32Array
+  /** Class id per row. */
+  labels: Int32Array
+  /** Subject id per row. */
+  subjects: string[]
+  /** Row ids of the training split, ascending. */
+  train: Int32Array
+  /** Row ids of the test split (all the others), ascending. */
+  test: Int32Array
+}
+
+export const FEATURES_FILE = 'features.f32'
+export const LABELS_FILE = 'labels.i32'
+export const SUBJECTS_FILE = 'subjects.json'
+export const MANIFEST_FILE = 'manifest.json'
+
+/** Split defaults for importers: a fifth of each class held out, with a fixed seed. */
+export const DEFAULT_TEST_FRACTION = 0.2
+export const DEFAULT_SPLIT_SEED = 42
+
+/** Fewest rows an importer accepts: two classes, each with a training row and a test row. */
+export const MIN_ROWS = 4
+
+const ID_PATTERN = /^ds-[0-9a-f]{12}$/
+
+export function sha256Hex(...parts: Uint8Array[]): string {
+  const hash = createHash('sha256')
+  for (const part of parts) hash.update(part)
+  return hash.digest('hex')
+}
+
+/** A file's base name, from a POSIX or a Windows path. */
+export function baseName(file: string): string {
+  return file.split(/[\\/]/).pop() ?? file
+}
+
+export function datasetId(contentHash: string): string {
+  return `ds-${contentHash.slice(0, 12)}`
+}
+
+/** The bytes of the three stored data files. Explicitly little-endian, whatever the host's order. */
+export function encodeDatasetFiles(
+  features: Float32Array,
+  labels: Int32Array,
+  subjects: readonly string[],
+): { features: Uint8Array; labels: Uint8Array; subjects: Uint8Array } {
+  const f = new Uint8Array(features.length * 4)
+  const fView = new DataView(f.buffer)
+  for (let i = 0; i < features.length; i++) fView.setFloat32(i * 4, features[i] ?? 0, true)
+  const l = new Uint8Array(labels.length * 4)
+  const lView = new DataView(l.buffer)
+  for (let i = 0; i < labels.length; i++) lView.setInt32(i * 4, labels[i] ?? 0, true)
+  return { features: f, labels: l, subjects: new TextEncoder().encode(JSON.stringify(subjects) + '\n') }
+}
+
+/** SHA-256 of each stored file, as recorded in `manifest.filesSha256`. */
+export function hashDatasetFiles(
+  features: Float32Array,
+  labels: Int32Array,
+  subjects: readonly string[],
+): DatasetManifest['filesSha256'] {
+  const files = encodeDatasetFiles(features, labels, subjects)
+  return {
+    features: sha256Hex(files.features),
+    labels: sha256Hex(files.labels),
+    subjects: sha256Hex(files.subjects),
+  }
+}
+
+/**
+ * Seeded, stratified split: within each class (in class-id order) the rows are shuffled and the first
+ * round(size × testFraction) go to the test split, but every class keeps at least one training row
+ * so that the model sees every class. Same labels, fraction and seed → same split.
+ */
+export function splitRows(
+  labels: Int32Array,
+  testFraction: number,
+  seed: number,
+): { train: Int32Array; test: Int32Array } {
+  if (!(testFraction >= 0 && testFraction < 1)) {
+    throw new LetheError('BAD_INPUT', `testFraction must be at least 0 and below 1, got ${testFraction}`)
+  }
+  const byClass = new Map<number, number[]>()
+  labels.forEach((label, row) => {
+    const rows = byClass.get(label)
+    if (rows) rows.push(row)
+    else byClass.set(label, [row])
+  })
+  const random = new Random(seed)
+  const isTest = new Uint8Array(labels.length)
+  let testCount = 0
+  for (const label of [...byClass.keys()].sort((a, b) => a - b)) {
+    const rows = random.shuffle(byClass.get(label) ?? [])
+    const count = Math.min(Math.round(rows.length * testFraction), rows.length - 1)
+    for (let k = 0; k < count; k++) isTest[rows[k] ?? 0] = 1
+    testCount += count
+  }
+  const train = new Int32Array(labels.length - testCount)
+  const test = new Int32Array(testCount)
+  let t = 0
+  let s = 0
+  for (let row = 0; row < labels.length; row++) {
+    if (isTest[row]) test[s++] = row
+    else train[t++] = row
+  }
+  return { train, test }
+}
+
+/** Subject id → its row ids, ascending. */
+export function subjectIndex(subjects: readonly string[]): Map<string, number[]> {
+  const index = new Map<string, number[]>()
+  subjects.forEach((subject, row) => {
+    const rows = index.get(subject)
+    if (rows) rows.push(row)
+    else index.set(subject, [row])
+  })
+  return index
+}
+
+/** The rows of the named subjects (ascending, no repeats) and the ids that match no row. */
+export function rowsOfSubjects(
+  dataset: Dataset,
+  subjectIds: readonly string[],
+): { rows: number[]; unknown: string[] } {
+  const index = subjectIndex(dataset.subjects)
+  const rows = new Set<number>()
+  const unknown = new Set<string>()
+  for (const id of subjectIds) {
+    const found = index.get(id)
+    if (found) for (const row of found) rows.add(row)
+    else unknown.add(id)
+  }
+  return { rows: [...rows].sort((a, b) => a - b), unknown: [...unknown] }
+}
+
+/**
+ * Writes `folder/<id>/`. The recorded `filesSha256` is computed from the data being written, so the
+ * stored manifest always describes the stored files.
+ */
+export async function saveDataset(folder: string, dataset: Dataset): Promise<void> {
+  const { manifest } = dataset
+  if (!ID_PATTERN.test(manifest.id)) throw new LetheError('BAD_INPUT', `bad dataset id ${manifest.id}`)
+  const dir = path.join(folder, manifest.id)
+  await mkdir(dir, { recursive: true })
+  // Re-saving: drop the old manifest first, so a crash part-way leaves an interrupted save (no
+  // manifest) rather than an old manifest over new files.
+  await rm(path.join(dir, MANIFEST_FILE), { force: true })
+  const files = encodeDatasetFiles(dataset.features, dataset.labels, dataset.subjects)
+  const stored: DatasetManifest = {
+    ...manifest,
+    filesSha256: {
+      features: sha256Hex(files.features),
+      labels: sha256Hex(files.labels),
+      subjects: sha256Hex(files.subjects),
+    },
+  }
+  await writeFileDurably(path.join(dir, FEATURES_FILE), files.features)
+  await writeFileDurably(path.join(dir, LABELS_FILE), files.labels)
+  await writeFileDurably(path.join(dir, SUBJECTS_FILE), files.subjects)
+  // Last: a manifest on disk promises that the files it hashes are complete.
+  await writeFileDurably(
+    path.join(dir, MANIFEST_FILE),
+    new TextEncoder().encode(JSON.stringify(stored, null, 2) + '\n'),
+  )
+  syncFolder(folder)
+}
+
+function corrupt(id: string, file: string, problem: string): LetheError {
+  return new LetheError('CORRUPT', `Dataset ${id}: ${path.basename(file)} ${problem}.`, { dataset: id, file })
+}
+
+/** Reads a stored data file; a missing one is damage (the manifest promised it). */
+async function readStored(id: string, file: string): Promise<Buffer> {
+  try {
+    return await readFile(file)
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') throw corrupt(id, file, 'is missing')
+    throw error
+  }
+}
+
+function checkFile(id: string, file: string, bytes: Uint8Array, size: number, sha256: string): void {
+  if (bytes.length !== size) {
+    throw corrupt(
+      id,
+      file,
+      `has ${bytes.length} bytes but the manifest expects ${size} (truncated or damaged)`,
+    )
+  }
+  if (sha256Hex(bytes) !== sha256)
+    throw corrupt(id, file, 'does not match its SHA-256 in the manifest (damaged)')
+}
+
+const isCount = (value: unknown): value is number => Number.isSafeInteger(value) && (value as number) >= 0
+const isHex64 = (value: unknown): value is string => typeof value === 'string' && /^[0-9a-f]{64}$/.test(value)
+
+/** Just enough shape checking that the loader cannot be led astray by an edited manifest. */
+function checkManifest(id: string, file: string, value: unknown): DatasetManifest {
+  const m = value as Partial<DatasetManifest> | null
+  const ok =
+    typeof m === 'object' &&
+    m !== null &&
+    m.id === id &&
+    isCount(m.rows) &&
+    isCount(m.featureDim) &&
+    Array.isArray(m.classes) &&
+    m.classes.every((c) => typeof c === 'string') &&
+    typeof m.split === 'object' &&
+    m.split !== null &&
+    typeof m.split.seed === 'number' &&
+    typeof m.split.testFraction === 'number' &&
+    typeof m.filesSha256 === 'object' &&
+    m.filesSha256 !== null &&
+    isHex64(m.filesSha256.features) &&
+    isHex64(m.filesSha256.labels) &&
+    isHex64(m.filesSha256.subjects)
+  if (!ok) throw corrupt(id, file, 'is not a valid dataset manifest')
+  return m as DatasetManifest
+}
+
+export async function loadDataset(folder: string, id: string): Promise<Dataset> {
+  // The id becomes a path: anything but the exact shape could escape `folder`.
+  if (!ID_PATTERN.test(id)) throw new LetheError('NOT_FOUND', `No dataset ${JSON.stringify(id)}.`, { id })
+  const dir = path.join(folder, id)
+  const manifestFile = path.join(dir, MANIFEST_FILE)
+  let text: string
+  try {
+    text = await readFile(manifestFile, 'utf8')
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') {
+      throw new LetheError('NOT_FOUND', `No dataset ${id}.`, { id })
+    }
+    throw error
+  }
+  let parsed: unknown
+  try {
+    parsed = JSON.parse(text)
+  } catch {
+    throw corrupt(id, manifestFile, 'is not valid JSON (truncated or damaged)')
+  }
+  const manifest = checkManifest(id, manifestFile, parsed)
+  const { rows, featureDim } = manifest
+
+  const featuresFile = path.join(dir, FEATURES_FILE)
+  const featureBytes = await readStored(id, featuresFile)
+  checkFile(id, featuresFile, featureBytes, rows * featureDim * 4, manifest.filesSha256.features)
+  const labelsFile = path.join(dir, LABELS_FILE)
+  const labelBytes = await readStored(id, labelsFile)
+  checkFile(id, labelsFile, labelBytes, rows * 4, manifest.filesSha256.labels)
+  const subjectsFile = path.join(dir, SUBJECTS_FILE)
+  const subjectBytes = await readStored(id, subjectsFile)
+  if (sha256Hex(subjectBytes) !== manifest.filesSha256.subjects) {
+    throw corrupt(id, subjectsFile, 'does not match its SHA-256 in the manifest (damaged)')
+  }
+
+  const features = new Float32Array(rows * featureDim)
+  const fView = new DataView(featureBytes.buffer, featureBytes.byteOffset, featureBytes.byteLength)
+  for (let i = 0; i < features.length; i++) features[i] = fView.getFloat32(i * 4, true)
+  const labels = new Int32Array(rows)
+  const lView = new DataView(labelBytes.buffer, labelBytes.byteOffset, labelBytes.byteLength)
+  for (let i = 0; i < rows; i++) {
+    const label = lView.getInt32(i * 4, true)
+    if (label < 0 || label >= manifest.classes.length) {
+      throw corrupt(id, labelsFile, `holds class id ${label} at row ${i}, outside the manifest's classes`)
+    }
+    labels[i] = label
+  }
+  // The hash matched, so this is the JSON we wrote; still check it is what we expect.
+  const subjects: unknown = JSON.parse(subjectBytes.toString('utf8'))
+  if (!Array.isArray(subjects) || subjects.length !== rows || !subjects.every((s) => typeof s === 'string')) {
+    throw corrupt(id, subjectsFile, `is not a list of ${rows} subject ids`)
+  }
+
+  const { train, test } = splitRows(labels, manifest.split.testFraction, manifest.split.seed)
+  if (train.length !== manifest.split.train || test.length !== manifest.split.test) {
+    throw corrupt(id, manifestFile, 'records a split that its seed no longer reproduces')
+  }
+  return { manifest, features, labels, subjects: subjects as string[], train, test }
+}
+
+/**
+ * Manifests of the stored datasets, oldest first. Folders without a readable manifest (an
+ * interrupted save, or damage that `loadDataset` will report in full) are left out.
+ */
+export async function listDatasets(folder: string): Promise<DatasetManifest[]> {
+  let entries: string[]
+  try {
+    entries = await readdir(folder)
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return []
+    throw error
+  }
+  const manifests: DatasetManifest[] = []
+  for (const entry of entries.filter((e) => ID_PATTERN.test(e))) {
+    const file = path.join(folder, entry, MANIFEST_FILE)
+    try {
+      manifests.push(checkManifest(entry, file, JSON.parse(await readFile(file, 'utf8'))))
+    } catch {
+      continue
+    }
+  }
+  return manifests.sort((a, b) =>
+    a.createdAt === b.createdAt ? a.id.localeCompare(b.id) : a.createdAt < b.createdAt ? -1 : 1,
+  )
+}

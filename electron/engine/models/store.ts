@@ -1,0 +1,104 @@
+/**
+ * Model versions on disk: `models/<id>/params.f32` (the flat vector, little-endian float32)
+ * and `manifest.json` (architecture, training configuration, dataset hash, SHA-256 of the
+ * parameters, parent version and the method that produced it). The id comes from the
+ * parameters' hash, so a version is its content.
+ */
+import { existsSync } from 'node:fs'
+import { mkdir, readdir, readFile } from 'node:fs/promises'
+import path from 'node:path'
+import { LetheError } from '../../contract'
+import { DurableJsonFile, parseStored } from '../../ledger/durable'
+import type { TrainConfig } from '../train'
+import { specOf, type Architecture } from './spec'
+import { writeFileDurably } from '../../lib/files'
+import { sha256Hex } from '../data/dataset'
+
+export interface ModelManifest {
+  format: 'lethe-model'
+  id: string
+  name: string
+  arch: Architecture
+  parameters: number
+  paramsSha256: string
+  datasetId: string
+  datasetHash: string
+  training: TrainConfig & { trainRows: number }
+  /** The version this one was derived from, and how. */
+  parentId: string | null
+  method: string
+  requestId: string | null
+  /** Rows of the dataset this version was trained or unlearned without. */
+  forgottenRows: number[]
+  backend: string
+  createdAt: string
+}
+
+const bytesOf = (params: Float32Array) => new Uint8Array(params.buffer, params.byteOffset, params.byteLength)
+
+export async function saveModel(
+  folder: string,
+  manifest: Omit<ModelManifest, 'format' | 'id' | 'paramsSha256' | 'parameters'>,
+  params: Float32Array,
+): Promise<ModelManifest> {
+  const spec = specOf(manifest.arch)
+  if (params.length !== spec.size) {
+    throw new LetheError(
+      'INTERNAL',
+      `The parameters have ${params.length} values; ${manifest.name} needs ${spec.size}.`,
+    )
+  }
+  const hash = sha256Hex(bytesOf(params))
+  const full: ModelManifest = {
+    format: 'lethe-model',
+    id: `m-${hash.slice(0, 12)}`,
+    parameters: spec.size,
+    paramsSha256: hash,
+    ...manifest,
+  }
+  const dir = path.join(folder, full.id)
+  await mkdir(dir, { recursive: true })
+  await writeFileDurably(path.join(dir, 'params.f32'), bytesOf(params))
+  await new DurableJsonFile<ModelManifest>(path.join(dir, 'manifest.json')).write(full)
+  return full
+}
+
+/** Loads a version, checking that it is a Lethe model and that its parameters are intact. */
+export async function loadModel(
+  folder: string,
+  id: string,
+): Promise<{ manifest: ModelManifest; params: Float32Array }> {
+  const dir = path.join(folder, path.basename(id))
+  const manifestFile = path.join(dir, 'manifest.json')
+  if (!existsSync(manifestFile)) throw new LetheError('NOT_FOUND', `There is no model ${id}.`, { id })
+  const manifest = parseStored<ModelManifest>(manifestFile, await readFile(manifestFile, 'utf8'))
+  if (manifest.format !== 'lethe-model')
+    throw new LetheError('BAD_INPUT', `${manifestFile} is not a Lethe model manifest.`)
+  const file = path.join(dir, 'params.f32')
+  const bytes = new Uint8Array(await readFile(file))
+  if (bytes.length !== manifest.parameters * 4) {
+    throw new LetheError(
+      'CORRUPT',
+      `${file} holds ${bytes.length} bytes; the model needs ${manifest.parameters * 4}.`,
+      { file },
+    )
+  }
+  if (sha256Hex(bytes) !== manifest.paramsSha256) {
+    throw new LetheError(
+      'CORRUPT',
+      `${file} does not match the SHA-256 in its manifest: the parameters were altered or damaged.`,
+      { file },
+    )
+  }
+  return { manifest, params: new Float32Array(bytes.buffer, bytes.byteOffset, manifest.parameters) }
+}
+
+export async function listModels(folder: string): Promise<ModelManifest[]> {
+  if (!existsSync(folder)) return []
+  const out: ModelManifest[] = []
+  for (const id of await readdir(folder)) {
+    const file = path.join(folder, id, 'manifest.json')
+    if (existsSync(file)) out.push(parseStored<ModelManifest>(file, await readFile(file, 'utf8')))
+  }
+  return out.sort((a, b) => a.createdAt.localeCompare(b.createdAt))
+}
