@@ -23,7 +23,8 @@ export interface ModelManifest {
   paramsSha256: string
   datasetId: string
   datasetHash: string
-  training: TrainConfig & { trainRows: number }
+  /** The recipe, with the initialisation seed, so the run can be replayed. */
+  training: TrainConfig & { initSeed: number; trainRows: number }
   /** The version this one was derived from, and how. */
   parentId: string | null
   method: string

@@ -1,0 +1,43 @@
+/**
+ * The one interface every unlearning method implements. A method gets the original model,
+ * the data and the rows to forget, and returns new parameters; what it promises is stated
+ * as a guarantee, in words a compliance officer can put in a certificate.
+ */
+import type { Dataset } from '../data/dataset'
+import type { ModelManifest } from '../models/store'
+import type { ModelSpec } from '../models/spec'
+import type { TrainHooks, TrainingData } from '../train'
+
+export type Guarantee =
+  | { kind: 'exact'; meaning: string }
+  | { kind: 'certified'; epsilon: number; delta: number; meaning: string }
+  | { kind: 'empirical'; meaning: string }
+
+export interface UnlearnContext {
+  spec: ModelSpec
+  dataset: Dataset
+  data: TrainingData
+  original: { manifest: ModelManifest; params: Float32Array }
+  /** The rows the original was trained on. */
+  trainRows: Int32Array
+  /** Training rows to forget, and the rest. */
+  forgetRows: Int32Array
+  retainRows: Int32Array
+  signal?: AbortSignal
+  onProgress?: TrainHooks['onProgress']
+}
+
+export interface UnlearnOutcome {
+  params: Float32Array
+  /** Method-specific facts for the report (epochs run, steps, budget used, …). */
+  details: Record<string, unknown>
+}
+
+export interface UnlearningMethod<Options = Record<string, unknown>> {
+  name: string
+  label: string
+  /** One paragraph for the run view: what it does, what it costs. */
+  description: string
+  guarantee(options: Options): Guarantee
+  unlearn(context: UnlearnContext, options: Options): Promise<UnlearnOutcome>
+}
