@@ -7,6 +7,7 @@
 import { Command } from 'commander'
 import { version } from '../../package.json'
 import { formatInfo } from './format'
+import { registerEngineCommands } from './engine'
 import { registerLedgerCommands } from './ledger'
 import { common, exit, run, type CommonOptions } from './run'
 
@@ -23,6 +24,7 @@ export function buildProgram(): Command {
     .action((options: CommonOptions) => exit(run('system.info', {}, options, formatInfo)))
 
   registerLedgerCommands(program)
+  registerEngineCommands(program)
   return program
 }
 

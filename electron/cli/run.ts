@@ -60,6 +60,64 @@ export async function run<M extends MethodName>(
   }
 }
 
+/**
+ * Starts a job (training, unlearning), shows its progress on stderr, waits for it to end
+ * and prints its result. Ctrl+C cancels it.
+ */
+export async function runJob<M extends 'models.train' | 'unlearn.start'>(
+  method: M,
+  input: Input<M>,
+  options: CommonOptions,
+  human: (result: unknown) => string,
+): Promise<number> {
+  let services: ReturnType<typeof createServices> | undefined
+  try {
+    services = createServices({
+      dataDir: resolveDataDir(options.dataDir),
+      host: 'cli',
+      spawnEngine: () => workerThreadChannel(),
+    })
+    const { handlers } = services
+    const started = await dispatch(handlers, method, input, { transport: 'cli' })
+    if (!started.ok) return reportError(started.error, options.json)
+    const { jobId } = started.value as { jobId: string }
+    const live = process.stderr.isTTY
+    services.events.subscribe((event) => {
+      if (event.name === 'job.progress' && event.payload.jobId === jobId) {
+        const percent = event.payload.fraction === null ? '' : `${Math.round(event.payload.fraction * 100)}% `
+        process.stderr.write(live ? `\r${percent}${event.payload.message}\x1b[K` : '')
+      }
+    })
+    const cancel = () => void dispatch(handlers, 'jobs.cancel', { jobId }, { transport: 'cli' })
+    process.once('SIGINT', cancel)
+    for (;;) {
+      const status = await dispatch(handlers, 'jobs.get', { jobId }, { transport: 'cli' })
+      if (!status.ok) return reportError(status.error, options.json)
+      const job = status.value as Output<'jobs.get'>
+      if (job.state !== 'running') {
+        process.off('SIGINT', cancel)
+        if (live) process.stderr.write('\r\x1b[K')
+        if (job.state !== 'succeeded') {
+          const error = job.error ?? { code: 'CANCELLED', message: 'The job was cancelled.' }
+          return reportError(
+            { code: error.code as ErrorPayload['code'], message: error.message },
+            options.json,
+          )
+        }
+        process.stdout.write(
+          options.json ? `${JSON.stringify(job.result, null, 2)}\n` : `${human(job.result)}\n`,
+        )
+        return 0
+      }
+      await new Promise((resolve) => setTimeout(resolve, 100))
+    }
+  } catch (error) {
+    return reportError(toErrorPayload(error), options.json)
+  } finally {
+    await services?.close()
+  }
+}
+
 export function common(command: Command): Command {
   return command
     .option('--json', 'print one JSON document on stdout')

@@ -10,11 +10,17 @@ export const events = {
     fraction: z.number().min(0).max(1).nullable(),
     message: z.string(),
   }),
+  /** A job ended: its state, and its result or error. */
+  'job.finished': z.object({
+    jobId: z.string(),
+    kind: z.string(),
+    state: z.enum(['succeeded', 'failed', 'cancelled']),
+    result: z.unknown().nullable(),
+    error: z.object({ code: z.string(), message: z.string() }).nullable(),
+  }),
 }
 
 export type EventName = keyof typeof events
 export type EventPayload<E extends EventName> = z.infer<(typeof events)[E]>
-export interface LetheEvent<E extends EventName = EventName> {
-  name: E
-  payload: EventPayload<E>
-}
+/** One event: its name and the payload that name carries (a union that narrows on `name`). */
+export type LetheEvent = { [E in EventName]: { name: E; payload: EventPayload<E> } }[EventName]

@@ -6,12 +6,14 @@
 import type { z } from 'zod'
 import type { Result } from './errors'
 import type { LetheEvent } from './events'
+import { engineMethods } from './engine'
 import { ledgerMethods } from './ledger'
 import { systemMethods } from './system'
 
 export const methods = {
   ...systemMethods,
   ...ledgerMethods,
+  ...engineMethods,
 }
 
 export type Methods = typeof methods

@@ -130,14 +130,16 @@ function fitAttacker(x: number[], y: number[]): (v: number) => number {
 }
 
 export interface MiaResult {
-  /** ROC AUC of the attacker on held-out folds: 0.5 means forget rows look like test rows. */
-  auc: number
+  /** ROC AUC of the attacker on held-out folds: 0.5 means forget rows look like test rows. Null when there are too few rows. */
+  auc: number | null
   /** 95% bootstrap interval of the AUC. */
-  ci: [number, number]
+  ci: [number, number] | null
   /** Held-out accuracy of the attacker, the kit's own number. */
-  accuracy: number
+  accuracy: number | null
   /** Samples per class after balancing. */
   perClass: number
+  /** Why there is no number, when there is none. */
+  note: string | null
 }
 
 /**
@@ -154,7 +156,10 @@ export function membershipInference(
 ): MiaResult {
   const random = new Random(seed)
   const n = Math.min(forgetLosses.length, testLosses.length)
-  if (n < folds) return { auc: Number.NaN, ci: [Number.NaN, Number.NaN], accuracy: Number.NaN, perClass: n }
+  if (n < 2 * folds) {
+    const note = `${n} forget rows: the attack needs at least ${2 * folds} to be trained and tested on separate rows`
+    return { auc: null, ci: null, accuracy: null, perClass: n, note }
+  }
   const pos = random.shuffle(forgetLosses).slice(0, n)
   const neg = random.shuffle(testLosses).slice(0, n)
   const heldPos: number[] = []
@@ -188,7 +193,7 @@ export function membershipInference(
   }
   samples.sort((a, b) => a - b)
   const at = (q: number) => samples[Math.min(samples.length - 1, Math.floor(q * samples.length))] as number
-  return { auc, ci: [at(0.025), at(0.975)], accuracy: correct / (2 * n), perClass: n }
+  return { auc, ci: [at(0.025), at(0.975)], accuracy: correct / (2 * n), perClass: n, note: null }
 }
 
 /** ‖a − b‖₂ over all parameters. */

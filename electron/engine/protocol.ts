@@ -1,10 +1,26 @@
 /** Messages between the engine host (main process) and the engine process. */
 import type { BackendReport } from '../contract/system'
 import type { LetheEvent, Result } from '../contract'
+import type { DatasetManifest } from './data/dataset'
+import type { importDataset, trainModel, unlearnModel } from './jobs'
+import type { ModelManifest } from './models/store'
+
+type InputOf<F extends (...args: never[]) => unknown> = Parameters<F>[0]
+
+/** A job the engine runs in the background, reporting progress and then its result. */
+export type JobRequest =
+  | { jobId: string; kind: 'train'; input: InputOf<typeof trainModel> }
+  | { jobId: string; kind: 'unlearn'; input: InputOf<typeof unlearnModel> }
 
 /** What the engine process can be asked, with each method's input and output. */
 export interface EngineMethods {
   probe: { input: { override?: string }; output: BackendReport }
+  'datasets.import': { input: InputOf<typeof importDataset>; output: DatasetManifest }
+  'datasets.list': { input: { dataDir: string }; output: DatasetManifest[] }
+  'datasets.subjects': { input: { dataDir: string; datasetId: string }; output: string[] }
+  'models.list': { input: { dataDir: string }; output: ModelManifest[] }
+  'jobs.start': { input: JobRequest; output: { jobId: string } }
+  'jobs.cancel': { input: { jobId: string }; output: { cancelled: boolean } }
 }
 export type EngineMethod = keyof EngineMethods
 

@@ -4,7 +4,15 @@
  * exactly retrained model, which is the reference every number should be read against.
  */
 import type { Dataset } from './data/dataset'
-import { agreement, evaluateRows, l2Distance, meanKl, membershipInference, type MiaResult, type RowsEvaluation } from './metrics'
+import {
+  agreement,
+  evaluateRows,
+  l2Distance,
+  meanKl,
+  membershipInference,
+  type MiaResult,
+  type RowsEvaluation,
+} from './metrics'
 import type { ModelSpec } from './models/spec'
 import type { TrainingData } from './train'
 
@@ -67,7 +75,12 @@ export async function verificationReport(
   data: TrainingData,
   dataset: Dataset,
   rows: { forget: Int32Array; retain: Int32Array },
-  models: { original: Float32Array; unlearned: Float32Array; reference?: Float32Array; secondReference?: Float32Array },
+  models: {
+    original: Float32Array
+    unlearned: Float32Array
+    reference?: Float32Array
+    secondReference?: Float32Array
+  },
 ): Promise<VerificationReport> {
   const run = (params: Float32Array) => scoreModel(spec, params, data, dataset, rows.forget, rows.retain)
   const original = await run(models.original)
@@ -80,10 +93,16 @@ export async function verificationReport(
     distance: {
       originalToReference: models.reference ? l2Distance(models.original, models.reference) : null,
       unlearnedToReference: models.reference ? l2Distance(models.unlearned, models.reference) : null,
-      noiseFloor: models.reference && models.secondReference ? l2Distance(models.reference, models.secondReference) : null,
+      noiseFloor:
+        models.reference && models.secondReference
+          ? l2Distance(models.reference, models.secondReference)
+          : null,
     },
     agreementWithReference: reference
-      ? { test: agreement(unlearned.test, reference.test), forget: agreement(unlearned.forget, reference.forget) }
+      ? {
+          test: agreement(unlearned.test, reference.test),
+          forget: agreement(unlearned.forget, reference.forget),
+        }
       : null,
     klToReference: reference ? meanKl(reference.test, unlearned.test, spec.classes) : null,
   }

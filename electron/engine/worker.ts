@@ -5,7 +5,16 @@
 import { parentPort } from 'node:worker_threads'
 import { toErrorPayload, type LetheEvent } from '../contract'
 import { probeBackends } from './backends'
-import type { EngineMethods, EngineReply, EngineRequest } from './protocol'
+import {
+  datasetsOf,
+  importDataset,
+  modelsOf,
+  subjectsOf,
+  trainModel,
+  unlearnModel,
+  type JobControl,
+} from './jobs'
+import type { EngineMethods, EngineReply, EngineRequest, JobRequest } from './protocol'
 
 // stdout belongs to the CLI's --json output; the engine's libraries talk on stderr.
 console.log = console.info = console.warn = (...args: unknown[]) => console.error(...args)
@@ -35,16 +44,66 @@ const emit = (event: LetheEvent) => port.post({ type: 'event', event })
 
 let probed: Promise<EngineMethods['probe']['output']> | undefined
 
+/** Probes the backends once per process (they register once) and selects one; every job waits for it. */
+function ready(override = process.env.LETHE_BACKEND): Promise<EngineMethods['probe']['output']> {
+  probed ??= probeBackends(override, (fraction, message) =>
+    emit({ name: 'job.progress', payload: { jobId: 'engine.probe', kind: 'probe', fraction, message } }),
+  )
+  return probed
+}
+
 const methods: {
   [M in keyof EngineMethods]: (input: EngineMethods[M]['input']) => Promise<EngineMethods[M]['output']>
 } = {
   probe(input) {
-    // Backends register once per process, so the first probe's answer stands.
-    probed ??= probeBackends(input.override, (fraction, message) =>
-      emit({ name: 'job.progress', payload: { jobId: 'engine.probe', kind: 'probe', fraction, message } }),
-    )
-    return probed
+    return ready(input.override)
   },
+  'datasets.import': (input) => importDataset(input),
+  'datasets.list': ({ dataDir }) => datasetsOf(dataDir),
+  'datasets.subjects': ({ dataDir, datasetId }) => subjectsOf(dataDir, datasetId),
+  'models.list': ({ dataDir }) => modelsOf(dataDir),
+  async 'jobs.start'(job) {
+    runJob(job)
+    return { jobId: job.jobId }
+  },
+  async 'jobs.cancel'({ jobId }) {
+    const running = jobs.get(jobId)
+    running?.abort()
+    return { cancelled: running !== undefined }
+  },
+}
+
+const jobs = new Map<string, AbortController>()
+
+/** Runs a job in the background: progress events while it works, one job.finished at the end. */
+function runJob(job: JobRequest): void {
+  const abort = new AbortController()
+  jobs.set(job.jobId, abort)
+  const control: JobControl = {
+    signal: abort.signal,
+    progress: (fraction, message) =>
+      emit({ name: 'job.progress', payload: { jobId: job.jobId, kind: job.kind, fraction, message } }),
+  }
+  const work = ready().then((): Promise<unknown> =>
+    job.kind === 'train' ? trainModel(job.input, control) : unlearnModel(job.input, control),
+  )
+  work
+    .then(
+      (result) =>
+        emit({
+          name: 'job.finished',
+          payload: { jobId: job.jobId, kind: job.kind, state: 'succeeded', result, error: null },
+        }),
+      (error: unknown) => {
+        const { code, message } = toErrorPayload(error)
+        const state = code === 'CANCELLED' ? 'cancelled' : 'failed'
+        emit({
+          name: 'job.finished',
+          payload: { jobId: job.jobId, kind: job.kind, state, result: null, error: { code, message } },
+        })
+      },
+    )
+    .finally(() => jobs.delete(job.jobId))
 }
 
 port.listen(async (request) => {

@@ -10,7 +10,7 @@ export class EventHub {
   }
 
   emit<E extends EventName>(name: E, payload: EventPayload<E>): void {
-    this.publish({ name, payload })
+    this.publish({ name, payload } as LetheEvent)
   }
 
   /** Checks an event against the contract before it leaves the main process. */

@@ -7,6 +7,7 @@ import type { Handlers } from '../contract/dispatch'
 import type { SystemInfo } from '../contract/system'
 import type { EngineChannel } from '../engine/protocol'
 import { EngineHost } from '../engine/host'
+import { EngineService } from '../engine/service'
 import { LedgerService } from '../ledger/service'
 import type { LedgerOptions } from '../ledger/ledger'
 import { systemService } from '../system/service'
@@ -40,6 +41,7 @@ export function createServices({
   const handlers: Handlers = {
     ...systemService({ version, dataDir, host, engine }),
     ...ledger.handlers(),
+    ...new EngineService(dataDir, engine, ledger, events).handlers(),
   }
   return {
     handlers,

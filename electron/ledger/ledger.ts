@@ -455,6 +455,23 @@ export class Ledger {
     return record.redactedOn ? null : this.store.personal.get(record.n, record.id)
   }
 
+  /**
+   * Which of these raw identifiers (a dataset's subject column) belong to the request: each
+   * is hashed with the ledger's key under every identifier type the request names, and
+   * compared with the request's hashes. No raw identifier is stored or needed.
+   */
+  matchSubjects(id: string, candidates: readonly string[]): number[] {
+    const record = this.record(id)
+    const wanted = new Set(record.subjectHashes.map((s) => `${s.type}:${s.hmac}`))
+    const types = [...new Set(record.subjectHashes.map((s) => s.type))]
+    const keys = this.store.keyMaterial
+    const matches: number[] = []
+    candidates.forEach((value, index) => {
+      if (types.some((type) => wanted.has(`${type}:${hmacOf(keys, type, value)}`))) matches.push(index)
+    })
+    return matches
+  }
+
   // ── reading ─────────────────────────────────────────────────────────────────────────
 
   async view(id: string, reveal = false, actor = 'system'): Promise<RequestView> {

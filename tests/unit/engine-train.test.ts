@@ -174,12 +174,24 @@ describe('metrics', () => {
     const none = membershipInference(alike, also)
     expect(none.auc).toBeGreaterThan(0.4)
     expect(none.auc).toBeLessThan(0.6)
-    expect(none.ci[0]).toBeLessThan(0.5)
-    expect(none.ci[1]).toBeGreaterThan(0.5)
+    expect(none.ci?.[0]).toBeLessThan(0.5)
+    expect(none.ci?.[1]).toBeGreaterThan(0.5)
     // Members have low loss: the attacker learns the direction itself.
     const members = alike.map((v) => v - 4)
     const clear = membershipInference(members, also)
     expect(clear.auc).toBeGreaterThan(0.97)
     expect(clear.accuracy).toBeGreaterThan(0.9)
+  })
+})
+
+describe('the attack on a small forget set', () => {
+  it('gives no number, and says why, when there are too few rows to train and test it', () => {
+    const result = membershipInference([0.1, 0.2], [0.5, 0.6, 0.7])
+    expect(result).toMatchObject({
+      auc: null,
+      ci: null,
+      perClass: 2,
+      note: expect.stringMatching(/2 forget rows/),
+    })
   })
 })

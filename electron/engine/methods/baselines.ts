@@ -34,11 +34,21 @@ export async function retrain(context: UnlearnContext, mode: RetrainMode, draw =
     return { params: result.params, details: { mode, steps: result.steps, epochs: recorded.epochs } }
   }
   const fresh: TrainConfig = { ...recorded, seed: recorded.seed + 7919 * draw }
-  const result = await train(spec, data, retainRows, fresh, initParams(spec, recorded.initSeed + 7919 * draw), {
-    signal: context.signal,
-    onProgress: context.onProgress,
-  })
-  return { params: result.params, details: { mode, steps: result.steps, epochs: fresh.epochs, seed: fresh.seed } }
+  const result = await train(
+    spec,
+    data,
+    retainRows,
+    fresh,
+    initParams(spec, recorded.initSeed + 7919 * draw),
+    {
+      signal: context.signal,
+      onProgress: context.onProgress,
+    },
+  )
+  return {
+    params: result.params,
+    details: { mode, steps: result.steps, epochs: fresh.epochs, seed: fresh.seed },
+  }
 }
 
 export const retrainMethod: UnlearningMethod<{ mode?: RetrainMode }> = {
@@ -48,7 +58,8 @@ export const retrainMethod: UnlearningMethod<{ mode?: RetrainMode }> = {
     'Trains the model again from scratch on the retained rows only. The result never saw the forgotten rows, so the removal is exact; it costs a full training run.',
   guarantee: (): Guarantee => ({
     kind: 'exact',
-    meaning: 'The new model was trained without the removed rows: it is what the model would have been had they never been given.',
+    meaning:
+      'The new model was trained without the removed rows: it is what the model would have been had they never been given.',
   }),
   unlearn: (context, options) => retrain(context, options.mode ?? 'replay'),
 }
@@ -66,7 +77,8 @@ export const finetuneMethod: UnlearningMethod<FinetuneOptions> = {
     'Continues training the original model on the retained rows only, so the influence of the forgotten rows fades. Cheap, but nothing bounds what remains.',
   guarantee: (): Guarantee => ({
     kind: 'empirical',
-    meaning: 'No formal guarantee: the removal is measured (forget accuracy, membership inference), not proven.',
+    meaning:
+      'No formal guarantee: the removal is measured (forget accuracy, membership inference), not proven.',
   }),
   async unlearn(context, options) {
     const recorded = context.original.manifest.training
@@ -81,10 +93,17 @@ export const finetuneMethod: UnlearningMethod<FinetuneOptions> = {
       seed: recorded.seed + 1,
       projectRadius: null,
     }
-    const result = await train(context.spec, context.data, context.retainRows, config, context.original.params, {
-      signal: context.signal,
-      onProgress: context.onProgress,
-    })
+    const result = await train(
+      context.spec,
+      context.data,
+      context.retainRows,
+      config,
+      context.original.params,
+      {
+        signal: context.signal,
+        onProgress: context.onProgress,
+      },
+    )
     return { params: result.params, details: { epochs: config.epochs, steps: result.steps } }
   },
 }
@@ -111,7 +130,8 @@ export const negGradMethod: UnlearningMethod<NegGradOptions> = {
     'Pushes the model away from the forgotten rows by gradient ascent on their loss, optionally balanced by descent on retained rows (NegGrad+). Fast; it can damage accuracy, so it stops on a budget.',
   guarantee: (): Guarantee => ({
     kind: 'empirical',
-    meaning: 'No formal guarantee: the removal is measured (forget accuracy, membership inference), not proven.',
+    meaning:
+      'No formal guarantee: the removal is measured (forget accuracy, membership inference), not proven.',
   }),
   async unlearn(context, options) {
     const { spec, data, original, forgetRows, retainRows, dataset } = context
@@ -121,23 +141,35 @@ export const negGradMethod: UnlearningMethod<NegGradOptions> = {
     const epochs = options.epochs ?? 2
     const lr = options.learningRate ?? 0.1 * recorded.learningRate
     const batchSize = Math.min(recorded.batchSize, 64)
-    const testAccuracy = options.stopAtTestAccuracy === false ? -1 : (await evaluateRows(spec, original.params, data, dataset.test)).accuracy
+    const testAccuracy =
+      options.stopAtTestAccuracy === false
+        ? -1
+        : (await evaluateRows(spec, original.params, data, dataset.test)).accuracy
     const params = tf.variable(tf.tensor1d(original.params), false)
     const random = new Random(recorded.seed + 2)
     let steps = 0
     let stoppedBy = 'budget'
     try {
       for (let epoch = 0; epoch < epochs && stoppedBy === 'budget'; epoch++) {
-        const forgetBatches = batchPlan(forgetRows, { ...recorded, batchSize, seed: recorded.seed + epoch }, 0)
+        const forgetBatches = batchPlan(
+          forgetRows,
+          { ...recorded, batchSize, seed: recorded.seed + epoch },
+          0,
+        )
         for (const batch of forgetBatches) {
           if (context.signal?.aborted) throw new LetheError('CANCELLED', 'Unlearning was cancelled.')
           const ascent = gradientOn(context, params, batch.rows)
           let direction = tf.neg(ascent) as tf.Tensor1D
           ascent.dispose()
           if (alpha < 1) {
-            const retainBatch = Int32Array.from({ length: batchSize }, () => retainRows[random.int(retainRows.length)] as number)
+            const retainBatch = Int32Array.from(
+              { length: batchSize },
+              () => retainRows[random.int(retainRows.length)] as number,
+            )
             const descent = gradientOn(context, params, retainBatch)
-            const mixed = tf.tidy(() => tf.add(tf.mul(alpha, descent), tf.mul(1 - alpha, direction))) as tf.Tensor1D
+            const mixed = tf.tidy(() =>
+              tf.add(tf.mul(alpha, descent), tf.mul(1 - alpha, direction)),
+            ) as tf.Tensor1D
             descent.dispose()
             direction.dispose()
             direction = mixed
@@ -148,13 +180,23 @@ export const negGradMethod: UnlearningMethod<NegGradOptions> = {
           next.dispose()
           steps += 1
         }
-        context.onProgress?.({ epoch, epochs, step: steps, steps: epochs * forgetBatches.length, loss: Number.NaN, etaMs: 0 })
+        context.onProgress?.({
+          epoch,
+          epochs,
+          step: steps,
+          steps: epochs * forgetBatches.length,
+          loss: Number.NaN,
+          etaMs: 0,
+        })
         if (testAccuracy >= 0) {
           const now = await evaluateRows(spec, (await params.data()) as Float32Array, data, forgetRows)
           if (now.accuracy <= testAccuracy) stoppedBy = 'forget accuracy reached test accuracy'
         }
       }
-      return { params: (await params.data()) as Float32Array, details: { alpha, steps, stoppedBy, learningRate: lr } }
+      return {
+        params: (await params.data()) as Float32Array,
+        details: { alpha, steps, stoppedBy, learningRate: lr },
+      }
     } finally {
       params.dispose()
     }

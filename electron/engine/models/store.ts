@@ -39,7 +39,7 @@ const bytesOf = (params: Float32Array) => new Uint8Array(params.buffer, params.b
 
 export async function saveModel(
   folder: string,
-  manifest: Omit<ModelManifest, 'format' | 'id' | 'paramsSha256' | 'parameters'>,
+  manifest: Omit<ModelManifest, 'format' | 'id' | 'paramsSha256' | 'parameters'> & Partial<ModelManifest>,
   params: Float32Array,
 ): Promise<ModelManifest> {
   const spec = specOf(manifest.arch)
@@ -50,12 +50,13 @@ export async function saveModel(
     )
   }
   const hash = sha256Hex(bytesOf(params))
+  // The content decides the identity: a caller passing a parent's manifest cannot override it.
   const full: ModelManifest = {
+    ...manifest,
     format: 'lethe-model',
     id: `m-${hash.slice(0, 12)}`,
     parameters: spec.size,
     paramsSha256: hash,
-    ...manifest,
   }
   const dir = path.join(folder, full.id)
   await mkdir(dir, { recursive: true })

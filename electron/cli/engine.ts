@@ -1,0 +1,172 @@
+/** `lethe dataset …`, `lethe model …`, `lethe unlearn`, `lethe backends`: the engine from the command line. */
+import { readFileSync } from 'node:fs'
+import path from 'node:path'
+import type { Command } from 'commander'
+import type { Input } from '../contract'
+import type { UnlearnResult } from '../engine/jobs'
+import type { ModelManifest } from '../engine/models/store'
+import { formatInfo } from './format'
+import { common, exit, run, runJob, type CommonOptions } from './run'
+
+const integer = (value: string) => Number.parseInt(value, 10)
+const number = (value: string) => Number.parseFloat(value)
+const list = (value: string) => value.split(',').map((v) => integer(v.trim()))
+
+/** A file of one entry per line (or comma-separated). */
+const entries = (file: string) =>
+  readFileSync(file, 'utf8')
+    .split(/[\n,]/)
+    .map((s) => s.trim())
+    .filter(Boolean)
+
+const pct = (v: number | undefined) => (v === undefined || Number.isNaN(v) ? '—' : `${(100 * v).toFixed(1)}%`)
+
+function formatUnlearn(value: unknown): string {
+  const r = value as UnlearnResult
+  const row = (label: string, s: UnlearnResult['report']['original'] | null) =>
+    s
+      ? `  ${label.padEnd(10)} forget ${pct(s.forget.accuracy).padStart(6)}  retain ${pct(s.retain.accuracy).padStart(6)}  test ${pct(s.test.accuracy).padStart(6)}  MIA AUC ${s.mia.auc === null || !s.mia.ci ? `n/a (${s.mia.note})` : `${s.mia.auc.toFixed(3)} [${s.mia.ci[0].toFixed(3)}, ${s.mia.ci[1].toFixed(3)}]`}`
+      : ''
+  const d = r.report.distance
+  return [
+    `New model ${r.model.id} (${r.method}, ${r.guarantee.kind}): ${r.forgotten} rows forgotten in ${(r.timings.unlearnMs / 1000).toFixed(2)} s${r.heldOut ? ` (${r.heldOut} more were held out for testing, never trained on)` : ''}.`,
+    `  ${r.guarantee.meaning}`,
+    row('original', r.report.original),
+    row('unlearned', r.report.unlearned),
+    r.report.reference
+      ? row('retrained', r.report.reference)
+      : '  (no reference: add --reference to retrain exactly and compare)',
+    d.unlearnedToReference === null
+      ? ''
+      : `  L2 distance to the retrained model: original ${d.originalToReference?.toFixed(4)}, unlearned ${d.unlearnedToReference.toFixed(4)}`,
+  ]
+    .filter(Boolean)
+    .join('\n')
+}
+
+export function registerEngineCommands(program: Command): void {
+  common(program.command('backends'))
+    .description('the compute backends the engine can see, and the one in use')
+    .action((o: CommonOptions) => exit(run('system.info', {}, o, formatInfo)))
+
+  const dataset = program.command('dataset').description('training data with subject ids')
+  common(dataset.command('import <file>'))
+    .description('import a CSV/TSV (with --subject-column and --label-column) or IDX images (with --labels)')
+    .option('--subject-column <name>', 'column holding the data subject id')
+    .option('--label-column <name>', 'column holding the class label')
+    .option('--labels <file>', 'IDX labels file, for an IDX images file')
+    .option('--name <name>', 'display name')
+    .option('--test-fraction <f>', 'share of rows held out for testing', number, 0.2)
+    .option('--seed <n>', 'seed of the train/test split', integer, 42)
+    .action((file: string, o: CommonOptions & Record<string, string | number | undefined>) =>
+      exit(
+        run(
+          'datasets.import',
+          {
+            path: path.resolve(file),
+            labelsPath: o.labels ? path.resolve(String(o.labels)) : undefined,
+            subjectColumn: o.subjectColumn as string | undefined,
+            labelColumn: o.labelColumn as string | undefined,
+            name: o.name as string | undefined,
+            testFraction: o.testFraction as number,
+            seed: o.seed as number,
+          },
+          { ...o, writes: true },
+          (d) =>
+            `Imported ${d.id} "${d.name}": ${d.rows} rows (${d.split.train} train, ${d.split.test} test), ${d.featureDim} features, ${d.classes.length} classes, ${d.subjects} subjects.`,
+        ),
+      ),
+    )
+  common(dataset.command('list'))
+    .description('imported datasets')
+    .action((o: CommonOptions) =>
+      exit(
+        run(
+          'datasets.list',
+          {},
+          o,
+          (ds) =>
+            ds
+              .map(
+                (d) =>
+                  `${d.id}  ${d.name}  ${d.rows} rows, ${d.classes.length} classes, ${d.subjects} subjects`,
+              )
+              .join('\n') || 'No datasets yet.',
+        ),
+      ),
+    )
+
+  const model = program.command('model').description('models and their versions')
+  common(model.command('train'))
+    .description('train a model on a dataset’s training split (progress on stderr)')
+    .requiredOption('--dataset <id>', 'dataset id')
+    .requiredOption('--arch <kind>', 'logreg, mlp or cnn')
+    .option('--hidden <sizes>', 'MLP hidden layer widths, e.g. 64 or 128,64', list)
+    .option('--epochs <n>', 'epochs', integer)
+    .option('--batch-size <n>', 'batch size', integer)
+    .option('--lr <rate>', 'learning rate', number)
+    .option('--optimizer <name>', 'sgd or adam')
+    .option('--seed <n>', 'seed of the initialisation and the batch order', integer)
+    .option('--name <name>', 'display name')
+    .action((o: CommonOptions & Record<string, unknown>) => {
+      const arch = o.arch === 'mlp' ? { kind: 'mlp', hidden: o.hidden } : { kind: o.arch }
+      const training = Object.fromEntries(
+        Object.entries({
+          epochs: o.epochs,
+          batchSize: o.batchSize,
+          learningRate: o.lr,
+          optimizer: o.optimizer,
+          seed: o.seed,
+        }).filter(([, v]) => v !== undefined),
+      )
+      const input = { datasetId: o.dataset, arch, training, name: o.name } as Input<'models.train'>
+      return exit(
+        runJob(
+          'models.train',
+          input,
+          o,
+          (m) => `Trained ${(m as ModelManifest).id} (${(m as ModelManifest).name}).`,
+        ),
+      )
+    })
+  common(model.command('list'))
+    .description('model versions with their lineage')
+    .action((o: CommonOptions) =>
+      exit(
+        run(
+          'models.list',
+          {},
+          o,
+          (ms) =>
+            ms
+              .map(
+                (m) =>
+                  `${m.id}  ${m.name}  ${m.description}  ${m.method}${m.parentId ? ` from ${m.parentId}` : ''}${m.requestId ? ` for ${m.requestId}` : ''}`,
+              )
+              .join('\n') || 'No models yet.',
+        ),
+      ),
+    )
+
+  common(program.command('unlearn'))
+    .description('remove rows from a model: by request, by subject ids, or by row ids')
+    .requiredOption('--model <id>', 'model version to unlearn from')
+    .requiredOption('--method <name>', 'retrain, finetune or neggrad')
+    .option('--request <id>', 'the erasure request whose subjects to remove')
+    .option('--subjects <file>', 'file of subject ids, one per line')
+    .option('--rows <file>', 'file of row ids, one per line')
+    .option('--reference', 'also retrain exactly, and compare')
+    .option('--reference-mode <mode>', 'replay (same seed and batch order) or independent')
+    .action((o: CommonOptions & Record<string, string | boolean | undefined>) => {
+      const input = {
+        modelId: o.model,
+        method: o.method,
+        requestId: o.request,
+        subjects: o.subjects ? entries(String(o.subjects)) : undefined,
+        rows: o.rows ? entries(String(o.rows)).map(integer) : undefined,
+        reference: Boolean(o.reference),
+        referenceMode: o.referenceMode,
+      } as Input<'unlearn.start'>
+      return exit(runJob('unlearn.start', input, o, formatUnlearn))
+    })
+}

@@ -1,0 +1,155 @@
+import { z } from 'zod'
+import { defineMethod } from './define'
+
+const Id = z.string().regex(/^(ds|m)-[0-9a-f]{12}$/, 'an id looks like ds-0123456789ab or m-0123456789ab')
+const Path = z.string().trim().min(1).max(4096)
+
+export const DatasetInfo = z.object({
+  id: z.string(),
+  name: z.string(),
+  kind: z.enum(['tabular', 'image']),
+  source: z.object({ file: z.string(), format: z.enum(['csv', 'tsv', 'idx']) }),
+  contentHash: z.string(),
+  rows: z.number(),
+  featureDim: z.number(),
+  shape: z.array(z.number()).nullable(),
+  classes: z.array(z.string()),
+  columns: z.object({ subject: z.string(), label: z.string() }).nullable(),
+  split: z.object({ seed: z.number(), testFraction: z.number(), train: z.number(), test: z.number() }),
+  subjects: z.number(),
+  createdAt: z.string(),
+})
+
+export const ArchitectureInput = z.discriminatedUnion('kind', [
+  z.object({ kind: z.literal('logreg') }),
+  z.object({
+    kind: z.literal('mlp'),
+    hidden: z.array(z.number().int().min(1).max(4096)).min(1).max(4).default([64]),
+  }),
+  z.object({
+    kind: z.literal('cnn'),
+    filters: z.array(z.number().int().min(1).max(256)).min(1).max(3).default([8, 16]),
+    kernel: z.number().int().min(1).max(7).default(3),
+    dense: z.number().int().min(1).max(1024).default(64),
+  }),
+])
+
+export const TrainOptions = z.object({
+  optimizer: z.enum(['sgd', 'adam']).default('sgd'),
+  learningRate: z.number().positive().max(10).default(0.05),
+  momentum: z.number().min(0).max(0.999).default(0.9),
+  epochs: z.number().int().min(1).max(1000).default(20),
+  batchSize: z.number().int().min(1).max(65536).default(64),
+  l2: z.number().min(0).max(1).default(1e-4),
+  schedule: z.enum(['constant', 'cosine', 'step']).default('constant'),
+  seed: z.number().int().min(0).default(1),
+  samePermutationEachEpoch: z.boolean().default(false),
+  projectRadius: z.number().positive().nullable().default(null),
+})
+
+export const ModelInfo = z.object({
+  id: z.string(),
+  name: z.string(),
+  description: z.string(),
+  parameters: z.number(),
+  paramsSha256: z.string(),
+  datasetId: z.string(),
+  parentId: z.string().nullable(),
+  method: z.string(),
+  requestId: z.string().nullable(),
+  forgottenRows: z.number(),
+  backend: z.string(),
+  createdAt: z.string(),
+})
+
+export const JobKind = z.enum(['train', 'unlearn'])
+export const JobStatus = z.object({
+  jobId: z.string(),
+  kind: JobKind,
+  state: z.enum(['running', 'succeeded', 'failed', 'cancelled']),
+  progress: z.object({ fraction: z.number().nullable(), message: z.string() }),
+  startedAt: z.string(),
+  finishedAt: z.string().nullable(),
+  result: z.unknown().nullable(),
+  error: z.object({ code: z.string(), message: z.string() }).nullable(),
+})
+
+export const unlearningMethods = ['retrain', 'finetune', 'neggrad'] as const
+
+export const engineMethods = {
+  'datasets.import': defineMethod({
+    summary:
+      'Import a CSV/TSV (with its subject-id and label columns) or an IDX image set; registered in the ledger.',
+    input: z
+      .object({
+        path: Path,
+        labelsPath: Path.optional(),
+        subjectColumn: z.string().min(1).max(200).optional(),
+        labelColumn: z.string().min(1).max(200).optional(),
+        name: z.string().trim().min(1).max(200).optional(),
+        testFraction: z.number().min(0.05).max(0.5).default(0.2),
+        seed: z.number().int().min(0).default(42),
+      })
+      .strict(),
+    output: DatasetInfo,
+  }),
+  'datasets.list': defineMethod({
+    summary: 'Imported datasets.',
+    input: z.object({}).strict(),
+    output: z.array(DatasetInfo),
+  }),
+  'models.list': defineMethod({
+    summary: 'Model versions with their lineage.',
+    input: z.object({}).strict(),
+    output: z.array(ModelInfo),
+  }),
+  'models.train': defineMethod({
+    summary:
+      'Start training a model on a dataset’s training split, in the engine; progress streams as events.',
+    input: z
+      .object({
+        datasetId: Id,
+        arch: ArchitectureInput,
+        training: TrainOptions.default(TrainOptions.parse({})),
+        name: z.string().max(200).optional(),
+      })
+      .strict(),
+    output: z.object({ jobId: z.string() }),
+  }),
+  'unlearn.start': defineMethod({
+    summary:
+      'Start removing rows (or a request’s subjects) from a model; with `reference`, also retrain exactly to compare.',
+    input: z
+      .object({
+        modelId: Id,
+        method: z.enum(unlearningMethods),
+        requestId: z.string().optional(),
+        subjects: z.array(z.string().min(1).max(256)).max(100_000).optional(),
+        rows: z.array(z.number().int().min(0)).max(1_000_000).optional(),
+        reference: z.boolean().default(false),
+        referenceMode: z.enum(['replay', 'independent']).optional(),
+        options: z.record(z.string(), z.unknown()).default({}),
+      })
+      .strict()
+      .refine(
+        (v) => [v.requestId, v.subjects, v.rows].filter((x) => x !== undefined).length === 1,
+        'give exactly one of requestId, subjects or rows',
+      ),
+    output: z.object({ jobId: z.string() }),
+  }),
+  'jobs.get': defineMethod({
+    summary: 'A job’s state, progress and result.',
+    input: z.object({ jobId: z.string() }).strict(),
+    output: JobStatus,
+  }),
+  'jobs.list': defineMethod({
+    summary: 'Jobs of this session, newest first.',
+    input: z.object({}).strict(),
+    output: z.array(JobStatus),
+  }),
+  'jobs.cancel': defineMethod({
+    summary: 'Cancel a running job; nothing it made is kept.',
+    input: z.object({ jobId: z.string() }).strict(),
+    output: JobStatus,
+  }),
+}

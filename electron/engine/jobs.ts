@@ -1,0 +1,298 @@
+/**
+ * The work the engine process does on request: import datasets, train models, unlearn.
+ * Plain functions over the data folder; the worker runs them and reports progress.
+ */
+import { readFile } from 'node:fs/promises'
+import path from 'node:path'
+import type { z } from 'zod'
+import { LetheError } from '../contract'
+import type { ArchitectureInput, TrainOptions } from '../contract/engine'
+import { importCsvDataset } from './data/csv-dataset'
+import { listDatasets, loadDataset, saveDataset, type Dataset, type DatasetManifest } from './data/dataset'
+import { importIdxDataset } from './data/idx'
+import { baselineMethods, retrain, type RetrainMode } from './methods/baselines'
+import type { UnlearnContext } from './methods/method'
+import { listModels, loadModel, saveModel, type ModelManifest } from './models/store'
+import { describeArch, initParams, specOf, type Architecture } from './models/spec'
+import { tf } from './tf'
+import { train, uploadData, type TrainProgress } from './train'
+import { verificationReport, type VerificationReport } from './verify'
+
+export const folders = (dataDir: string) => ({
+  datasets: path.join(dataDir, 'datasets'),
+  models: path.join(dataDir, 'models'),
+})
+
+export interface JobControl {
+  signal: AbortSignal
+  progress: (fraction: number | null, message: string) => void
+}
+
+export async function importDataset(input: {
+  dataDir: string
+  path: string
+  labelsPath?: string
+  subjectColumn?: string
+  labelColumn?: string
+  name?: string
+  testFraction: number
+  seed: number
+}): Promise<DatasetManifest> {
+  const read = async (file: string) => {
+    try {
+      return new Uint8Array(await readFile(file))
+    } catch (error) {
+      throw new LetheError('BAD_INPUT', `Cannot read ${file}: ${(error as Error).message}`)
+    }
+  }
+  const bytes = await read(input.path)
+  const isIdx = input.labelsPath !== undefined
+  let dataset: Dataset
+  if (isIdx) {
+    const labels = await read(input.labelsPath as string)
+    dataset = importIdxDataset(
+      { bytes, file: input.path },
+      { bytes: labels, file: input.labelsPath as string },
+      input,
+    )
+  } else {
+    if (!input.subjectColumn || !input.labelColumn) {
+      throw new LetheError(
+        'BAD_INPUT',
+        'A CSV or TSV dataset needs its subject-id column and its label column.',
+      )
+    }
+    const text = new TextDecoder().decode(bytes)
+    dataset = importCsvDataset(text, {
+      file: input.path,
+      name: input.name,
+      mapping: { subjectColumn: input.subjectColumn, labelColumn: input.labelColumn },
+      testFraction: input.testFraction,
+      seed: input.seed,
+    })
+  }
+  await saveDataset(folders(input.dataDir).datasets, dataset)
+  return dataset.manifest
+}
+
+export const datasetsOf = (dataDir: string) => listDatasets(folders(dataDir).datasets)
+export const modelsOf = (dataDir: string) => listModels(folders(dataDir).models)
+
+export async function subjectsOf(dataDir: string, datasetId: string): Promise<string[]> {
+  return (await loadDataset(folders(dataDir).datasets, datasetId)).subjects
+}
+
+function architectureFor(dataset: Dataset, input: z.infer<typeof ArchitectureInput>): Architecture {
+  const classes = dataset.manifest.classes.length
+  const inputs = dataset.manifest.featureDim
+  switch (input.kind) {
+    case 'logreg':
+      return { kind: 'logreg', inputs, classes }
+    case 'mlp':
+      return { kind: 'mlp', inputs, hidden: input.hidden, classes }
+    case 'cnn': {
+      const shape = dataset.manifest.shape
+      if (!shape)
+        throw new LetheError(
+          'BAD_INPUT',
+          `${dataset.manifest.name} is tabular; a CNN needs an image dataset.`,
+        )
+      const [height, width, channels] = shape as [number, number, number]
+      return {
+        kind: 'cnn',
+        height,
+        width,
+        channels,
+        filters: input.filters,
+        kernel: input.kernel,
+        dense: input.dense,
+        classes,
+      }
+    }
+  }
+}
+
+const progressOf = (control: JobControl, what: string) => (p: TrainProgress) =>
+  control.progress(
+    p.steps ? p.step / p.steps : null,
+    `${what}: epoch ${p.epoch + 1}/${p.epochs}, loss ${p.loss.toFixed(4)}`,
+  )
+
+export async function trainModel(
+  input: {
+    dataDir: string
+    datasetId: string
+    arch: z.infer<typeof ArchitectureInput>
+    training: z.infer<typeof TrainOptions>
+    name?: string
+  },
+  control: JobControl,
+): Promise<ModelManifest> {
+  const dataset = await loadDataset(folders(input.dataDir).datasets, input.datasetId)
+  const arch = architectureFor(dataset, input.arch)
+  const spec = specOf(arch)
+  const schedule =
+    input.training.schedule === 'step'
+      ? ({
+          kind: 'step',
+          everyEpochs: Math.max(1, Math.round(input.training.epochs / 3)),
+          gamma: 0.1,
+        } as const)
+      : ({ kind: input.training.schedule } as const)
+  const training = {
+    ...input.training,
+    schedule,
+    initSeed: input.training.seed,
+    trainRows: dataset.train.length,
+  }
+  const data = uploadData(dataset.features, dataset.labels, dataset.manifest.featureDim)
+  try {
+    const result = await train(spec, data, dataset.train, training, initParams(spec, training.initSeed), {
+      signal: control.signal,
+      onProgress: progressOf(control, 'Training'),
+    })
+    return await saveModel(
+      folders(input.dataDir).models,
+      {
+        name: input.name ?? `${dataset.manifest.name} ${arch.kind}`,
+        arch,
+        datasetId: dataset.manifest.id,
+        datasetHash: dataset.manifest.contentHash,
+        training,
+        parentId: null,
+        method: 'train',
+        requestId: null,
+        forgottenRows: [],
+        backend: tf.getBackend(),
+        createdAt: new Date().toISOString(),
+      },
+      result.params,
+    )
+  } finally {
+    data.x.dispose()
+    data.y.dispose()
+  }
+}
+
+export interface UnlearnResult {
+  model: ModelManifest
+  method: string
+  guarantee: ReturnType<(typeof baselineMethods)[number]['guarantee']>
+  forgotten: number
+  /** The subjects' rows that were held out for testing: never trained on, nothing to unlearn. */
+  heldOut: number
+  report: VerificationReport
+  reference: { mode: RetrainMode; ms: number } | null
+  timings: { unlearnMs: number }
+  details: Record<string, unknown>
+}
+
+export async function unlearnModel(
+  input: {
+    dataDir: string
+    modelId: string
+    method: string
+    rows: number[]
+    /** Rows named one by one must all be training rows; a subject's rows outside training (held out for testing) are skipped. */
+    strictRows: boolean
+    requestId: string | null
+    reference: boolean
+    referenceMode?: RetrainMode
+    options: Record<string, unknown>
+  },
+  control: JobControl,
+): Promise<UnlearnResult> {
+  const method = baselineMethods.find((m) => m.name === input.method)
+  if (!method) throw new LetheError('BAD_INPUT', `Unknown unlearning method "${input.method}".`)
+  const dirs = folders(input.dataDir)
+  const original = await loadModel(dirs.models, input.modelId)
+  const dataset = await loadDataset(dirs.datasets, original.manifest.datasetId)
+  const trainRows = dataset.train
+  const inTraining = new Set(trainRows)
+  const outside = input.rows.filter((r) => !inTraining.has(r))
+  if (outside.length && input.strictRows) {
+    throw new LetheError(
+      'BAD_INPUT',
+      `${outside.length} of the rows were not in the model's training data (e.g. row ${outside[0]}).`,
+      { rows: outside.slice(0, 20) },
+    )
+  }
+  const named = input.rows.filter((r) => inTraining.has(r))
+  if (named.length === 0) {
+    throw new LetheError(
+      'BAD_INPUT',
+      'There are no rows to forget: none of them are in this model’s training data.',
+    )
+  }
+  const forget = new Set([...original.manifest.forgottenRows, ...named])
+  const spec = specOf(original.manifest.arch)
+  const data = uploadData(dataset.features, dataset.labels, dataset.manifest.featureDim)
+  try {
+    const context: UnlearnContext = {
+      spec,
+      dataset,
+      data,
+      original,
+      trainRows,
+      forgetRows: Int32Array.from([...forget].sort((a, b) => a - b)),
+      retainRows: trainRows.filter((r) => !forget.has(r)),
+      signal: control.signal,
+      onProgress: progressOf(control, method.label),
+    }
+    const started = performance.now()
+    const outcome = await method.unlearn(context, input.options as never)
+    const unlearnMs = performance.now() - started
+    let reference: { params: Float32Array; mode: RetrainMode; ms: number } | null = null
+    if (input.reference) {
+      const mode = input.referenceMode ?? 'replay'
+      const begun = performance.now()
+      const retrained = await retrain(
+        { ...context, onProgress: progressOf(control, 'Reference retraining') },
+        mode,
+      )
+      reference = { params: retrained.params, mode, ms: performance.now() - begun }
+    }
+    control.progress(null, 'Verifying')
+    const report = await verificationReport(
+      spec,
+      data,
+      dataset,
+      { forget: context.forgetRows, retain: context.retainRows },
+      {
+        original: original.params,
+        unlearned: outcome.params,
+        reference: reference?.params,
+      },
+    )
+    const model = await saveModel(
+      dirs.models,
+      {
+        ...original.manifest,
+        name: `${original.manifest.name} − ${input.requestId ?? `${named.length} rows`}`,
+        parentId: original.manifest.id,
+        method: method.name,
+        requestId: input.requestId,
+        forgottenRows: context.forgetRows.length ? Array.from(context.forgetRows) : [],
+        backend: tf.getBackend(),
+        createdAt: new Date().toISOString(),
+      },
+      outcome.params,
+    )
+    return {
+      model,
+      method: method.name,
+      guarantee: method.guarantee(input.options as never),
+      forgotten: named.length,
+      heldOut: outside.length,
+      report,
+      reference: reference && { mode: reference.mode, ms: reference.ms },
+      timings: { unlearnMs },
+      details: outcome.details,
+    }
+  } finally {
+    data.x.dispose()
+    data.y.dispose()
+  }
+}
+
+export const describeModel = (m: ModelManifest): string => describeArch(m.arch)

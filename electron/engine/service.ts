@@ -1,0 +1,263 @@
+/**
+ * The engine behind the API contract, in the main process: it forwards work to the engine
+ * process, keeps the state of jobs, and writes what the engine made into the ledger (the
+ * registry, the request's links, and write-ahead work records for unlearning).
+ */
+import { randomUUID } from 'node:crypto'
+import { LetheError, type LetheEvent } from '../contract'
+import type { CallContext, Handlers } from '../contract/dispatch'
+import type { engineMethods, JobStatus } from '../contract/engine'
+import type { EventHub } from '../host/events'
+import { actorOf, type LedgerService } from '../ledger/service'
+import type { DatasetManifest } from './data/dataset'
+import type { EngineHost } from './host'
+import type { UnlearnResult } from './jobs'
+import type { ModelManifest } from './models/store'
+import { describeArch } from './models/spec'
+import type { z } from 'zod'
+
+export type EngineApi = keyof typeof engineMethods
+type Job = z.infer<typeof JobStatus>
+
+const datasetInfo = (m: DatasetManifest) => ({
+  id: m.id,
+  name: m.name,
+  kind: m.kind,
+  source: m.source,
+  contentHash: m.contentHash,
+  rows: m.rows,
+  featureDim: m.featureDim,
+  shape: m.shape,
+  classes: m.classes,
+  columns: m.columns,
+  split: m.split,
+  subjects: m.subjects,
+  createdAt: m.createdAt,
+})
+
+const modelInfo = (m: ModelManifest) => ({
+  id: m.id,
+  name: m.name,
+  description: describeArch(m.arch),
+  parameters: m.parameters,
+  paramsSha256: m.paramsSha256,
+  datasetId: m.datasetId,
+  parentId: m.parentId,
+  method: m.method,
+  requestId: m.requestId,
+  forgottenRows: m.forgottenRows.length,
+  backend: m.backend,
+  createdAt: m.createdAt,
+})
+
+export class EngineService {
+  private readonly jobs = new Map<string, Job>()
+  private readonly onFinish = new Map<
+    string,
+    (event: Extract<LetheEvent, { name: 'job.finished' }>['payload']) => Promise<void>
+  >()
+
+  constructor(
+    private readonly dataDir: string,
+    private readonly engine: EngineHost,
+    private readonly ledger: LedgerService,
+    events: EventHub,
+  ) {
+    events.subscribe((event) => void this.track(event))
+  }
+
+  private async track(event: LetheEvent): Promise<void> {
+    const job = this.jobs.get(event.payload.jobId)
+    if (!job) return
+    if (event.name === 'job.progress') {
+      job.progress = { fraction: event.payload.fraction, message: event.payload.message }
+      return
+    }
+    if (event.name !== 'job.finished') return
+    try {
+      await this.onFinish.get(job.jobId)?.(event.payload)
+    } finally {
+      Object.assign(job, {
+        state: event.payload.state,
+        result: event.payload.result,
+        error: event.payload.error,
+        finishedAt: new Date().toISOString(),
+        progress: { fraction: 1, message: event.payload.state },
+      })
+    }
+  }
+
+  private start(
+    kind: Job['kind'],
+    finish: (payload: Extract<LetheEvent, { name: 'job.finished' }>['payload']) => Promise<void>,
+  ): Job {
+    const job: Job = {
+      jobId: randomUUID(),
+      kind,
+      state: 'running',
+      progress: { fraction: null, message: 'Starting' },
+      startedAt: new Date().toISOString(),
+      finishedAt: null,
+      result: null,
+      error: null,
+    }
+    this.jobs.set(job.jobId, job)
+    this.onFinish.set(job.jobId, finish)
+    return job
+  }
+
+  private job(jobId: string): Job {
+    const job = this.jobs.get(jobId)
+    if (!job) throw new LetheError('NOT_FOUND', `There is no job ${jobId} in this session.`)
+    return job
+  }
+
+  /** The rows an unlearning request names: explicit rows, subject ids, or a ledger request's subjects. */
+  private async forgetRows(
+    model: ModelManifest,
+    input: { requestId?: string; subjects?: string[]; rows?: number[] },
+  ) {
+    if (input.rows) return input.rows
+    const subjects = await this.engine.call('datasets.subjects', {
+      dataDir: this.dataDir,
+      datasetId: model.datasetId,
+    })
+    if (input.subjects) {
+      const wanted = new Set(input.subjects)
+      return subjects.flatMap((s, row) => (wanted.has(s) ? [row] : []))
+    }
+    const ledger = await this.ledger.ledger()
+    return ledger.matchSubjects(input.requestId as string, subjects)
+  }
+
+  handlers(): Pick<Handlers, EngineApi> {
+    const dataDir = this.dataDir
+    const engine = this.engine
+    const register = async (
+      entry: Parameters<Awaited<ReturnType<LedgerService['ledger']>>['register']>[0],
+      context: CallContext,
+    ) => (await this.ledger.ledger()).register(entry, actorOf(context))
+    return {
+      'datasets.import': async (input, context) => {
+        const manifest = await engine.call('datasets.import', { dataDir, ...input })
+        await register(
+          {
+            id: manifest.id,
+            kind: 'dataset',
+            name: manifest.name,
+            version: '1',
+            contentHash: manifest.contentHash,
+            parentId: null,
+            datasetId: null,
+            method: null,
+            requestId: null,
+          },
+          context,
+        )
+        return datasetInfo(manifest)
+      },
+      'datasets.list': async () => (await engine.call('datasets.list', { dataDir })).map(datasetInfo),
+      'models.list': async () => (await engine.call('models.list', { dataDir })).map(modelInfo),
+      'models.train': async (input, context) => {
+        const job = this.start('train', async ({ state, result }) => {
+          if (state !== 'succeeded') return
+          const model = result as ModelManifest
+          await register(
+            {
+              id: model.id,
+              kind: 'model',
+              name: model.name,
+              version: '1',
+              contentHash: model.paramsSha256,
+              parentId: null,
+              datasetId: model.datasetId,
+              method: 'train',
+              requestId: null,
+            },
+            context,
+          )
+        })
+        await engine.call('jobs.start', { jobId: job.jobId, kind: 'train', input: { dataDir, ...input } })
+        return { jobId: job.jobId }
+      },
+      'unlearn.start': async (input, context) => {
+        const models = await engine.call('models.list', { dataDir })
+        const model = models.find((m) => m.id === input.modelId)
+        if (!model) throw new LetheError('NOT_FOUND', `There is no model ${input.modelId}.`)
+        const rows = await this.forgetRows(model, input)
+        if (rows.length === 0) {
+          throw new LetheError(
+            'BAD_INPUT',
+            `None of the given subjects are in the training data of ${model.id}.`,
+          )
+        }
+        const ledger = await this.ledger.ledger()
+        const actor = actorOf(context)
+        const requestId = input.requestId ?? null
+        // Write-ahead: the unlearning is on record before it starts.
+        const workId = await ledger.beginWork(`unlearning:${input.method}`, requestId, actor)
+        const depth = (id: string | null): number =>
+          id ? 1 + depth(models.find((m) => m.id === id)?.parentId ?? null) : 0
+        const job = this.start('unlearn', async ({ state, result, error }) => {
+          if (state !== 'succeeded') {
+            await ledger.finishWork(
+              workId,
+              state === 'cancelled' ? 'abandoned' : 'failed',
+              error?.message ?? null,
+              actor,
+            )
+            return
+          }
+          const outcome = result as UnlearnResult
+          await ledger.register(
+            {
+              id: outcome.model.id,
+              kind: 'model',
+              name: outcome.model.name,
+              version: String(1 + depth(model.id)),
+              contentHash: outcome.model.paramsSha256,
+              parentId: model.id,
+              datasetId: model.datasetId,
+              method: outcome.method,
+              requestId,
+            },
+            actor,
+          )
+          if (requestId) {
+            await ledger.link({ id: requestId, kind: 'models', target: outcome.model.id }, actor)
+            await ledger.link({ id: requestId, kind: 'runs', target: job.jobId }, actor)
+          }
+          await ledger.finishWork(
+            workId,
+            'completed',
+            `${outcome.model.id}: ${outcome.forgotten} rows by ${outcome.method}`,
+            actor,
+          )
+        })
+        await engine.call('jobs.start', {
+          jobId: job.jobId,
+          kind: 'unlearn',
+          input: {
+            dataDir,
+            modelId: input.modelId,
+            method: input.method,
+            rows,
+            strictRows: input.rows !== undefined,
+            requestId,
+            reference: input.reference,
+            referenceMode: input.referenceMode,
+            options: input.options,
+          },
+        })
+        return { jobId: job.jobId }
+      },
+      'jobs.get': async ({ jobId }) => this.job(jobId),
+      'jobs.list': async () => [...this.jobs.values()].reverse(),
+      'jobs.cancel': async ({ jobId }) => {
+        const job = this.job(jobId)
+        if (job.state === 'running') await engine.call('jobs.cancel', { jobId })
+        return job
+      },
+    }
+  }
+}
