@@ -3,7 +3,8 @@ import { readFileSync } from 'node:fs'
 import path from 'node:path'
 import type { Command } from 'commander'
 import type { Input } from '../contract'
-import type { UnlearnResult } from '../engine/jobs'
+import type { Evaluation, UnlearnResult } from '../engine/jobs'
+import type { ModelScores } from '../engine/verify'
 import type { ModelManifest } from '../engine/models/store'
 import { formatInfo } from './format'
 import { common, exit, run, runJob, type CommonOptions } from './run'
@@ -11,6 +12,11 @@ import { common, exit, run, runJob, type CommonOptions } from './run'
 const integer = (value: string) => Number.parseInt(value, 10)
 const number = (value: string) => Number.parseFloat(value)
 const list = (value: string) => value.split(',').map((v) => integer(v.trim()))
+const names = (value: string) =>
+  value
+    .split(',')
+    .map((v) => v.trim())
+    .filter(Boolean)
 
 /** A file of one entry per line (or comma-separated). */
 const entries = (file: string) =>
@@ -21,12 +27,13 @@ const entries = (file: string) =>
 
 const pct = (v: number | undefined) => (v === undefined || Number.isNaN(v) ? '—' : `${(100 * v).toFixed(1)}%`)
 
+const row = (label: string, s: ModelScores | null) =>
+  s
+    ? `  ${label.padEnd(10)} forget ${pct(s.forget.accuracy).padStart(6)}  retain ${pct(s.retain.accuracy).padStart(6)}  test ${pct(s.test.accuracy).padStart(6)}  MIA AUC ${s.mia.auc === null || !s.mia.ci ? `n/a (${s.mia.note})` : `${s.mia.auc.toFixed(3)} [${s.mia.ci[0].toFixed(3)}, ${s.mia.ci[1].toFixed(3)}]`}`
+    : ''
+
 function formatUnlearn(value: unknown): string {
   const r = value as UnlearnResult
-  const row = (label: string, s: UnlearnResult['report']['original'] | null) =>
-    s
-      ? `  ${label.padEnd(10)} forget ${pct(s.forget.accuracy).padStart(6)}  retain ${pct(s.retain.accuracy).padStart(6)}  test ${pct(s.test.accuracy).padStart(6)}  MIA AUC ${s.mia.auc === null || !s.mia.ci ? `n/a (${s.mia.note})` : `${s.mia.auc.toFixed(3)} [${s.mia.ci[0].toFixed(3)}, ${s.mia.ci[1].toFixed(3)}]`}`
-      : ''
   const d = r.report.distance
   return [
     `New model ${r.model.id} (${r.method}, ${r.guarantee.kind}): ${r.forgotten} rows forgotten in ${(r.timings.unlearnMs / 1000).toFixed(2)} s${r.heldOut ? ` (${r.heldOut} more were held out for testing, never trained on)` : ''}.`,
@@ -54,11 +61,14 @@ export function registerEngineCommands(program: Command): void {
     .description('import a CSV/TSV (with --subject-column and --label-column) or IDX images (with --labels)')
     .option('--subject-column <name>', 'column holding the data subject id')
     .option('--label-column <name>', 'column holding the class label')
+    .option('--numeric <columns>', 'comma-separated numeric feature columns (default: inferred)', names)
+    .option('--categorical <columns>', 'comma-separated categorical feature columns, one-hot encoded', names)
+    .option('--ignore <columns>', 'comma-separated columns to leave out', names)
     .option('--labels <file>', 'IDX labels file, for an IDX images file')
     .option('--name <name>', 'display name')
     .option('--test-fraction <f>', 'share of rows held out for testing', number, 0.2)
     .option('--seed <n>', 'seed of the train/test split', integer, 42)
-    .action((file: string, o: CommonOptions & Record<string, string | number | undefined>) =>
+    .action((file: string, o: CommonOptions & Record<string, string | string[] | number | undefined>) =>
       exit(
         run(
           'datasets.import',
@@ -67,6 +77,9 @@ export function registerEngineCommands(program: Command): void {
             labelsPath: o.labels ? path.resolve(String(o.labels)) : undefined,
             subjectColumn: o.subjectColumn as string | undefined,
             labelColumn: o.labelColumn as string | undefined,
+            numeric: o.numeric as string[] | undefined,
+            categorical: o.categorical as string[] | undefined,
+            ignore: o.ignore as string[] | undefined,
             name: o.name as string | undefined,
             testFraction: o.testFraction as number,
             seed: o.seed as number,
@@ -144,6 +157,33 @@ export function registerEngineCommands(program: Command): void {
                   `${m.id}  ${m.name}  ${m.description}  ${m.method}${m.parentId ? ` from ${m.parentId}` : ''}${m.requestId ? ` for ${m.requestId}` : ''}`,
               )
               .join('\n') || 'No models yet.',
+        ),
+      ),
+    )
+
+  common(program.command('evaluate'))
+    .description('score a model on some rows (forget set), its retained rows and the test split')
+    .requiredOption('--model <id>', 'model version')
+    .option('--reference <id>', 'a reference model (e.g. an exact retrain) to compare with')
+    .requiredOption('--rows <file>', 'file of row ids, one per line')
+    .action((o: CommonOptions & { model: string; reference?: string; rows: string }) =>
+      exit(
+        run(
+          'models.evaluate',
+          { modelId: o.model, referenceId: o.reference, rows: entries(o.rows).map(integer) },
+          o,
+          (v) => {
+            const e = v as unknown as Evaluation
+            return [
+              row(e.model, e.scores),
+              e.referenceScores ? row(e.reference ?? 'reference', e.referenceScores) : '',
+              e.distanceToReference === null
+                ? ''
+                : `  L2 distance to the reference: ${e.distanceToReference.toFixed(4)}; agreement on test ${pct(e.agreementWithReference?.test)}`,
+            ]
+              .filter(Boolean)
+              .join('\n')
+          },
         ),
       ),
     )

@@ -86,6 +86,10 @@ export const engineMethods = {
         labelsPath: Path.optional(),
         subjectColumn: z.string().min(1).max(200).optional(),
         labelColumn: z.string().min(1).max(200).optional(),
+        /** Feature columns by kind; unlisted columns are numeric when every value is a number. */
+        numeric: z.array(z.string().min(1).max(200)).max(10_000).optional(),
+        categorical: z.array(z.string().min(1).max(200)).max(10_000).optional(),
+        ignore: z.array(z.string().min(1).max(200)).max(10_000).optional(),
         name: z.string().trim().min(1).max(200).optional(),
         testFraction: z.number().min(0.05).max(0.5).default(0.2),
         seed: z.number().int().min(0).default(42),
@@ -136,6 +140,18 @@ export const engineMethods = {
         'give exactly one of requestId, subjects or rows',
       ),
     output: z.object({ jobId: z.string() }),
+  }),
+  'models.evaluate': defineMethod({
+    summary:
+      'Score a model on some rows (as a forget set), its retained rows and the test split, optionally beside a reference.',
+    input: z
+      .object({
+        modelId: Id,
+        referenceId: Id.optional(),
+        rows: z.array(z.number().int().min(0)).min(1).max(1_000_000),
+      })
+      .strict(),
+    output: z.record(z.string(), z.unknown()),
   }),
   'jobs.get': defineMethod({
     summary: 'A job’s state, progress and result.',

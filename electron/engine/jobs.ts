@@ -16,7 +16,8 @@ import { listModels, loadModel, saveModel, type ModelManifest } from './models/s
 import { describeArch, initParams, specOf, type Architecture } from './models/spec'
 import { tf } from './tf'
 import { train, uploadData, type TrainProgress } from './train'
-import { verificationReport, type VerificationReport } from './verify'
+import { agreement, l2Distance } from './metrics'
+import { scoreModel, verificationReport, type ModelScores, type VerificationReport } from './verify'
 
 export const folders = (dataDir: string) => ({
   datasets: path.join(dataDir, 'datasets'),
@@ -34,6 +35,9 @@ export async function importDataset(input: {
   labelsPath?: string
   subjectColumn?: string
   labelColumn?: string
+  numeric?: string[]
+  categorical?: string[]
+  ignore?: string[]
   name?: string
   testFraction: number
   seed: number
@@ -66,7 +70,13 @@ export async function importDataset(input: {
     dataset = importCsvDataset(text, {
       file: input.path,
       name: input.name,
-      mapping: { subjectColumn: input.subjectColumn, labelColumn: input.labelColumn },
+      mapping: {
+        subjectColumn: input.subjectColumn,
+        labelColumn: input.labelColumn,
+        numeric: input.numeric,
+        categorical: input.categorical,
+        ignore: input.ignore,
+      },
       testFraction: input.testFraction,
       seed: input.seed,
     })
@@ -296,3 +306,59 @@ export async function unlearnModel(
 }
 
 export const describeModel = (m: ModelManifest): string => describeArch(m.arch)
+
+export interface Evaluation {
+  model: string
+  reference: string | null
+  scores: ModelScores
+  referenceScores: ModelScores | null
+  distanceToReference: number | null
+  agreementWithReference: { test: number; forget: number } | null
+}
+
+/** A model's scores on some rows (as the forget set), its retained rows and the test split; optionally beside a reference. */
+export async function evaluateModel(input: {
+  dataDir: string
+  modelId: string
+  referenceId?: string
+  rows: number[]
+}): Promise<Evaluation> {
+  const dirs = folders(input.dataDir)
+  const model = await loadModel(dirs.models, input.modelId)
+  const reference = input.referenceId ? await loadModel(dirs.models, input.referenceId) : null
+  if (reference && reference.manifest.datasetId !== model.manifest.datasetId) {
+    throw new LetheError(
+      'BAD_INPUT',
+      `${reference.manifest.id} was trained on another dataset than ${model.manifest.id}.`,
+    )
+  }
+  const dataset = await loadDataset(dirs.datasets, model.manifest.datasetId)
+  const bad = input.rows.filter((r) => !Number.isInteger(r) || r < 0 || r >= dataset.manifest.rows)
+  if (bad.length)
+    throw new LetheError(
+      'BAD_INPUT',
+      `Row ${bad[0]} is not in ${dataset.manifest.name} (rows 0 to ${dataset.manifest.rows - 1}).`,
+    )
+  const spec = specOf(model.manifest.arch)
+  const forget = Int32Array.from(new Set(input.rows))
+  const forgetSet = new Set(forget)
+  const retain = dataset.train.filter((r) => !forgetSet.has(r))
+  const data = uploadData(dataset.features, dataset.labels, dataset.manifest.featureDim)
+  try {
+    const own = await scoreModel(spec, model.params, data, dataset, forget, retain)
+    const ref = reference ? await scoreModel(spec, reference.params, data, dataset, forget, retain) : null
+    return {
+      model: model.manifest.id,
+      reference: reference?.manifest.id ?? null,
+      scores: own.scores,
+      referenceScores: ref?.scores ?? null,
+      distanceToReference: reference ? l2Distance(model.params, reference.params) : null,
+      agreementWithReference: ref
+        ? { test: agreement(own.test, ref.test), forget: agreement(own.forget, ref.forget) }
+        : null,
+    }
+  } finally {
+    data.x.dispose()
+    data.y.dispose()
+  }
+}

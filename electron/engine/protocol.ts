@@ -2,7 +2,7 @@
 import type { BackendReport } from '../contract/system'
 import type { LetheEvent, Result } from '../contract'
 import type { DatasetManifest } from './data/dataset'
-import type { importDataset, trainModel, unlearnModel } from './jobs'
+import type { evaluateModel, Evaluation, importDataset, trainModel, unlearnModel } from './jobs'
 import type { ModelManifest } from './models/store'
 
 type InputOf<F extends (...args: never[]) => unknown> = Parameters<F>[0]
@@ -19,6 +19,7 @@ export interface EngineMethods {
   'datasets.list': { input: { dataDir: string }; output: DatasetManifest[] }
   'datasets.subjects': { input: { dataDir: string; datasetId: string }; output: string[] }
   'models.list': { input: { dataDir: string }; output: ModelManifest[] }
+  'models.evaluate': { input: InputOf<typeof evaluateModel>; output: Evaluation }
   'jobs.start': { input: JobRequest; output: { jobId: string } }
   'jobs.cancel': { input: { jobId: string }; output: { cancelled: boolean } }
 }

@@ -158,6 +158,9 @@ export class EngineService {
       },
       'datasets.list': async () => (await engine.call('datasets.list', { dataDir })).map(datasetInfo),
       'models.list': async () => (await engine.call('models.list', { dataDir })).map(modelInfo),
+      'models.evaluate': async (input) => ({
+        ...(await engine.call('models.evaluate', { dataDir, ...input })),
+      }),
       'models.train': async (input, context) => {
         const job = this.start('train', async ({ state, result }) => {
           if (state !== 'succeeded') return

@@ -7,6 +7,7 @@ import { toErrorPayload, type LetheEvent } from '../contract'
 import { probeBackends } from './backends'
 import {
   datasetsOf,
+  evaluateModel,
   importDataset,
   modelsOf,
   subjectsOf,
@@ -62,6 +63,10 @@ const methods: {
   'datasets.list': ({ dataDir }) => datasetsOf(dataDir),
   'datasets.subjects': ({ dataDir, datasetId }) => subjectsOf(dataDir, datasetId),
   'models.list': ({ dataDir }) => modelsOf(dataDir),
+  'models.evaluate': async (input) => {
+    await ready()
+    return evaluateModel(input)
+  },
   async 'jobs.start'(job) {
     runJob(job)
     return { jobId: job.jobId }

@@ -1,0 +1,120 @@
+import { spawnSync } from 'node:child_process'
+import { writeFileSync } from 'node:fs'
+import path from 'node:path'
+import { describe, expect, it } from 'vitest'
+import { tempDir } from '../support/fixtures'
+
+function lethe(dataDir: string, args: string[]) {
+  const result = spawnSync(
+    process.execPath,
+    ['--import', 'tsx', 'electron/cli/index.ts', ...args, '--data-dir', dataDir],
+    {
+      encoding: 'utf8',
+      timeout: 120_000,
+    },
+  )
+  return { code: result.status, stdout: result.stdout, stderr: result.stderr }
+}
+
+describe('lethe dataset, model, unlearn and evaluate', () => {
+  it('imports, trains, unlearns with a reference and evaluates, in JSON', () => {
+    const dataDir = tempDir('lethe-cli-engine-')
+    const imported = lethe(dataDir, [
+      'dataset',
+      'import',
+      'resources/datasets/breast-cancer.csv',
+      '--subject-column',
+      'patient_id',
+      '--label-column',
+      'diagnosis',
+      '--json',
+    ])
+    expect(imported.code).toBe(0)
+    const dataset = JSON.parse(imported.stdout) as { id: string; rows: number }
+    expect(dataset.rows).toBe(569)
+
+    const trained = lethe(dataDir, [
+      'model',
+      'train',
+      '--dataset',
+      dataset.id,
+      '--arch',
+      'logreg',
+      '--epochs',
+      '5',
+      '--json',
+    ])
+    expect(trained.code).toBe(0)
+    const model = JSON.parse(trained.stdout) as { id: string; training: { epochs: number } }
+    expect(model.training.epochs).toBe(5)
+
+    const subjects = path.join(dataDir, 'subjects.txt')
+    writeFileSync(subjects, 'P-0001\nP-0002\nP-0003\nP-0004\nP-0005\nP-0006\nP-0007\nP-0008\n')
+    const unlearned = lethe(dataDir, [
+      'unlearn',
+      '--model',
+      model.id,
+      '--method',
+      'finetune',
+      '--subjects',
+      subjects,
+      '--reference',
+      '--json',
+    ])
+    expect(unlearned.code).toBe(0)
+    const result = JSON.parse(unlearned.stdout)
+    expect(result.model.parentId).toBe(model.id)
+    expect(result.forgotten + result.heldOut).toBe(8)
+    expect(result.guarantee.kind).toBe('empirical')
+    expect(result.report.distance.originalToReference).toBeGreaterThan(0)
+    expect(result.report.reference.test.accuracy).toBeGreaterThan(0.85)
+
+    const rows = path.join(dataDir, 'rows.txt')
+    writeFileSync(rows, '0,1,2,3')
+    const evaluated = lethe(dataDir, [
+      'evaluate',
+      '--model',
+      result.model.id,
+      '--reference',
+      model.id,
+      '--rows',
+      rows,
+      '--json',
+    ])
+    expect(evaluated.code).toBe(0)
+    expect(JSON.parse(evaluated.stdout)).toMatchObject({
+      model: result.model.id,
+      reference: model.id,
+      scores: { forget: { rows: 4 } },
+    })
+  })
+
+  it('names the line and column of a bad dataset, and refuses an unknown model', () => {
+    const dataDir = tempDir('lethe-cli-engine-')
+    const file = path.join(dataDir, 'bad.csv')
+    writeFileSync(file, 'id,x,label\na,1,yes\nb,2,no\nc,oops,yes\nd,4,no\ne,5,yes\n')
+    const bad = lethe(dataDir, [
+      'dataset',
+      'import',
+      file,
+      '--subject-column',
+      'id',
+      '--label-column',
+      'label',
+      '--numeric',
+      'x',
+    ])
+    expect(bad.code).toBe(2)
+    expect(bad.stderr).toMatch(/lethe: BAD_INPUT: .*line 4, column 2 \(x\)/)
+    const missing = lethe(dataDir, [
+      'unlearn',
+      '--model',
+      'm-000000000000',
+      '--method',
+      'retrain',
+      '--rows',
+      file,
+    ])
+    expect(missing.code).not.toBe(0)
+  })
+})
