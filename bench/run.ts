@@ -5,7 +5,7 @@
  */
 import { readFileSync } from 'node:fs'
 import { tf } from '../electron/engine/tf'
-import { measureGflops, probeBackends } from '../electron/engine/backends'
+import { measureGflops, probeBackends, selectBackend } from '../electron/engine/backends'
 
 const SIZES = [128, 256, 512, 1024]
 const targets = JSON.parse(readFileSync(new URL('./targets.json', import.meta.url), 'utf8')) as Record<
@@ -13,7 +13,7 @@ const targets = JSON.parse(readFileSync(new URL('./targets.json', import.meta.ur
   { min: number; why: string }
 >
 
-const report = await probeBackends(undefined)
+const report = await selectBackend(await probeBackends(), null)
 const rows: { backend: string; size: number; gflops: number }[] = []
 for (const backend of report.backends.filter((b) => b.available)) {
   await tf.setBackend(backend.name)

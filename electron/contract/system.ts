@@ -21,7 +21,7 @@ export const BackendReport = z.object({
   backends: z.array(BackendStatus),
   selected: BackendName.nullable(),
   /** Where the choice came from: the probe order, or an override. */
-  selectedBy: z.enum(['probe', 'LETHE_BACKEND']),
+  selectedBy: z.enum(['probe', 'LETHE_BACKEND', 'setting']),
   /** Set when an override could not be honoured. */
   warning: z.string().nullable(),
 })
@@ -38,10 +38,28 @@ export const SystemInfo = z.object({
 })
 export type SystemInfo = z.infer<typeof SystemInfo>
 
+export const BackendSetting = z.enum(['auto', ...backendNames])
+
+export const Settings = z.object({
+  /** The compute backend to use; 'auto' takes the first usable one in probe order. */
+  backend: BackendSetting,
+})
+export type Settings = z.infer<typeof Settings>
+
 export const systemMethods = {
   'system.info': defineMethod({
     summary: 'Version, data folder and the compute backends the engine can see.',
     input: z.object({}).strict(),
+    output: SystemInfo,
+  }),
+  'settings.get': defineMethod({
+    summary: 'The app’s settings.',
+    input: z.object({}).strict(),
+    output: Settings,
+  }),
+  'settings.update': defineMethod({
+    summary: 'Change settings; a new compute backend takes effect at once.',
+    input: Settings.partial().strict(),
     output: SystemInfo,
   }),
 }

@@ -98,35 +98,48 @@ function describeFailure(error: unknown): string {
   return message.split('\n')[0] ?? message
 }
 
-/**
- * Probes every backend, then selects `override` (from LETHE_BACKEND or the settings) when
- * it is usable, else the first usable one in probe order, and makes it TF.js's backend.
- */
+/** Loads, initialises and times every backend, in probe order. */
 export async function probeBackends(
-  override: string | undefined,
   onProgress: (fraction: number, message: string) => void = () => {},
-): Promise<BackendReport> {
+): Promise<BackendStatus[]> {
   const backends: BackendStatus[] = []
   for (const [i, name] of backendNames.entries()) {
     onProgress(i / backendNames.length, `Probing ${LABELS[name]}…`)
     backends.push(await probeOne(name))
   }
   onProgress(1, 'Backends probed')
+  return backends
+}
 
-  const usable = backends.filter((b) => b.available)
-  const wanted = override?.trim().toLowerCase() || undefined
-  let warning: string | null = null
-  let selected = usable[0]?.name ?? null
+/** Who asked for a backend: LETHE_BACKEND (operators, tests) wins over the app's setting. */
+export interface BackendChoice {
+  name: string
+  by: Exclude<BackendReport['selectedBy'], 'probe'>
+}
+
+/**
+ * Makes `choice` TF.js's backend when it is usable, else the first usable one in probe
+ * order, with a warning that says why the choice was not honoured.
+ */
+export async function selectBackend(
+  backends: BackendStatus[],
+  choice: BackendChoice | null,
+): Promise<BackendReport> {
+  let selected = backends.find((b) => b.available)?.name ?? null
   let selectedBy: BackendReport['selectedBy'] = 'probe'
-  if (wanted !== undefined) {
+  let warning: string | null = null
+  const wanted = choice?.name.trim().toLowerCase()
+  if (choice && wanted && wanted !== 'auto') {
+    const source =
+      choice.by === 'LETHE_BACKEND'
+        ? `LETHE_BACKEND="${choice.name}"`
+        : `The backend setting "${choice.name}"`
     const match = backends.find((b) => b.name === wanted)
-    if (!match) {
-      warning = `LETHE_BACKEND="${override}" is not a backend (choose ${backendNames.join(', ')}).`
-    } else if (!match.available) {
-      warning = `LETHE_BACKEND="${wanted}" is not usable here (${match.detail}).`
-    } else {
+    if (!match) warning = `${source} is not a backend (choose ${backendNames.join(', ')}).`
+    else if (!match.available) warning = `${source} is not usable here (${match.detail}).`
+    else {
       selected = match.name
-      selectedBy = 'LETHE_BACKEND'
+      selectedBy = choice.by
     }
     if (warning && selected) warning += ` Using ${selected}.`
   }

@@ -1,5 +1,6 @@
 /** Messages between the engine host (main process) and the engine process. */
 import type { BackendReport } from '../contract/system'
+import type { BackendChoice } from './backends'
 import type { LetheEvent, Result } from '../contract'
 import type { DatasetManifest } from './data/dataset'
 import type { evaluateModel, Evaluation, importDataset, trainModel, unlearnModel } from './jobs'
@@ -14,7 +15,8 @@ export type JobRequest =
 
 /** What the engine process can be asked, with each method's input and output. */
 export interface EngineMethods {
-  probe: { input: { override?: string }; output: BackendReport }
+  /** Probes once per process; `choice` selects among what was found (again on every call). */
+  probe: { input: { choice: BackendChoice | null }; output: BackendReport }
   'datasets.import': { input: InputOf<typeof importDataset>; output: DatasetManifest }
   'datasets.list': { input: { dataDir: string }; output: DatasetManifest[] }
   'datasets.subjects': { input: { dataDir: string; datasetId: string }; output: string[] }

@@ -10,6 +10,7 @@ import type { engineMethods, JobStatus } from '../contract/engine'
 import type { EventHub } from '../host/events'
 import { actorOf, type LedgerService } from '../ledger/service'
 import type { DatasetManifest } from './data/dataset'
+import type { BackendChoice } from './backends'
 import type { EngineHost } from './host'
 import type { UnlearnResult } from './jobs'
 import type { ModelManifest } from './models/store'
@@ -62,6 +63,7 @@ export class EngineService {
     private readonly engine: EngineHost,
     private readonly ledger: LedgerService,
     events: EventHub,
+    private readonly backendChoice: () => Promise<BackendChoice | null>,
   ) {
     events.subscribe((event) => void this.track(event))
   }
@@ -110,6 +112,11 @@ export class EngineService {
     const job = this.jobs.get(jobId)
     if (!job) throw new LetheError('NOT_FOUND', `There is no job ${jobId} in this session.`)
     return job
+  }
+
+  /** The engine computes on the backend the settings (or LETHE_BACKEND) choose. */
+  private async useChosenBackend(): Promise<void> {
+    await this.engine.call('probe', { choice: await this.backendChoice() })
   }
 
   /** The rows an unlearning request names: explicit rows, subject ids, or a ledger request's subjects. */
@@ -180,6 +187,7 @@ export class EngineService {
             context,
           )
         })
+        await this.useChosenBackend()
         await engine.call('jobs.start', { jobId: job.jobId, kind: 'train', input: { dataDir, ...input } })
         return { jobId: job.jobId }
       },
@@ -237,6 +245,7 @@ export class EngineService {
             actor,
           )
         })
+        await this.useChosenBackend()
         await engine.call('jobs.start', {
           jobId: job.jobId,
           kind: 'unlearn',

@@ -4,7 +4,8 @@
  */
 import { parentPort } from 'node:worker_threads'
 import { toErrorPayload, type LetheEvent } from '../contract'
-import { probeBackends } from './backends'
+import { probeBackends, selectBackend, type BackendChoice } from './backends'
+import type { BackendReport, BackendStatus } from '../contract/system'
 import {
   datasetsOf,
   evaluateModel,
@@ -43,21 +44,27 @@ function connect(): Port {
 const port = connect()
 const emit = (event: LetheEvent) => port.post({ type: 'event', event })
 
-let probed: Promise<EngineMethods['probe']['output']> | undefined
+let probed: Promise<BackendStatus[]> | undefined
+let report: Promise<BackendReport> | undefined
 
-/** Probes the backends once per process (they register once) and selects one; every job waits for it. */
-function ready(override = process.env.LETHE_BACKEND): Promise<EngineMethods['probe']['output']> {
-  probed ??= probeBackends(override, (fraction, message) =>
+/**
+ * Probes the backends once per process (they register once), then selects one; every job
+ * waits for it. A new choice (the setting changed) selects again among what was found.
+ */
+function ready(choice?: BackendChoice | null): Promise<BackendReport> {
+  probed ??= probeBackends((fraction, message) =>
     emit({ name: 'job.progress', payload: { jobId: 'engine.probe', kind: 'probe', fraction, message } }),
   )
-  return probed
+  if (choice !== undefined || !report)
+    report = probed.then((backends) => selectBackend(backends, choice ?? null))
+  return report
 }
 
 const methods: {
   [M in keyof EngineMethods]: (input: EngineMethods[M]['input']) => Promise<EngineMethods[M]['output']>
 } = {
   probe(input) {
-    return ready(input.override)
+    return ready(input.choice)
   },
   'datasets.import': (input) => importDataset(input),
   'datasets.list': ({ dataDir }) => datasetsOf(dataDir),

@@ -38,10 +38,11 @@ export function createServices({
   const events = new EventHub()
   const engine = new EngineHost(spawnEngine, (event) => events.publish(event))
   const ledger = new LedgerService(dataDir, ledgerOptions)
+  const system = systemService({ version, dataDir, host, engine })
   const handlers: Handlers = {
-    ...systemService({ version, dataDir, host, engine }),
+    ...system.handlers,
     ...ledger.handlers(),
-    ...new EngineService(dataDir, engine, ledger, events).handlers(),
+    ...new EngineService(dataDir, engine, ledger, events, system.backendChoice).handlers(),
   }
   return {
     handlers,

@@ -19,7 +19,7 @@ describe('the engine in a worker thread', () => {
       () => workerThreadChannel(),
       (event) => events.push(event),
     )
-    const report = await host.call('probe', {})
+    const report = await host.call('probe', { choice: null })
     expect(report.backends.map((b) => b.name)).toEqual([...backendNames])
     const byName = Object.fromEntries(report.backends.map((b) => [b.name, b]))
     // WASM and the JS CPU backend are always installable; their probe must really run.
@@ -36,7 +36,7 @@ describe('the engine in a worker thread', () => {
 
   it('honours an override that is usable', async () => {
     host = new EngineHost(() => workerThreadChannel())
-    const report = await host.call('probe', { override: 'CPU' })
+    const report = await host.call('probe', { choice: { name: 'CPU', by: 'LETHE_BACKEND' } })
     expect(report.selected).toBe('cpu')
     expect(report.selectedBy).toBe('LETHE_BACKEND')
     expect(report.warning).toBeNull()
@@ -44,7 +44,7 @@ describe('the engine in a worker thread', () => {
 
   it('explains an override it cannot honour, and falls back', async () => {
     host = new EngineHost(() => workerThreadChannel())
-    const report = await host.call('probe', { override: 'quantum' })
+    const report = await host.call('probe', { choice: { name: 'quantum', by: 'setting' } })
     expect(report.warning).toMatch(/not a backend/)
     expect(report.selectedBy).toBe('probe')
     expect(report.selected).not.toBeNull()
@@ -62,11 +62,11 @@ describe('the engine in a worker thread', () => {
       return workerThreadChannel(crashing)
     }
     host = new EngineHost(spawn)
-    await expect(host.call('probe', {})).rejects.toMatchObject({
+    await expect(host.call('probe', { choice: null })).rejects.toMatchObject({
       code: 'ENGINE_CRASHED',
       message: /exit code 3/,
     })
-    await expect(host.call('probe', {})).rejects.toMatchObject({ code: 'ENGINE_CRASHED' })
+    await expect(host.call('probe', { choice: null })).rejects.toMatchObject({ code: 'ENGINE_CRASHED' })
     expect(spawned).toBe(2)
   })
 
@@ -74,6 +74,8 @@ describe('the engine in a worker thread', () => {
     host = new EngineHost(() => {
       throw new Error('no such file')
     })
-    expect(() => host?.call('probe', {})).toThrow(expect.objectContaining({ code: 'ENGINE_UNAVAILABLE' }))
+    expect(() => host?.call('probe', { choice: null })).toThrow(
+      expect.objectContaining({ code: 'ENGINE_UNAVAILABLE' }),
+    )
   })
 })
