@@ -19,6 +19,7 @@
  * Layout, as in models/spec.ts: one flat Float32 vector, W_l is [fanIn, fanOut] row-major
  * (logits = X·W + b), conv kernels [k, k, cin, out], biases [fanOut], views W1, b1, W2, b2, …
  */
+import { matMul } from './matmul'
 import { tf } from './tf'
 import { lossAndGradient } from './models/forward'
 import type { ModelSpec, ParamView } from './models/spec'
@@ -202,7 +203,7 @@ function forward(spec: ModelSpec, net: Network, params: tf.Tensor1D, x: tf.Tenso
       const columns = im2col(image, k)
       const weight = sliceView(params, layer.weight, [k * k * cin, out]) as tf.Tensor2D
       const z = tf.add(
-        tf.reshape(tf.matMul(columns, weight), [n, height, width, out]),
+        tf.reshape(matMul(columns, weight), [n, height, width, out]),
         tf.slice(params, layer.bias.offset, out),
       )
       const reluMask = reluMaskOf(z) as tf.Tensor4D
@@ -219,7 +220,7 @@ function forward(spec: ModelSpec, net: Network, params: tf.Tensor1D, x: tf.Tenso
     const layer = net.dense[l] as DenseLayer
     const weight = sliceView(params, layer.weight, [layer.fanIn, layer.fanOut]) as tf.Tensor2D
     weights.push(weight)
-    const z = tf.add(tf.matMul(h, weight), tf.slice(params, layer.bias.offset, layer.fanOut)) as tf.Tensor2D
+    const z = tf.add(matMul(h, weight), tf.slice(params, layer.bias.offset, layer.fanOut)) as tf.Tensor2D
     if (l === net.dense.length - 1) return { conv, inputs, masks, weights, logits: z }
     const mask = reluMaskOf(z) as tf.Tensor2D
     h = tf.mul(z, mask)
@@ -260,11 +261,11 @@ function rOperatorHvp(
       const dirW = directionView(v, layer.weight, [patch, out]) // [k, patch, out]
       const foldedV = tf.reshape(tf.transpose(dirW, [1, 0, 2]), [patch, k * out])
       let rz: tf.Tensor = tf.transpose(
-        tf.reshape(tf.matMul(cache.columns, foldedV), [n, height, width, k, out]),
+        tf.reshape(matMul(cache.columns, foldedV), [n, height, width, k, out]),
         [0, 3, 1, 2, 4],
       )
       const rCols = rImage ? im2col(rImage, kernel) : null
-      if (rCols) rz = tf.add(rz, tf.reshape(tf.matMul(rCols, cache.weight), [n, k, height, width, out]))
+      if (rCols) rz = tf.add(rz, tf.reshape(matMul(rCols, cache.weight), [n, k, height, width, out]))
       rz = tf.add(rz, tf.reshape(directionView(v, layer.bias, [out]), [1, k, 1, 1, out]))
       rColumns.push(rCols)
       const ra = tf.mul(rz, tf.expandDims(cache.reluMask, 1))
@@ -289,9 +290,9 @@ function rOperatorHvp(
         fanIn,
         k * fanOut,
       ])
-      let rz: tf.Tensor3D = tf.reshape(tf.matMul(a, foldedV), [n, k, fanOut])
+      let rz: tf.Tensor3D = tf.reshape(matMul(a, foldedV), [n, k, fanOut])
       if (ra) {
-        const raW = tf.matMul(tf.reshape(ra, [n * k, fanIn]), fwd.weights[l] as tf.Tensor2D)
+        const raW = matMul(tf.reshape(ra, [n * k, fanIn]), fwd.weights[l] as tf.Tensor2D)
         rz = tf.add(rz, tf.reshape(raW, [n, k, fanOut]))
       }
       rz = tf.add(rz, directionView(v, layer.bias, [fanOut])) // [k, fanOut] broadcasts over n
@@ -314,10 +315,10 @@ function rOperatorHvp(
       const a = fwd.inputs[l] as tf.Tensor2D
       const ra = rInputs[l] ?? null
       // (Hv)_{W_l} = Σ_n [a_{l−1}ᵀ R(δ_l) + R(a_{l−1})ᵀ δ_l] / n, in the [fanIn, fanOut] layout.
-      const aRd = tf.matMul(a, tf.reshape(rDelta, [n, k * fanOut]), true, false) // [fanIn, k·fanOut]
+      const aRd = matMul(a, tf.reshape(rDelta, [n, k * fanOut]), true, false) // [fanIn, k·fanOut]
       let hw: tf.Tensor = tf.transpose(tf.reshape(aRd, [fanIn, k, fanOut]), [1, 0, 2])
       if (ra) {
-        const raD = tf.matMul(tf.reshape(ra, [n, k * fanIn]), delta, true, false) // [k·fanIn, fanOut]
+        const raD = matMul(tf.reshape(ra, [n, k * fanIn]), delta, true, false) // [k·fanIn, fanOut]
         hw = tf.add(hw, tf.reshape(raD, [k, fanIn, fanOut]))
       }
       pieces[firstDense + 2 * l] = tf.reshape(hw, [k, fanIn * fanOut])
@@ -330,10 +331,10 @@ function rOperatorHvp(
         fanOut,
         k * fanIn,
       ])
-      const dVt = tf.reshape(tf.matMul(delta, foldedVt), [n, k, fanIn])
-      const rdWt = tf.reshape(tf.matMul(tf.reshape(rDelta, [n * k, fanOut]), w, false, true), [n, k, fanIn])
+      const dVt = tf.reshape(matMul(delta, foldedVt), [n, k, fanIn])
+      const rdWt = tf.reshape(matMul(tf.reshape(rDelta, [n * k, fanOut]), w, false, true), [n, k, fanIn])
       rDelta = tf.add(dVt, rdWt)
-      delta = tf.matMul(delta, w, false, true)
+      delta = matMul(delta, w, false, true)
       if (l > 0) {
         const mask = fwd.masks[l - 1] as tf.Tensor2D
         rDelta = tf.mul(rDelta, tf.expandDims(mask, 1))
@@ -376,7 +377,7 @@ function rOperatorHvp(
       const dzFlat = tf.reshape(dz, [cells, out])
       // (Hv)_W = Σ cols(a)ᵀ R(δ_z) + cols(R a)ᵀ δ_z; (Hv)_b = Σ R(δ_z); both / n later.
       const rdzByCell = tf.reshape(tf.transpose(rdz, [0, 2, 3, 1, 4]), [cells, k * out])
-      const colsRd = tf.matMul(cache.columns, rdzByCell, true, false) // [patch, k·out]
+      const colsRd = matMul(cache.columns, rdzByCell, true, false) // [patch, k·out]
       let hw: tf.Tensor = tf.transpose(tf.reshape(colsRd, [patch, k, out]), [1, 0, 2])
       const rCols = rColumns[l] ?? null
       if (rCols) {
@@ -384,7 +385,7 @@ function rOperatorHvp(
           tf.transpose(tf.reshape(rCols, [n, k, height * width, patch]), [0, 2, 1, 3]),
           [cells, k * patch],
         )
-        hw = tf.add(hw, tf.reshape(tf.matMul(rColsByCell, dzFlat, true, false), [k, patch, out]))
+        hw = tf.add(hw, tf.reshape(matMul(rColsByCell, dzFlat, true, false), [k, patch, out]))
       }
       pieces[2 * l] = tf.reshape(hw, [k, patch * out])
       pieces[2 * l + 1] = tf.sum(rdz, [0, 2, 3])
@@ -396,14 +397,14 @@ function rOperatorHvp(
         k * patch,
       ])
       const dzVt = tf.reshape(
-        tf.transpose(tf.reshape(tf.matMul(dzFlat, foldedVt), [n, height, width, k, patch]), [0, 3, 1, 2, 4]),
+        tf.transpose(tf.reshape(matMul(dzFlat, foldedVt), [n, height, width, k, patch]), [0, 3, 1, 2, 4]),
         [n * k * height * width, patch],
       )
-      const rdzWt = tf.matMul(tf.reshape(rdz, [n * k * height * width, out]), cache.weight, false, true)
-      delta = tf.reshape(
-        col2im(tf.matMul(dzFlat, cache.weight, false, true), [n, height, width, cin], kernel),
-        [n, height * width * cin],
-      )
+      const rdzWt = matMul(tf.reshape(rdz, [n * k * height * width, out]), cache.weight, false, true)
+      delta = tf.reshape(col2im(matMul(dzFlat, cache.weight, false, true), [n, height, width, cin], kernel), [
+        n,
+        height * width * cin,
+      ])
       rDelta = tf.reshape(col2im(tf.add(rdzWt, dzVt), [n * k, height, width, cin], kernel), [
         n,
         k,
@@ -567,7 +568,7 @@ export function perSampleGradients(
       ])
       pieces[firstDense + 2 * l + 1] = delta
       if (l === 0 && net.conv.length === 0) break
-      delta = tf.matMul(delta, fwd.weights[l] as tf.Tensor2D, false, true)
+      delta = matMul(delta, fwd.weights[l] as tf.Tensor2D, false, true)
       if (l > 0) delta = tf.mul(delta, fwd.masks[l - 1] as tf.Tensor2D)
     }
     for (let l = net.conv.length - 1; l >= 0; l--) {
@@ -582,10 +583,10 @@ export function perSampleGradients(
       ) as tf.Tensor4D
       const dzByCell = tf.reshape(dz, [n, height * width, out])
       const cols = tf.reshape(cache.columns, [n, height * width, patch])
-      pieces[2 * l] = tf.reshape(tf.matMul(cols, dzByCell, true, false), [n, patch * out])
+      pieces[2 * l] = tf.reshape(matMul(cols, dzByCell, true, false), [n, patch * out])
       pieces[2 * l + 1] = tf.sum(dzByCell, 1)
       if (l === 0) break
-      const dCols = tf.matMul(
+      const dCols = matMul(
         tf.reshape(dz, [n * height * width, out]) as tf.Tensor2D,
         cache.weight,
         false,

@@ -3,6 +3,7 @@
  * as one flat vector too. Only first-order gradients are taken through these functions:
  * second-order quantities come from hvp.ts, never from nested TF.js gradients.
  */
+import { denseMatMul } from '../matmul'
 import { tf } from '../tf'
 import type { ModelSpec, ParamView } from './spec'
 
@@ -30,7 +31,7 @@ function convSame(x: tf.Tensor4D, w: tf.Tensor4D): tf.Tensor4D {
       patches.push(tf.slice(padded, [0, dy, dx, 0], [n, height, width, channels]))
   }
   const columns = tf.reshape(tf.concat(patches, 3), [n * height * width, k * k * channels])
-  return tf.reshape(tf.matMul(columns, tf.reshape(w, [k * k * channels, out])), [n, height, width, out])
+  return tf.reshape(denseMatMul(columns, tf.reshape(w, [k * k * channels, out])), [n, height, width, out])
 }
 
 /** 2×2 max-pooling with stride 2 ('valid': an odd last row or column is dropped), by reshape and max. */
@@ -60,7 +61,7 @@ export function logits(spec: ModelSpec, params: tf.Tensor1D, x: tf.Tensor2D): tf
       h = tf.reshape(h, [h.shape[0] as number, -1])
     }
     for (; layer < layers; layer++) {
-      const z = tf.add(tf.matMul(h as tf.Tensor2D, weight(layer) as tf.Tensor2D), bias(layer))
+      const z = tf.add(denseMatMul(h as tf.Tensor2D, weight(layer) as tf.Tensor2D), bias(layer))
       h = layer === layers - 1 ? z : tf.relu(z)
     }
     return h as tf.Tensor2D
