@@ -46,6 +46,9 @@ function formatUnlearn(value: unknown): string {
     d.unlearnedToReference === null
       ? ''
       : `  L2 distance to the retrained model: original ${d.originalToReference?.toFixed(4)}, unlearned ${d.unlearnedToReference.toFixed(4)}`,
+    d.noiseFloor === null
+      ? ''
+      : `  Noise floor (distance between two independent exact retrains): ${d.noiseFloor.toFixed(4)}`,
   ]
     .filter(Boolean)
     .join('\n')
@@ -54,7 +57,22 @@ function formatUnlearn(value: unknown): string {
 export function registerEngineCommands(program: Command): void {
   common(program.command('backends'))
     .description('the compute backends the engine can see, and the one in use')
-    .action((o: CommonOptions) => exit(run('system.info', {}, o, formatInfo)))
+    .option(
+      '--use <backend>',
+      'set the backend: auto, webgpu, tensorflow, wasm or cpu (kept in the settings)',
+    )
+    .action((o: CommonOptions & { use?: string }) =>
+      exit(
+        o.use
+          ? run(
+              'settings.update',
+              { backend: o.use } as Input<'settings.update'>,
+              { ...o, writes: true },
+              formatInfo,
+            )
+          : run('system.info', {}, o, formatInfo),
+      ),
+    )
 
   const dataset = program.command('dataset').description('training data with subject ids')
   common(dataset.command('import <file>'))
@@ -197,6 +215,7 @@ export function registerEngineCommands(program: Command): void {
     .option('--rows <file>', 'file of row ids, one per line')
     .option('--reference', 'also retrain exactly, and compare')
     .option('--reference-mode <mode>', 'replay (same seed and batch order) or independent')
+    .option('--noise-floor', 'also retrain independently twice, to show how far two exact retrains lie apart')
     .action((o: CommonOptions & Record<string, string | boolean | undefined>) => {
       const input = {
         modelId: o.model,
@@ -206,6 +225,7 @@ export function registerEngineCommands(program: Command): void {
         rows: o.rows ? entries(String(o.rows)).map(integer) : undefined,
         reference: Boolean(o.reference),
         referenceMode: o.referenceMode,
+        noiseFloor: Boolean(o.noiseFloor),
       } as Input<'unlearn.start'>
       return exit(runJob('unlearn.start', input, o, formatUnlearn))
     })

@@ -132,6 +132,8 @@ export const engineMethods = {
         rows: z.array(z.number().int().min(0)).max(1_000_000).optional(),
         reference: z.boolean().default(false),
         referenceMode: z.enum(['replay', 'independent']).optional(),
+        /** Also retrain independently twice: their distance is the floor under which differences are noise. */
+        noiseFloor: z.boolean().default(false),
         options: z.record(z.string(), z.unknown()).default({}),
       })
       .strict()

@@ -125,7 +125,14 @@ function architectureFor(dataset: Dataset, input: z.infer<typeof ArchitectureInp
 const progressOf = (control: JobControl, what: string) => (p: TrainProgress) =>
   control.progress(
     p.steps ? p.step / p.steps : null,
-    `${what}: epoch ${p.epoch + 1}/${p.epochs}, loss ${p.loss.toFixed(4)}`,
+    [
+      `${what}: epoch ${p.epoch + 1}/${p.epochs}`,
+      Number.isNaN(p.loss) ? '' : `loss ${p.loss.toFixed(4)}`,
+      Number.isNaN(p.accuracy) ? '' : `batch accuracy ${(100 * p.accuracy).toFixed(1)}%`,
+      p.etaMs > 0 ? `${Math.ceil(p.etaMs / 1000)} s left` : '',
+    ]
+      .filter(Boolean)
+      .join(', '),
   )
 
 export async function trainModel(
@@ -208,6 +215,8 @@ export async function unlearnModel(
     requestId: string | null
     reference: boolean
     referenceMode?: RetrainMode
+    /** Also retrain independently twice, to measure the noise floor of the distance. */
+    noiseFloor?: boolean
     options: Record<string, unknown>
   },
   control: JobControl,
@@ -262,6 +271,18 @@ export async function unlearnModel(
       )
       reference = { params: retrained.params, mode, ms: performance.now() - begun }
     }
+    let independentRetrains: [Float32Array, Float32Array] | undefined
+    if (input.noiseFloor) {
+      const draw = async (n: number) =>
+        (
+          await retrain(
+            { ...context, onProgress: progressOf(control, `Noise floor, retrain ${n} of 2`) },
+            'independent',
+            n,
+          )
+        ).params
+      independentRetrains = [await draw(1), await draw(2)]
+    }
     control.progress(null, 'Verifying')
     const report = await verificationReport(
       spec,
@@ -272,6 +293,7 @@ export async function unlearnModel(
         original: original.params,
         unlearned: outcome.params,
         reference: reference?.params,
+        independentRetrains,
       },
     )
     const model = await saveModel(

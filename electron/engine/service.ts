@@ -258,6 +258,7 @@ export class EngineService {
             requestId,
             reference: input.reference,
             referenceMode: input.referenceMode,
+            noiseFloor: input.noiseFloor,
             options: input.options,
           },
         })

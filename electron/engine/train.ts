@@ -6,7 +6,7 @@
  */
 import { tf } from './tf'
 import { LetheError } from '../contract'
-import { lossAndGradient } from './models/forward'
+import { logits, lossAndGradient } from './models/forward'
 import type { ModelSpec } from './models/spec'
 import { Random } from './random'
 
@@ -120,6 +120,8 @@ export interface TrainProgress {
   step: number
   steps: number
   loss: number
+  /** Accuracy on the latest batch, after its update. */
+  accuracy: number
   etaMs: number
 }
 
@@ -171,6 +173,7 @@ export async function train(
   let taken = 0
   let projections = 0
   let lastReport = 0
+  let accuracy = Number.NaN
   const started = performance.now()
   try {
     for (let epoch = 0; epoch < config.epochs; epoch++) {
@@ -186,8 +189,6 @@ export async function train(
         if (hooks.onStep)
           await hooks.onStep({ epoch, step: batch.step, rows: batch.rows, learningRate: lr, params, x, y })
         const { loss, grad } = lossAndGradient(spec, params, x, y, config.l2)
-        x.dispose()
-        y.dispose()
         let next = tf.tidy(() => update(config, params, grad, state, lr, taken + 1))
         grad.dispose()
         const radius = config.projectRadius
@@ -211,16 +212,24 @@ export async function train(
         if (hooks.onProgress && now - lastReport > PROGRESS_EVERY_MS) {
           lastReport = now
           const elapsed = now - started
+          const correct = tf.tidy(() =>
+            tf.mean(tf.cast(tf.equal(tf.argMax(logits(spec, params, x), 1), y), 'float32')),
+          )
+          accuracy = (await correct.data())[0] as number
+          correct.dispose()
           hooks.onProgress({
             epoch,
             epochs: config.epochs,
             step: taken,
             steps: totalSteps,
             loss: (await loss.data())[0] as number,
+            accuracy,
             etaMs: (elapsed / taken) * (totalSteps - taken),
           })
           await new Promise((resolve) => setImmediate(resolve)) // let a cancel message in
         }
+        x.dispose()
+        y.dispose()
         loss.dispose()
       }
       epochLoss.push(batches ? ((await sum.data())[0] as number) / batches : Number.NaN)
@@ -232,6 +241,7 @@ export async function train(
       step: taken,
       steps: totalSteps,
       loss: epochLoss.at(-1) ?? Number.NaN,
+      accuracy,
       etaMs: 0,
     })
     return { params: (await params.data()) as Float32Array, epochLoss, steps: taken, projections }

@@ -79,7 +79,8 @@ export async function verificationReport(
     original: Float32Array
     unlearned: Float32Array
     reference?: Float32Array
-    secondReference?: Float32Array
+    /** Two independent retrains: their distance is the noise floor. */
+    independentRetrains?: [Float32Array, Float32Array]
   },
 ): Promise<VerificationReport> {
   const run = (params: Float32Array) => scoreModel(spec, params, data, dataset, rows.forget, rows.retain)
@@ -93,10 +94,9 @@ export async function verificationReport(
     distance: {
       originalToReference: models.reference ? l2Distance(models.original, models.reference) : null,
       unlearnedToReference: models.reference ? l2Distance(models.unlearned, models.reference) : null,
-      noiseFloor:
-        models.reference && models.secondReference
-          ? l2Distance(models.reference, models.secondReference)
-          : null,
+      noiseFloor: models.independentRetrains
+        ? l2Distance(models.independentRetrains[0], models.independentRetrains[1])
+        : null,
     },
     agreementWithReference: reference
       ? {

@@ -75,7 +75,8 @@ describe('empirical baselines', () => {
 describe('the verification report', () => {
   it('scores original, unlearned and reference on forget, retain and test rows, with the attack and distances', async () => {
     const reference = await retrain(context, 'replay')
-    const second = await retrain(context, 'independent')
+    const first = await retrain(context, 'independent', 1)
+    const second = await retrain(context, 'independent', 2)
     const unlearned = await finetuneMethod.unlearn(context, { epochs: 2 })
     const report = await verificationReport(
       context.spec,
@@ -86,7 +87,7 @@ describe('the verification report', () => {
         original: context.original.params,
         unlearned: unlearned.params,
         reference: reference.params,
-        secondReference: second.params,
+        independentRetrains: [first.params, second.params],
       },
     )
     expect(report.original.forget.rows).toBe(context.forgetRows.length)

@@ -186,6 +186,7 @@ export const negGradMethod: UnlearningMethod<NegGradOptions> = {
           step: steps,
           steps: epochs * forgetBatches.length,
           loss: Number.NaN,
+          accuracy: Number.NaN,
           etaMs: 0,
         })
         if (testAccuracy >= 0) {

@@ -6,7 +6,7 @@
 import type { Dataset } from '../data/dataset'
 import type { ModelManifest } from '../models/store'
 import type { ModelSpec } from '../models/spec'
-import type { TrainHooks, TrainingData } from '../train'
+import type { TrainConfig, TrainHooks, TrainingData } from '../train'
 
 export type Guarantee =
   | { kind: 'exact'; meaning: string }
@@ -39,5 +39,14 @@ export interface UnlearningMethod<Options = Record<string, unknown>> {
   /** One paragraph for the run view: what it does, what it costs. */
   description: string
   guarantee(options: Options): Guarantee
+  /**
+   * Train-time recording, for methods that need statistics gathered while the model learns
+   * (per-sample vectors, the trajectory): hooks given to `train`, and what they recorded.
+   * Baselines need none.
+   */
+  prepare?(
+    spec: ModelSpec,
+    config: TrainConfig,
+  ): { hooks: TrainHooks; finish(): Promise<Record<string, unknown>> }
   unlearn(context: UnlearnContext, options: Options): Promise<UnlearnOutcome>
 }
