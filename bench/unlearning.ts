@@ -17,10 +17,10 @@ import { parseArgs } from 'node:util'
 import { importCsvDataset } from '../electron/engine/data/csv-dataset'
 import type { Dataset } from '../electron/engine/data/dataset'
 import { retrain, finetuneMethod, negGradMethod } from '../electron/engine/methods/baselines'
-import type { UnlearnContext, UnlearnOutcome } from '../electron/engine/methods/method'
+import { unlearnContext, type UnlearnOutcome } from '../electron/engine/methods/method'
 import { l2Distance, type MiaResult } from '../electron/engine/metrics'
 import { describeArch, initParams, specOf, type Architecture } from '../electron/engine/models/spec'
-import type { ModelManifest } from '../electron/engine/models/store'
+import { identify, trainedDraft } from '../electron/engine/models/store'
 import { Random } from '../electron/engine/random'
 import { tf } from '../electron/engine/tf'
 import { defaultTrainConfig, train, uploadData } from '../electron/engine/train'
@@ -157,34 +157,16 @@ async function benchDataset(name: DemoName, forgetSeed: number): Promise<Dataset
     const trained = await timed(() =>
       train(spec, data, dataset.train, training, initParams(spec, training.initSeed)),
     )
-    const manifest: ModelManifest = {
-      format: 'lethe-model',
-      id: `m-bench-${name}`,
+    const draft = trainedDraft({
       name: `bench ${name}`,
       arch,
-      parameters: spec.size,
-      paramsSha256: '',
-      datasetId: dataset.manifest.id,
-      datasetHash: dataset.manifest.contentHash,
+      dataset: dataset.manifest,
       training,
-      parentId: null,
-      method: 'train',
-      requestId: null,
-      forgottenRows: [],
       backend: tf.getBackend(),
-      createdAt: '2026-01-01T00:00:00Z',
-    }
+    })
+    const original = { manifest: identify(draft, trained.value.params), params: trained.value.params }
     const forget = chooseForget(dataset, FORGET_FRACTION, forgetSeed)
-    const forgetSet = new Set(forget.rows)
-    const context: UnlearnContext = {
-      spec,
-      dataset,
-      data,
-      original: { manifest, params: trained.value.params },
-      trainRows: dataset.train,
-      forgetRows: forget.rows,
-      retainRows: dataset.train.filter((r) => !forgetSet.has(r)),
-    }
+    const context = unlearnContext({ spec, dataset, data, original }, forget.rows)
 
     log(`${name}: retraining without ${forget.rows.length} rows (replay, then two independent draws)…`)
     const replay = await timed(() => retrain(context, 'replay'))

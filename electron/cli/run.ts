@@ -40,19 +40,30 @@ export async function run<M extends MethodName>(
   human: (value: Output<M>) => string,
   statusOf: (value: Output<M>) => number = () => 0,
 ): Promise<number> {
+  return withServices(options, Boolean(options.writes), async ({ handlers }) => {
+    const result = await dispatch(handlers, method, input, { transport: 'cli' })
+    if (!result.ok) return reportError(result.error, options.json)
+    const value = result.value as Output<M>
+    process.stdout.write(options.json ? `${JSON.stringify(value, null, 2)}\n` : `${human(value)}\n`)
+    return statusOf(value)
+  })
+}
+
+/** Services up for one command, down after it; any throw becomes the typed error and a status. */
+async function withServices(
+  options: CommonOptions,
+  writes: boolean,
+  task: (services: ReturnType<typeof createServices>) => Promise<number>,
+): Promise<number> {
   let services: ReturnType<typeof createServices> | undefined
   try {
     services = createServices({
       dataDir: resolveDataDir(options.dataDir),
       host: 'cli',
       spawnEngine: () => workerThreadChannel(),
-      ledger: { readOnly: !options.writes },
+      ledger: { readOnly: !writes },
     })
-    const result = await dispatch(services.handlers, method, input, { transport: 'cli' })
-    if (!result.ok) return reportError(result.error, options.json)
-    const value = result.value as Output<M>
-    process.stdout.write(options.json ? `${JSON.stringify(value, null, 2)}\n` : `${human(value)}\n`)
-    return statusOf(value)
+    return await task(services)
   } catch (error) {
     return reportError(toErrorPayload(error), options.json)
   } finally {
@@ -70,32 +81,28 @@ export async function runJob<M extends 'models.train' | 'unlearn.start'>(
   options: CommonOptions,
   human: (result: unknown) => string,
 ): Promise<number> {
-  let services: ReturnType<typeof createServices> | undefined
-  try {
-    services = createServices({
-      dataDir: resolveDataDir(options.dataDir),
-      host: 'cli',
-      spawnEngine: () => workerThreadChannel(),
-    })
-    const { handlers } = services
+  return withServices(options, true, async ({ handlers, events }) => {
     const started = await dispatch(handlers, method, input, { transport: 'cli' })
     if (!started.ok) return reportError(started.error, options.json)
     const { jobId } = started.value as { jobId: string }
     const live = process.stderr.isTTY
-    services.events.subscribe((event) => {
-      if (event.name === 'job.progress' && event.payload.jobId === jobId) {
+    events.subscribe((event) => {
+      if (live && event.name === 'job.progress' && event.payload.jobId === jobId) {
         const percent = event.payload.fraction === null ? '' : `${Math.round(event.payload.fraction * 100)}% `
-        process.stderr.write(live ? `\r${percent}${event.payload.message}\x1b[K` : '')
+        process.stderr.write(`\r${percent}${event.payload.message}\x1b[K`)
       }
     })
     const cancel = () => void dispatch(handlers, 'jobs.cancel', { jobId }, { transport: 'cli' })
     process.once('SIGINT', cancel)
-    for (;;) {
-      const status = await dispatch(handlers, 'jobs.get', { jobId }, { transport: 'cli' })
-      if (!status.ok) return reportError(status.error, options.json)
-      const job = status.value as Output<'jobs.get'>
-      if (job.state !== 'running') {
-        process.off('SIGINT', cancel)
+    try {
+      for (;;) {
+        const status = await dispatch(handlers, 'jobs.get', { jobId }, { transport: 'cli' })
+        if (!status.ok) return reportError(status.error, options.json)
+        const job = status.value as Output<'jobs.get'>
+        if (job.state === 'running') {
+          await new Promise((resolve) => setTimeout(resolve, 100))
+          continue
+        }
         if (live) process.stderr.write('\r\x1b[K')
         if (job.state !== 'succeeded') {
           const error = job.error ?? { code: 'CANCELLED', message: 'The job was cancelled.' }
@@ -109,13 +116,10 @@ export async function runJob<M extends 'models.train' | 'unlearn.start'>(
         )
         return 0
       }
-      await new Promise((resolve) => setTimeout(resolve, 100))
+    } finally {
+      process.off('SIGINT', cancel)
     }
-  } catch (error) {
-    return reportError(toErrorPayload(error), options.json)
-  } finally {
-    await services?.close()
-  }
+  })
 }
 
 export function common(command: Command): Command {

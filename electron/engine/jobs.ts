@@ -11,8 +11,8 @@ import { importCsvDataset } from './data/csv-dataset'
 import { listDatasets, loadDataset, saveDataset, type Dataset, type DatasetManifest } from './data/dataset'
 import { importIdxDataset } from './data/idx'
 import { baselineMethods, retrain, type RetrainMode } from './methods/baselines'
-import type { UnlearnContext } from './methods/method'
-import { listModels, loadModel, saveModel, type ModelManifest } from './models/store'
+import { unlearnContext } from './methods/method'
+import { listModels, loadModel, saveModel, trainedDraft, type ModelManifest } from './models/store'
 import { describeArch, initParams, specOf, type Architecture } from './models/spec'
 import { tf } from './tf'
 import { train, uploadData, type TrainProgress } from './train'
@@ -168,23 +168,9 @@ export async function trainModel(
       signal: control.signal,
       onProgress: progressOf(control, 'Training'),
     })
-    return await saveModel(
-      folders(input.dataDir).models,
-      {
-        name: input.name ?? `${dataset.manifest.name} ${arch.kind}`,
-        arch,
-        datasetId: dataset.manifest.id,
-        datasetHash: dataset.manifest.contentHash,
-        training,
-        parentId: null,
-        method: 'train',
-        requestId: null,
-        forgottenRows: [],
-        backend: tf.getBackend(),
-        createdAt: new Date().toISOString(),
-      },
-      result.params,
-    )
+    const name = input.name ?? `${dataset.manifest.name} ${arch.kind}`
+    const draft = trainedDraft({ name, arch, dataset: dataset.manifest, training, backend: tf.getBackend() })
+    return await saveModel(folders(input.dataDir).models, draft, result.params)
   } finally {
     data.x.dispose()
     data.y.dispose()
@@ -247,17 +233,17 @@ export async function unlearnModel(
   const spec = specOf(original.manifest.arch)
   const data = uploadData(dataset.features, dataset.labels, dataset.manifest.featureDim)
   try {
-    const context: UnlearnContext = {
-      spec,
-      dataset,
-      data,
-      original,
-      trainRows,
-      forgetRows: Int32Array.from([...forget].sort((a, b) => a - b)),
-      retainRows: trainRows.filter((r) => !forget.has(r)),
-      signal: control.signal,
-      onProgress: progressOf(control, method.label),
-    }
+    const context = unlearnContext(
+      {
+        spec,
+        dataset,
+        data,
+        original,
+        signal: control.signal,
+        onProgress: progressOf(control, method.label),
+      },
+      forget,
+    )
     const started = performance.now()
     const outcome = await method.unlearn(context, input.options as never)
     const unlearnMs = performance.now() - started

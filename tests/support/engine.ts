@@ -1,8 +1,8 @@
 import { readFileSync } from 'node:fs'
 import { importCsvDataset } from '../../electron/engine/data/csv-dataset'
 import type { Dataset } from '../../electron/engine/data/dataset'
-import type { UnlearnContext } from '../../electron/engine/methods/method'
-import type { ModelManifest } from '../../electron/engine/models/store'
+import { unlearnContext, type UnlearnContext } from '../../electron/engine/methods/method'
+import { identify, trainedDraft } from '../../electron/engine/models/store'
 import { initParams, specOf, type Architecture } from '../../electron/engine/models/spec'
 import { Random } from '../../electron/engine/random'
 import { defaultTrainConfig, train, uploadData, type TrainConfig } from '../../electron/engine/train'
@@ -35,23 +35,17 @@ export async function trainedContext(
     trainRows: dataset.train.length,
   }
   const result = await train(spec, data, dataset.train, training, initParams(spec, training.initSeed))
-  const manifest: ModelManifest = {
-    format: 'lethe-model',
-    id: 'm-test',
-    name: 'test',
-    arch,
-    parameters: spec.size,
-    paramsSha256: '',
-    datasetId: dataset.manifest.id,
-    datasetHash: dataset.manifest.contentHash,
-    training,
-    parentId: null,
-    method: 'train',
-    requestId: null,
-    forgottenRows: [],
-    backend: 'wasm',
-    createdAt: '2026-01-01T00:00:00Z',
-  }
+  const manifest = identify(
+    trainedDraft({
+      name: 'test',
+      arch,
+      dataset: dataset.manifest,
+      training,
+      backend: 'wasm',
+      createdAt: '2026-01-01T00:00:00Z',
+    }),
+    result.params,
+  )
   // Forget whole subjects, as an erasure request would: about `forgetFraction` of the training rows.
   const random = new Random(99)
   const inTraining = new Set(dataset.train)
@@ -62,15 +56,5 @@ export async function trainedContext(
     for (let r = 0; r < dataset.subjects.length; r++)
       if (dataset.subjects[r] === subject && inTraining.has(r) && !forget.includes(r)) forget.push(r)
   }
-  const forgetRows = Int32Array.from(forget.sort((a, b) => a - b))
-  const forgetSet = new Set(forget)
-  return {
-    spec,
-    dataset,
-    data,
-    original: { manifest, params: result.params },
-    trainRows: dataset.train,
-    forgetRows,
-    retainRows: dataset.train.filter((r) => !forgetSet.has(r)),
-  }
+  return unlearnContext({ spec, dataset, data, original: { manifest, params: result.params } }, forget)
 }

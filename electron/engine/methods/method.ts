@@ -27,6 +27,21 @@ export interface UnlearnContext {
   onProgress?: TrainHooks['onProgress']
 }
 
+/** The context for forgetting `forget` from a model trained on the dataset's training split. */
+export function unlearnContext(
+  base: Pick<UnlearnContext, 'spec' | 'dataset' | 'data' | 'original' | 'signal' | 'onProgress'>,
+  forget: Iterable<number>,
+): UnlearnContext {
+  const forgetSet = new Set(forget)
+  const trainRows = base.dataset.train
+  return {
+    ...base,
+    trainRows,
+    forgetRows: Int32Array.from([...forgetSet].sort((a, b) => a - b)),
+    retainRows: trainRows.filter((r) => !forgetSet.has(r)),
+  }
+}
+
 export interface UnlearnOutcome {
   params: Float32Array
   /** Method-specific facts for the report (epochs run, steps, budget used, …). */

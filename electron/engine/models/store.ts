@@ -10,6 +10,7 @@ import path from 'node:path'
 import { LetheError } from '../../contract'
 import { DurableJsonFile, parseStored } from '../../ledger/durable'
 import type { TrainConfig } from '../train'
+import type { DatasetManifest } from '../data/dataset'
 import { specOf, type Architecture } from './spec'
 import { writeFileDurably } from '../../lib/files'
 import { sha256Hex } from '../data/dataset'
@@ -37,27 +38,58 @@ export interface ModelManifest {
 
 const bytesOf = (params: Float32Array) => new Uint8Array(params.buffer, params.byteOffset, params.byteLength)
 
-export async function saveModel(
-  folder: string,
-  manifest: Omit<ModelManifest, 'format' | 'id' | 'paramsSha256' | 'parameters'> & Partial<ModelManifest>,
-  params: Float32Array,
-): Promise<ModelManifest> {
-  const spec = specOf(manifest.arch)
+/** A model version before its parameters give it an identity. */
+export type ModelDraft = Omit<ModelManifest, 'format' | 'id' | 'paramsSha256' | 'parameters'>
+
+/** The draft of a freshly trained version (no parent, nothing forgotten). */
+export function trainedDraft(args: {
+  name: string
+  arch: Architecture
+  dataset: DatasetManifest
+  training: ModelManifest['training']
+  backend: string
+  createdAt?: string
+}): ModelDraft {
+  return {
+    name: args.name,
+    arch: args.arch,
+    datasetId: args.dataset.id,
+    datasetHash: args.dataset.contentHash,
+    training: args.training,
+    parentId: null,
+    method: 'train',
+    requestId: null,
+    forgottenRows: [],
+    backend: args.backend,
+    createdAt: args.createdAt ?? new Date().toISOString(),
+  }
+}
+
+/** The manifest of a version: its content (the parameters' hash) decides its id. */
+export function identify(draft: ModelDraft & Partial<ModelManifest>, params: Float32Array): ModelManifest {
+  const spec = specOf(draft.arch)
   if (params.length !== spec.size) {
     throw new LetheError(
       'INTERNAL',
-      `The parameters have ${params.length} values; ${manifest.name} needs ${spec.size}.`,
+      `The parameters have ${params.length} values; ${draft.name} needs ${spec.size}.`,
     )
   }
   const hash = sha256Hex(bytesOf(params))
-  // The content decides the identity: a caller passing a parent's manifest cannot override it.
-  const full: ModelManifest = {
-    ...manifest,
+  return {
+    ...draft,
     format: 'lethe-model',
     id: `m-${hash.slice(0, 12)}`,
     parameters: spec.size,
     paramsSha256: hash,
   }
+}
+
+export async function saveModel(
+  folder: string,
+  draft: ModelDraft & Partial<ModelManifest>,
+  params: Float32Array,
+): Promise<ModelManifest> {
+  const full = identify(draft, params)
   const dir = path.join(folder, full.id)
   await mkdir(dir, { recursive: true })
   await writeFileDurably(path.join(dir, 'params.f32'), bytesOf(params))
