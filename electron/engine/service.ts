@@ -4,7 +4,7 @@
  * registry, the request's links, and write-ahead work records for unlearning).
  */
 import { randomUUID } from 'node:crypto'
-import { LetheError, type LetheEvent } from '../contract'
+import { LetheError, toErrorPayload, type LetheEvent } from '../contract'
 import type { CallContext, Handlers } from '../contract/dispatch'
 import type { engineMethods, JobStatus } from '../contract/engine'
 import type { EventHub } from '../host/events'
@@ -76,17 +76,23 @@ export class EngineService {
       return
     }
     if (event.name !== 'job.finished') return
+    let { state, error } = event.payload
     try {
       await this.onFinish.get(job.jobId)?.(event.payload)
-    } finally {
-      Object.assign(job, {
-        state: event.payload.state,
-        result: event.payload.result,
-        error: event.payload.error,
-        finishedAt: new Date().toISOString(),
-        progress: { fraction: 1, message: event.payload.state },
-      })
+    } catch (caught) {
+      // The engine's work is on disk, but the ledger did not take the record: say so, never crash.
+      const { code, message } = toErrorPayload(caught)
+      state = 'failed'
+      error = { code, message: `The job finished, but recording it in the ledger failed: ${message}` }
     }
+    Object.assign(job, {
+      state,
+      result: event.payload.result,
+      error,
+      finishedAt: new Date().toISOString(),
+      progress: { fraction: 1, message: state },
+    })
+    this.onFinish.delete(job.jobId)
   }
 
   private start(

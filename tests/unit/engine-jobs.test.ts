@@ -136,3 +136,53 @@ describe('engine jobs', () => {
     ).rejects.toMatchObject({ code: 'NOT_FOUND' })
   })
 })
+
+describe('a job the ledger cannot record', () => {
+  it('fails with a clear message instead of crashing the process', async () => {
+    const dataDir = tempDir('lethe-jobs-readonly-')
+    const writer = createServices({ dataDir, host: 'cli', spawnEngine: () => workerThreadChannel() })
+    const imported = await dispatch(
+      writer.handlers,
+      'datasets.import',
+      {
+        path: path.resolve('resources/datasets/breast-cancer.csv'),
+        subjectColumn: 'patient_id',
+        labelColumn: 'diagnosis',
+      },
+      { transport: 'cli' },
+    )
+    await writer.close()
+    const reader = createServices({
+      dataDir,
+      host: 'cli',
+      spawnEngine: () => workerThreadChannel(),
+      ledger: { readOnly: true },
+    })
+    try {
+      const started = await dispatch(
+        reader.handlers,
+        'models.train',
+        {
+          datasetId: (imported as { value: { id: string } }).value.id,
+          arch: { kind: 'logreg' },
+          training: { epochs: 1 },
+        },
+        { transport: 'cli' },
+      )
+      const { jobId } = (started as { value: { jobId: string } }).value
+      let job: Output<'jobs.get'>
+      do {
+        await new Promise((resolve) => setTimeout(resolve, 50))
+        job = (
+          (await dispatch(reader.handlers, 'jobs.get', { jobId }, { transport: 'cli' })) as {
+            value: Output<'jobs.get'>
+          }
+        ).value
+      } while (job.state === 'running')
+      expect(job.state).toBe('failed')
+      expect(job.error?.message).toMatch(/recording it in the ledger failed: This ledger is open read-only/)
+    } finally {
+      await reader.close()
+    }
+  })
+})
