@@ -82,6 +82,30 @@ describe('the first screen in Chromium', () => {
     await page.close()
   })
 
+  it('switches the compute backend from Settings, and the first screen shows it in use', async () => {
+    const page = await browser.newPage({ viewport: { width: 1280, height: 900 } })
+    const problems = watchProblems(page)
+    await page.goto(app.url)
+    await page.locator('[data-test=backends]').waitFor()
+    await page.keyboard.press('Alt+7')
+    const choice = page.locator('[data-test=backend-choice]')
+    await choice.getByText('Plain JavaScript CPU').click()
+    await page.locator('text=In use: cpu').waitFor()
+    await choice.locator('.is-active', { hasText: 'Plain JavaScript CPU' }).waitFor()
+    await screenshot(page, 'settings-backend')
+    await page.keyboard.press('Alt+1')
+    await page.locator('[data-test=backends] .backend-cpu').getByText('In use').waitFor()
+    await expect(page.locator('text=Chosen in Settings').count()).resolves.toBe(1)
+    const info = await servicesInfo()
+    expect(info.engine).toMatchObject({ selected: 'cpu', selectedBy: 'setting' })
+    // Back to automatic, so the other tests see the probe's choice.
+    await page.keyboard.press('Alt+7')
+    await choice.getByText('Automatic').click()
+    await page.locator('text=In use: wasm').or(page.locator('text=In use: webgpu')).first().waitFor()
+    expect(problems).toEqual([])
+    await page.close()
+  })
+
   it('tells a visitor without the launch token what to do', async () => {
     const context = await browser.newContext()
     const page = await context.newPage()

@@ -90,6 +90,7 @@ export function watchProblems(page: Page): string[] {
 export async function screenshot(page: Page, name: string): Promise<string> {
   mkdirSync(ARTIFACTS, { recursive: true })
   const file = path.join(ARTIFACTS, `${name}.png`)
-  await page.screenshot({ path: file, fullPage: true })
+  // Finished transitions: a screenshot shows the state the test reached, not a frame of an animation.
+  await page.screenshot({ path: file, fullPage: true, animations: 'disabled' })
   return file
 }

@@ -1,6 +1,6 @@
 import { defineStore } from 'pinia'
 import { ref } from 'vue'
-import type { ErrorPayload, SystemInfo } from '@contract/index'
+import type { ErrorPayload, Settings, SystemInfo } from '@contract/index'
 import { call, errorOf, onEvent } from '../api/client'
 
 export interface Progress {
@@ -33,5 +33,18 @@ export const useSystemStore = defineStore('system', () => {
     }
   }
 
-  return { info, error, loading, probe, load }
+  /** Chooses the compute backend ('auto' leaves it to the probe); the engine switches at once. */
+  async function useBackend(backend: Settings['backend']): Promise<void> {
+    loading.value = true
+    error.value = null
+    try {
+      info.value = await call('settings.update', { backend })
+    } catch (caught) {
+      error.value = errorOf(caught)
+    } finally {
+      loading.value = false
+    }
+  }
+
+  return { info, error, loading, probe, load, useBackend }
 })
