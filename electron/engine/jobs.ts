@@ -16,6 +16,7 @@ import { listModels, loadModel, saveModel, trainedDraft, type ModelManifest } fr
 import { describeArch, initParams, specOf, type Architecture } from './models/spec'
 import { tf } from './tf'
 import { train, uploadData, type TrainProgress } from './train'
+import { DurableJsonFile, parseStored } from '../ledger/durable'
 import { agreement, l2Distance } from './metrics'
 import { scoreModel, verificationReport, type ModelScores, type VerificationReport } from './verify'
 
@@ -177,8 +178,14 @@ export async function trainModel(
   }
 }
 
+export const UNLEARNING_FILE = 'unlearning.json'
+
+/** What an unlearning run produced and measured, kept beside the new model version. */
 export interface UnlearnResult {
   model: ModelManifest
+  parent: { id: string; sha256: string }
+  /** The training rows this run removed (the request's own, not earlier requests'). */
+  forgottenRows: number[]
   method: string
   guarantee: ReturnType<(typeof baselineMethods)[number]['guarantee']>
   forgotten: number
@@ -296,17 +303,22 @@ export async function unlearnModel(
       },
       outcome.params,
     )
-    return {
+    const result: UnlearnResult = {
       model,
+      parent: { id: original.manifest.id, sha256: original.manifest.paramsSha256 },
       method: method.name,
       guarantee: method.guarantee(input.options as never),
       forgotten: named.length,
+      forgottenRows: named,
       heldOut: outside.length,
       report,
       reference: reference && { mode: reference.mode, ms: reference.ms },
       timings: { unlearnMs },
       details: outcome.details,
     }
+    // The run's evidence stays with the version it produced: certificates are built from it.
+    await new DurableJsonFile<UnlearnResult>(path.join(dirs.models, model.id, UNLEARNING_FILE)).write(result)
+    return result
   } finally {
     data.x.dispose()
     data.y.dispose()
@@ -369,4 +381,16 @@ export async function evaluateModel(input: {
     data.x.dispose()
     data.y.dispose()
   }
+}
+
+/** The evidence of the unlearning run that produced a model version. */
+export async function unlearningOf(dataDir: string, modelId: string): Promise<UnlearnResult> {
+  const file = path.join(folders(dataDir).models, path.basename(modelId), UNLEARNING_FILE)
+  let text: string
+  try {
+    text = await readFile(file, 'utf8')
+  } catch {
+    throw new LetheError('NOT_FOUND', `${modelId} was not produced by an unlearning run in Lethe, so there is no evidence to certify.`)
+  }
+  return parseStored<UnlearnResult>(file, text)
 }

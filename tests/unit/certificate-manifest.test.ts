@@ -16,6 +16,12 @@ import {
   passphraseProtector,
   publicIdentity,
 } from '../../electron/certificates/organisation'
+import { buildManifest } from '../../electron/certificates/build'
+import { dispatch } from '../../electron/contract/dispatch'
+import { workerThreadChannel } from '../../electron/engine/host'
+import { unlearningOf, type UnlearnResult } from '../../electron/engine/jobs'
+import { createServices } from '../../electron/host/services'
+import type { RequestRecord } from '../../electron/ledger/state'
 import { tempDir } from '../support/fixtures'
 
 const scores = {
@@ -169,5 +175,101 @@ describe('the manifest', () => {
       canonical: false,
       signatureValid: false,
     })
+  })
+})
+
+describe('a manifest built from a real request and unlearning run', () => {
+  it('names the request by its salted hash only, and the records by a count and a hash', async () => {
+    const dataDir = tempDir('lethe-cert-')
+    const services = createServices({ dataDir, host: 'cli', spawnEngine: () => workerThreadChannel() })
+    const call = async <T>(method: string, input: unknown): Promise<T> => {
+      const result = await dispatch(services.handlers, method, input, { transport: 'cli' })
+      if (!result.ok) throw Object.assign(new Error(result.error.message), result.error)
+      return result.value as T
+    }
+    try {
+      const dataset = await call<{ id: string; contentHash: string }>('datasets.import', {
+        path: path.resolve('resources/datasets/breast-cancer.csv'),
+        subjectColumn: 'patient_id',
+        labelColumn: 'diagnosis',
+      })
+      const waitFor = async (jobId: string) => {
+        for (;;) {
+          const job = await call<{ state: string; result: unknown; error: unknown }>('jobs.get', { jobId })
+          if (job.state !== 'running') return job
+          await new Promise((resolve) => setTimeout(resolve, 50))
+        }
+      }
+      const trained = await waitFor(
+        (
+          await call<{ jobId: string }>('models.train', {
+            datasetId: dataset.id,
+            arch: { kind: 'logreg' },
+            training: { epochs: 5 },
+          })
+        ).jobId,
+      )
+      const model = trained.result as { id: string; paramsSha256: string }
+      const request = await call<{ id: string }>('requests.create', {
+        requester: { name: 'Jane Doe', email: 'jane@example.com' },
+        subjectIds: [
+          { type: 'customer-id', value: 'P-0007' },
+          { type: 'customer-id', value: 'P-0100' },
+        ],
+        jurisdiction: 'gdpr',
+        received: '2026-11-02',
+      })
+      await call('requests.transition', { id: request.id, to: 'identity-verified', method: 'e-mail' })
+      await call('requests.transition', { id: request.id, to: 'in-progress' })
+      const run = await waitFor(
+        (
+          await call<{ jobId: string }>('unlearn.start', {
+            modelId: model.id,
+            method: 'retrain',
+            requestId: request.id,
+            reference: true,
+          })
+        ).jobId,
+      )
+      const result = run.result as UnlearnResult
+      await call('requests.transition', { id: request.id, to: 'completed' })
+
+      const ledger = await services.ledger.ledger()
+      const org = await createOrganisation(
+        path.join(dataDir, 'organisation'),
+        'Clinic',
+        passphraseProtector('correct horse battery'),
+      )
+      const manifest = buildManifest({
+        certificateId: 'CERT-2026-0001',
+        issuedAt: '2026-11-22T12:00:00.000Z',
+        software: 'Lethe test',
+        organisation: await publicIdentity(path.join(dataDir, 'organisation')),
+        request: ledger.state.requests.get(request.id) as RequestRecord,
+        run: await unlearningOf(dataDir, result.model.id),
+        datasetSha256: dataset.contentHash,
+        head: ledger.head(),
+        recipientsToNotify: [],
+      })
+      const { bytes, signature } = signManifest(manifest, org)
+      expect(checkManifest(bytes, signature, org.manifestPublicKeyPem).signatureValid).toBe(true)
+      const text = bytes.toString()
+      for (const raw of ['Jane', 'jane@example.com', 'P-0007', 'P-0100']) expect(text).not.toContain(raw)
+      expect(manifest.request.subjectReference).toMatch(/^[0-9a-f]{64}$/)
+      expect(manifest.records).toMatchObject({
+        count: result.forgotten,
+        rowsSha256: rowsDigest(result.forgottenRows),
+        datasetId: dataset.id,
+      })
+      expect(manifest.model).toEqual({
+        before: { id: model.id, sha256: model.paramsSha256 },
+        after: { id: result.model.id, sha256: result.model.paramsSha256 },
+      })
+      expect(manifest.method.guarantee.kind).toBe('exact')
+      expect(manifest.verification.distanceToRetrained?.after).toBe(0)
+      expect(manifest.request.completed).toMatch(/^\d{4}-\d{2}-\d{2}$/)
+    } finally {
+      await services.close()
+    }
   })
 })
