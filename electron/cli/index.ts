@@ -7,6 +7,7 @@
 import { Command } from 'commander'
 import { version } from '../../package.json'
 import { formatInfo } from './format'
+import { registerCertificateCommands } from './certificates'
 import { registerEngineCommands } from './engine'
 import { registerLedgerCommands } from './ledger'
 import { common, exit, run, type CommonOptions } from './run'
@@ -25,6 +26,7 @@ export function buildProgram(): Command {
 
   registerLedgerCommands(program)
   registerEngineCommands(program)
+  registerCertificateCommands(program)
   return program
 }
 

@@ -6,6 +6,7 @@
 import type { z } from 'zod'
 import type { Result } from './errors'
 import type { LetheEvent } from './events'
+import { certificateMethods } from './certificates'
 import { engineMethods } from './engine'
 import { ledgerMethods } from './ledger'
 import { systemMethods } from './system'
@@ -14,6 +15,7 @@ export const methods = {
   ...systemMethods,
   ...ledgerMethods,
   ...engineMethods,
+  ...certificateMethods,
 }
 
 export type Methods = typeof methods

@@ -390,7 +390,10 @@ export async function unlearningOf(dataDir: string, modelId: string): Promise<Un
   try {
     text = await readFile(file, 'utf8')
   } catch {
-    throw new LetheError('NOT_FOUND', `${modelId} was not produced by an unlearning run in Lethe, so there is no evidence to certify.`)
+    throw new LetheError(
+      'NOT_FOUND',
+      `${modelId} was not produced by an unlearning run in Lethe, so there is no evidence to certify.`,
+    )
   }
   return parseStored<UnlearnResult>(file, text)
 }

@@ -641,6 +641,70 @@ export class Ledger {
     return head
   }
 
+  // ── certificates ─────────────────────────────────────────────────────────────────
+
+  /**
+   * Issues a certificate for a completed erasure: `make` renders and stores the PDF (given
+   * the request, the ledger head it must cite, the new certificate id and the unlearned
+   * model), then the issuance is appended. Anything else is refused, and the refusal logged.
+   */
+  async certify(
+    id: string,
+    actor: string,
+    make: (
+      record: RequestRecord,
+      head: SignedHead,
+      certificateId: string,
+      modelId: string,
+    ) => Promise<{ manifestSha256: string; pdfSha256: string }>,
+  ): Promise<string> {
+    return this.write(async () => {
+      const record = this.record(id)
+      if (record.status !== 'completed') {
+        return this.refuse(
+          actor,
+          record,
+          'certify',
+          null,
+          `${record.id} is ${record.status}; only a completed erasure can be certified.`,
+        )
+      }
+      const modelId = record.links.models.at(-1)
+      if (!modelId) {
+        return this.refuse(
+          actor,
+          record,
+          'certify',
+          null,
+          `${record.id} has no unlearned model linked: run the unlearning first.`,
+        )
+      }
+      const year = this.today().slice(0, 4)
+      const issued = [...this.state.requests.values()]
+        .flatMap((r) => r.links.certificates)
+        .filter((c) => c.startsWith(`CERT-${year}-`))
+      const certificateId = `CERT-${year}-${String(issued.length + 1).padStart(4, '0')}`
+      const { manifestSha256, pdfSha256 } = await make(record, this.head(), certificateId, modelId)
+      await this.append(actor, [
+        this.event('certificate.issued', record.id, { certificateId, manifestSha256, pdfSha256, modelId }),
+      ])
+      return certificateId
+    })
+  }
+
+  /** The issuance entry of a certificate, if the chain has one. */
+  async issuanceOf(certificateId: string): Promise<AuditEvent | null> {
+    for (const record of this.state.requests.values()) {
+      if (!record.links.certificates.includes(certificateId)) continue
+      const events = await this.store.readEvents(record.history)
+      return (
+        events.find((e) => e.type === 'certificate.issued' && e.payload.certificateId === certificateId) ??
+        null
+      )
+    }
+    return null
+  }
+
   // ── retention and erasure work ────────────────────────────────────────────────────────
 
   /** Write-ahead: "started" is on disk before the work begins. */

@@ -111,6 +111,8 @@ export interface EventPayloads {
   'work.started': { workId: string; kind: string }
   'work.finished': { workId: string; outcome: 'completed' | 'failed' | 'abandoned'; detail: string | null }
   'settings.changed': { settings: LedgerSettings }
+  /** A certificate of removal was issued for the request; the hashes tie the PDF to this entry. */
+  'certificate.issued': { certificateId: string; manifestSha256: string; pdfSha256: string; modelId: string }
 }
 export type EventType = keyof EventPayloads
 
@@ -258,6 +260,12 @@ export function applyEvent(state: LedgerState, event: AuditEvent): void {
     case 'settings.changed': {
       const p = event.payload as unknown as EventPayloads['settings.changed']
       state.settings = { ...p.settings }
+      break
+    }
+    case 'certificate.issued': {
+      const p = event.payload as unknown as EventPayloads['certificate.issued']
+      const links = requestOf(state, event).links.certificates
+      if (!links.includes(p.certificateId)) links.push(p.certificateId)
       break
     }
     case 'request.refused':

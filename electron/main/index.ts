@@ -5,8 +5,9 @@
  */
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { app, BrowserWindow, ipcMain, protocol, session, utilityProcess } from 'electron'
-import { methodNames } from '../contract'
+import { app, BrowserWindow, ipcMain, protocol, safeStorage, session, utilityProcess } from 'electron'
+import type { KeyProtector } from '../certificates/organisation'
+import { LetheError, methodNames } from '../contract'
 import { IPC_EVENT_CHANNEL, METHODS_ARGUMENT } from '../contract/channels'
 import type { EngineChannel, EngineReply } from '../engine/protocol'
 import { resolveDataDir } from '../host/paths'
@@ -54,6 +55,21 @@ function utilityProcessChannel(): EngineChannel {
     terminate: async () => {
       child.kill()
     },
+  }
+}
+
+/** The organisation's private keys, sealed by the operating system's keychain (safeStorage). */
+function safeStorageProtector(): KeyProtector {
+  if (!safeStorage.isEncryptionAvailable()) {
+    throw new LetheError(
+      'INTERNAL',
+      'The operating system offers no key storage here; run Lethe in browser mode with LETHE_KEY_PASSPHRASE instead.',
+    )
+  }
+  return {
+    kind: 'safe-storage',
+    seal: async (pem) => safeStorage.encryptString(pem).toString('base64'),
+    open: async (sealed) => safeStorage.decryptString(Buffer.from(sealed, 'base64')),
   }
 }
 
@@ -110,7 +126,12 @@ async function start(): Promise<void> {
   const dataDir = resolveDataDir(undefined, app.getPath('userData'))
   app.setPath('userData', dataDir)
   harden()
-  const services = createServices({ dataDir, host: 'electron', spawnEngine: utilityProcessChannel })
+  const services = createServices({
+    dataDir,
+    host: 'electron',
+    spawnEngine: utilityProcessChannel,
+    keyProtector: safeStorageProtector,
+  })
   void services.ledger.ledger().catch(() => undefined) // damage is reported through ledger.status
   bindIpc(ipcMain, services.handlers, (url) => isTrustedSender(url, devServer))
   services.events.subscribe((event) => {

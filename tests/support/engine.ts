@@ -1,8 +1,13 @@
 import { readFileSync } from 'node:fs'
+import path from 'node:path'
+import type { Output } from '../../electron/contract'
+import { dispatch } from '../../electron/contract/dispatch'
+import type { UnlearnResult } from '../../electron/engine/jobs'
+import type { LetheServices } from '../../electron/host/services'
 import { importCsvDataset } from '../../electron/engine/data/csv-dataset'
 import type { Dataset } from '../../electron/engine/data/dataset'
 import { unlearnContext, type UnlearnContext } from '../../electron/engine/methods/method'
-import { identify, trainedDraft } from '../../electron/engine/models/store'
+import { identify, trainedDraft, type ModelManifest } from '../../electron/engine/models/store'
 import { initParams, specOf, type Architecture } from '../../electron/engine/models/spec'
 import { Random } from '../../electron/engine/random'
 import { defaultTrainConfig, train, uploadData, type TrainConfig } from '../../electron/engine/train'
@@ -57,4 +62,64 @@ export async function trainedContext(
       if (dataset.subjects[r] === subject && inTraining.has(r) && !forget.includes(r)) forget.push(r)
   }
   return unlearnContext({ spec, dataset, data, original: { manifest, params: result.params } }, forget)
+}
+
+/** A typed caller over a services instance, throwing the typed error. */
+export function caller(services: LetheServices) {
+  return async <T>(method: string, input: unknown): Promise<T> => {
+    const result = await dispatch(services.handlers, method, input, { transport: 'cli' })
+    if (!result.ok) throw Object.assign(new Error(result.error.message), result.error)
+    return result.value as T
+  }
+}
+
+/**
+ * The whole erasure on real services: the breast-cancer demo set, a trained model, a GDPR
+ * request naming three patients, exact retraining without them (with a reference), the
+ * request completed. What certificates are issued from.
+ */
+export async function completedErasure(services: LetheServices, complete = true) {
+  const call = caller(services)
+  const waitFor = async (jobId: string) => {
+    for (;;) {
+      const job = await call<Output<'jobs.get'>>('jobs.get', { jobId })
+      if (job.state !== 'running') return job
+      await new Promise((resolve) => setTimeout(resolve, 50))
+    }
+  }
+  const dataset = await call<Output<'datasets.import'>>('datasets.import', {
+    path: path.resolve('resources/datasets/breast-cancer.csv'),
+    subjectColumn: 'patient_id',
+    labelColumn: 'diagnosis',
+  })
+  const trained = await waitFor(
+    (
+      await call<{ jobId: string }>('models.train', {
+        datasetId: dataset.id,
+        arch: { kind: 'logreg' },
+        training: { epochs: 5 },
+      })
+    ).jobId,
+  )
+  const model = trained.result as ModelManifest
+  const request = await call<Output<'requests.create'>>('requests.create', {
+    requester: { name: 'Jane Doe', email: 'jane@example.com' },
+    subjectIds: ['P-0007', 'P-0100', 'P-0200'].map((value) => ({ type: 'customer-id', value })),
+    jurisdiction: 'gdpr',
+    received: '2026-11-02',
+  })
+  await call('requests.transition', { id: request.id, to: 'identity-verified', method: 'e-mail' })
+  await call('requests.transition', { id: request.id, to: 'in-progress' })
+  const run = await waitFor(
+    (
+      await call<{ jobId: string }>('unlearn.start', {
+        modelId: model.id,
+        method: 'retrain',
+        requestId: request.id,
+        reference: true,
+      })
+    ).jobId,
+  )
+  if (complete) await call('requests.transition', { id: request.id, to: 'completed' })
+  return { dataset, model, request, run: run.result as UnlearnResult }
 }

@@ -17,11 +17,11 @@ import {
   publicIdentity,
 } from '../../electron/certificates/organisation'
 import { buildManifest } from '../../electron/certificates/build'
-import { dispatch } from '../../electron/contract/dispatch'
 import { workerThreadChannel } from '../../electron/engine/host'
-import { unlearningOf, type UnlearnResult } from '../../electron/engine/jobs'
+import { unlearningOf } from '../../electron/engine/jobs'
 import { createServices } from '../../electron/host/services'
 import type { RequestRecord } from '../../electron/ledger/state'
+import { completedErasure } from '../support/engine'
 import { tempDir } from '../support/fixtures'
 
 const scores = {
@@ -182,58 +182,8 @@ describe('a manifest built from a real request and unlearning run', () => {
   it('names the request by its salted hash only, and the records by a count and a hash', async () => {
     const dataDir = tempDir('lethe-cert-')
     const services = createServices({ dataDir, host: 'cli', spawnEngine: () => workerThreadChannel() })
-    const call = async <T>(method: string, input: unknown): Promise<T> => {
-      const result = await dispatch(services.handlers, method, input, { transport: 'cli' })
-      if (!result.ok) throw Object.assign(new Error(result.error.message), result.error)
-      return result.value as T
-    }
     try {
-      const dataset = await call<{ id: string; contentHash: string }>('datasets.import', {
-        path: path.resolve('resources/datasets/breast-cancer.csv'),
-        subjectColumn: 'patient_id',
-        labelColumn: 'diagnosis',
-      })
-      const waitFor = async (jobId: string) => {
-        for (;;) {
-          const job = await call<{ state: string; result: unknown; error: unknown }>('jobs.get', { jobId })
-          if (job.state !== 'running') return job
-          await new Promise((resolve) => setTimeout(resolve, 50))
-        }
-      }
-      const trained = await waitFor(
-        (
-          await call<{ jobId: string }>('models.train', {
-            datasetId: dataset.id,
-            arch: { kind: 'logreg' },
-            training: { epochs: 5 },
-          })
-        ).jobId,
-      )
-      const model = trained.result as { id: string; paramsSha256: string }
-      const request = await call<{ id: string }>('requests.create', {
-        requester: { name: 'Jane Doe', email: 'jane@example.com' },
-        subjectIds: [
-          { type: 'customer-id', value: 'P-0007' },
-          { type: 'customer-id', value: 'P-0100' },
-        ],
-        jurisdiction: 'gdpr',
-        received: '2026-11-02',
-      })
-      await call('requests.transition', { id: request.id, to: 'identity-verified', method: 'e-mail' })
-      await call('requests.transition', { id: request.id, to: 'in-progress' })
-      const run = await waitFor(
-        (
-          await call<{ jobId: string }>('unlearn.start', {
-            modelId: model.id,
-            method: 'retrain',
-            requestId: request.id,
-            reference: true,
-          })
-        ).jobId,
-      )
-      const result = run.result as UnlearnResult
-      await call('requests.transition', { id: request.id, to: 'completed' })
-
+      const { dataset, model, request, run: result } = await completedErasure(services)
       const ledger = await services.ledger.ledger()
       const org = await createOrganisation(
         path.join(dataDir, 'organisation'),

@@ -1,0 +1,174 @@
+/**
+ * Certificates behind the API contract: the organisation's keys, issuing (a ledger entry,
+ * refused unless the erasure is complete), listing, and verifying any certificate PDF.
+ */
+import { createHash } from 'node:crypto'
+import { existsSync } from 'node:fs'
+import { mkdir, readFile, readdir } from 'node:fs/promises'
+import path from 'node:path'
+import { version } from '../../package.json'
+import { LetheError } from '../contract'
+import type { Handlers } from '../contract/dispatch'
+import type { certificateMethods } from '../contract/certificates'
+import { loadDataset } from '../engine/data/dataset'
+import { folders, unlearningOf } from '../engine/jobs'
+import { writeFileDurably } from '../lib/files'
+import { verifyLedger } from '../ledger/audit'
+import { actorOf, type LedgerService } from '../ledger/service'
+import { buildManifest } from './build'
+import { manifestSha256, signManifest } from './manifest'
+import {
+  createOrganisation,
+  loadOrganisation,
+  publicIdentity,
+  type KeyProtector,
+  organisationFile,
+} from './organisation'
+import { renderCertificatePdf } from './pdf'
+import { verifyCertificate, type LedgerWitness } from './verify'
+import { extractAttachments } from './attachments'
+
+export type CertificateApi = keyof typeof certificateMethods
+
+export interface CertificateDeps {
+  dataDir: string
+  ledger: LedgerService
+  /** How private keys are sealed here: safeStorage in the app, a passphrase elsewhere. */
+  keyProtector: () => KeyProtector
+  fontsDir: string
+}
+
+export function certificateService(deps: CertificateDeps): Pick<Handlers, CertificateApi> {
+  const orgDir = path.join(deps.dataDir, 'organisation')
+  const certDir = path.join(deps.dataDir, 'certificates')
+  const hasOrganisation = () => existsSync(organisationFile(orgDir))
+
+  async function witness(): Promise<LedgerWitness> {
+    const ledger = await deps.ledger.ledger()
+    return {
+      organisationKeyPem: hasOrganisation() ? (await publicIdentity(orgDir)).manifestPublicKeyPem : null,
+      registry: ledger.state.registry,
+      chain: () => verifyLedger(ledger),
+      issuance: (id) => ledger.issuanceOf(id),
+      eventAt: async (seq) => (await ledger.storage.readEvents([seq]))[0] ?? null,
+    }
+  }
+
+  return {
+    'organisation.get': async () => (hasOrganisation() ? publicIdentity(orgDir) : null),
+    'organisation.create': async ({ name }) => {
+      await createOrganisation(orgDir, name, deps.keyProtector())
+      return publicIdentity(orgDir)
+    },
+    'certificates.issue': async ({ requestId, recipients }, context) => {
+      if (!hasOrganisation())
+        throw new LetheError('CONFLICT', 'Create the organisation’s keys before issuing certificates.')
+      const organisation = await loadOrganisation(orgDir, deps.keyProtector())
+      const identity = await publicIdentity(orgDir)
+      const ledger = await deps.ledger.ledger()
+      let issued:
+        | { path: string; manifestSha256: string; pdfSha256: string; issuedAt: string; modelId: string }
+        | undefined
+      const certificateId = await ledger.certify(
+        requestId,
+        actorOf(context),
+        async (record, head, id, modelId) => {
+          const run = await unlearningOf(deps.dataDir, modelId)
+          const dataset = await loadDataset(folders(deps.dataDir).datasets, run.model.datasetId)
+          const issuedAt = new Date().toISOString()
+          const manifest = buildManifest({
+            certificateId: id,
+            issuedAt,
+            software: `Lethe ${version}`,
+            organisation: identity,
+            request: record,
+            run,
+            datasetSha256: dataset.manifest.contentHash,
+            head,
+            recipientsToNotify: recipients,
+          })
+          const { bytes, signature } = signManifest(manifest, organisation)
+          const pdf = await renderCertificatePdf({
+            manifest,
+            manifestBytes: bytes,
+            manifestSignature: signature,
+            manifestSha256: manifestSha256(manifest),
+            organisation: identity,
+            signing: organisation.pdfSigning,
+            fontsDir: deps.fontsDir,
+          })
+          await mkdir(certDir, { recursive: true })
+          const file = path.join(certDir, `${id}.pdf`)
+          await writeFileDurably(file, pdf)
+          const digests = {
+            manifestSha256: manifestSha256(manifest),
+            pdfSha256: createHash('sha256').update(pdf).digest('hex'),
+          }
+          issued = { path: file, issuedAt, modelId, ...digests }
+          return digests
+        },
+      )
+      if (!issued) throw new LetheError('INTERNAL', 'The certificate was not written.')
+      return { certificateId, requestId, ...issued }
+    },
+    'certificates.list': async () => {
+      if (!existsSync(certDir)) return []
+      const ledger = await deps.ledger.ledger()
+      const out = []
+      for (const name of (await readdir(certDir))
+        .filter((f) => /^CERT-\d{4}-\d{4,}\.pdf$/.test(f))
+        .sort()
+        .reverse()) {
+        const certificateId = name.slice(0, -4)
+        const event = await ledger.issuanceOf(certificateId)
+        if (!event) continue // written but never recorded: not a certificate
+        const file = path.join(certDir, name)
+        const manifest = JSON.parse(
+          extractAttachments(await readFile(file))
+            .get('manifest.json')
+            ?.toString() ?? '{}',
+        ) as { issuedAt?: string }
+        out.push({
+          certificateId,
+          requestId: event.requestId ?? '',
+          path: file,
+          manifestSha256: String(event.payload.manifestSha256),
+          pdfSha256: String(event.payload.pdfSha256),
+          modelId: String(event.payload.modelId),
+          issuedAt: manifest.issuedAt ?? event.at,
+        })
+      }
+      return out
+    },
+    'certificates.get': async ({ certificateId }) => {
+      const ledger = await deps.ledger.ledger()
+      const file = path.join(certDir, `${certificateId}.pdf`)
+      if (!(await ledger.issuanceOf(certificateId)) || !existsSync(file)) {
+        throw new LetheError('NOT_FOUND', `There is no certificate ${certificateId}.`)
+      }
+      return {
+        certificateId,
+        fileName: `${certificateId}.pdf`,
+        pdfBase64: (await readFile(file)).toString('base64'),
+      }
+    },
+    'certificates.verify': async ({ path: file, pdfBase64 }) => {
+      let pdf: Buffer
+      try {
+        pdf = file ? await readFile(file) : Buffer.from(pdfBase64 as string, 'base64')
+      } catch (error) {
+        throw new LetheError('BAD_INPUT', `Cannot read ${file}: ${(error as Error).message}`)
+      }
+      if (!pdf.subarray(0, 5).equals(Buffer.from('%PDF-'))) {
+        throw new LetheError('BAD_INPUT', `${file ?? 'The file'} is not a PDF.`)
+      }
+      let here: LedgerWitness | null = null
+      try {
+        here = await witness()
+      } catch {
+        here = null // no ledger in this data folder: an outside auditor's view
+      }
+      return verifyCertificate(pdf, here)
+    },
+  }
+}

@@ -1,0 +1,92 @@
+/** `lethe organisation …`, `lethe certificate …` and `lethe verify`: certificates from the command line. */
+import { copyFileSync } from 'node:fs'
+import path from 'node:path'
+import type { Command } from 'commander'
+import { common, exit, run, type CommonOptions } from './run'
+
+const mark = (pass: boolean | null) => (pass === null ? '  –  ' : pass ? ' ok  ' : 'FAIL ')
+
+export function registerCertificateCommands(program: Command): void {
+  const organisation = program
+    .command('organisation')
+    .description('the organisation’s signing keys (LETHE_KEY_PASSPHRASE seals them)')
+  common(organisation.command('create <name>'))
+    .description('create the keys once: Ed25519 for manifests, RSA X.509 for PDF signatures')
+    .action((name: string, o: CommonOptions) =>
+      exit(
+        run(
+          'organisation.create',
+          { name },
+          { ...o, writes: true },
+          (v) =>
+            `Created keys for ${v.name}.\n  manifest key ${v.manifestKeyFingerprint}\n  PDF certificate ${v.certificateFingerprint}`,
+        ),
+      ),
+    )
+  common(organisation.command('show'))
+    .description('the public key and certificate, for auditors')
+    .action((o: CommonOptions) =>
+      exit(
+        run('organisation.get', {}, o, (v) =>
+          v
+            ? `${v.name}\n\n${v.manifestPublicKeyPem.trim()}\n\n${v.certificatePem.trim()}`
+            : 'No organisation keys yet: lethe organisation create NAME',
+        ),
+      ),
+    )
+
+  const certificate = program.command('certificate').description('signed certificates of removal')
+  common(certificate.command('issue <request>'))
+    .description('issue the certificate for a completed request (a ledger entry)')
+    .option('--out <file>', 'also copy the PDF here')
+    .option(
+      '--recipient <name>',
+      'a recipient to notify under GDPR Art. 19; repeatable',
+      (v: string, p: string[] = []) => [...p, v],
+    )
+    .action((requestId: string, o: CommonOptions & { out?: string; recipient?: string[] }) =>
+      exit(
+        run(
+          'certificates.issue',
+          { requestId, recipients: o.recipient ?? [] },
+          { ...o, writes: true },
+          (v) => {
+            if (o.out) copyFileSync(v.path, path.resolve(o.out))
+            return `Issued ${v.certificateId} for ${v.requestId}: ${o.out ? path.resolve(o.out) : v.path}\n  manifest sha256 ${v.manifestSha256}`
+          },
+        ),
+      ),
+    )
+  common(certificate.command('list'))
+    .description('issued certificates')
+    .action((o: CommonOptions) =>
+      exit(
+        run(
+          'certificates.list',
+          {},
+          o,
+          (list) =>
+            list.map((c) => `${c.certificateId}  ${c.requestId}  ${c.issuedAt}  ${c.path}`).join('\n') ||
+            'No certificates yet.',
+        ),
+      ),
+    )
+
+  common(program.command('verify <file>'))
+    .description('check a certificate PDF: its signature, its manifest and, with a ledger here, its record')
+    .action((file: string, o: CommonOptions) =>
+      exit(
+        run(
+          'certificates.verify',
+          { path: path.resolve(file) },
+          o,
+          (v) =>
+            [
+              `${v.certificateId ?? 'Unknown certificate'}${v.requestId ? ` for ${v.requestId}` : ''}: ${v.ok ? 'VERIFIED' : 'NOT VERIFIED'}`,
+              ...v.items.map((i) => `  ${mark(i.pass)} ${i.label}: ${i.detail}`),
+            ].join('\n'),
+          (v) => (v.ok ? 0 : 3),
+        ),
+      ),
+    )
+}

@@ -1,0 +1,231 @@
+import { generateKeyPairSync, sign } from 'node:crypto'
+import { spawnSync } from 'node:child_process'
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
+import path from 'node:path'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { extractAttachments } from '../../electron/certificates/attachments'
+import { manifestBytes, manifestSha256, type CertificateManifest } from '../../electron/certificates/manifest'
+import {
+  keyFingerprint,
+  loadOrganisation,
+  passphraseProtector,
+  publicIdentity,
+} from '../../electron/certificates/organisation'
+import { renderCertificatePdf } from '../../electron/certificates/pdf'
+import type { Output } from '../../electron/contract'
+import { workerThreadChannel } from '../../electron/engine/host'
+import { createServices, type LetheServices } from '../../electron/host/services'
+import { caller, completedErasure } from '../support/engine'
+import { tempDir } from '../support/fixtures'
+
+const protector = () => passphraseProtector('correct horse battery')
+const hasPoppler = existsSync('/usr/bin/pdfsig') && existsSync('/usr/bin/qpdf')
+
+let services: LetheServices
+let dataDir: string
+let call: ReturnType<typeof caller>
+let issued: Output<'certificates.issue'>
+let requestId: string
+
+beforeAll(async () => {
+  dataDir = tempDir('lethe-certificates-')
+  services = createServices({
+    dataDir,
+    host: 'cli',
+    spawnEngine: () => workerThreadChannel(),
+    keyProtector: protector,
+  })
+  call = caller(services)
+  const erasure = await completedErasure(services, false)
+  requestId = erasure.request.id
+})
+afterAll(async () => {
+  await services.close()
+})
+
+const verify = (file: string) => call<Output<'certificates.verify'>>('certificates.verify', { path: file })
+const item = (checklist: Output<'certificates.verify'>, id: string) =>
+  checklist.items.find((i) => i.id === id)?.pass
+
+describe('issuing a certificate', () => {
+  it('is refused without the organisation’s keys, and while the erasure is not complete', async () => {
+    await expect(call('certificates.issue', { requestId })).rejects.toMatchObject({
+      code: 'CONFLICT',
+      message: expect.stringMatching(/keys/),
+    })
+    await call('organisation.create', { name: 'Ørsted Klinik' })
+    await expect(call('certificates.issue', { requestId })).rejects.toMatchObject({
+      code: 'CONFLICT',
+      message: expect.stringMatching(/in-progress; only a completed erasure can be certified/),
+    })
+    const { events } = await call<Output<'requests.get'>>('requests.get', { id: requestId })
+    expect(events.at(-1)).toMatchObject({ type: 'request.refused', payload: { action: 'certify' } })
+  })
+
+  it('makes a PDF that pdfsig and qpdf accept, records it in the ledger, and verifies item by item', async () => {
+    await call('requests.transition', { id: requestId, to: 'completed' })
+    issued = await call<Output<'certificates.issue'>>('certificates.issue', {
+      requestId,
+      recipients: ['Research partner'],
+    })
+    expect(issued.certificateId).toMatch(/^CERT-\d{4}-0001$/)
+    const list = await call<Output<'certificates.list'>>('certificates.list', {})
+    expect(list.map((c) => c.certificateId)).toEqual([issued.certificateId])
+    const { request } = await call<Output<'requests.get'>>('requests.get', { id: requestId })
+    expect(request.links.certificates).toEqual([issued.certificateId])
+
+    const checklist = await verify(issued.path)
+    expect(checklist.items.filter((i) => i.pass !== true)).toEqual([])
+    expect(checklist).toMatchObject({ ok: true, certificateId: issued.certificateId, requestId })
+    if (hasPoppler) {
+      expect(spawnSync('pdfsig', ['-nocert', issued.path], { encoding: 'utf8' }).stdout).toContain(
+        'Signature is Valid',
+      )
+      expect(spawnSync('qpdf', ['--check', issued.path]).status).toBe(0)
+    }
+  })
+
+  it('a second certificate for the same request gets the next number', async () => {
+    const again = await call<Output<'certificates.issue'>>('certificates.issue', { requestId })
+    expect(again.certificateId).toMatch(/-0002$/)
+  })
+})
+
+describe('the verifier', () => {
+  it('fails the PDF signature when any byte of the file changes', async () => {
+    const pdf = readFileSync(issued.path)
+    const at = pdf.indexOf('Certificate of removal') // inside the signed range, in the document info
+    pdf[at] = 'c'.charCodeAt(0)
+    const file = path.join(dataDir, 'tampered.pdf')
+    writeFileSync(file, pdf)
+    const checklist = await verify(file)
+    expect(checklist.ok).toBe(false)
+    expect(item(checklist, 'pdf-signature')).toBe(false)
+    if (hasPoppler)
+      expect(spawnSync('pdfsig', ['-nocert', file], { encoding: 'utf8' }).stdout).not.toContain(
+        'Signature is Valid',
+      )
+  })
+
+  async function rerender(
+    edit: (manifest: CertificateManifest) => { bytes: Buffer; signature: Buffer; keyPem?: string },
+  ) {
+    const files = extractAttachments(readFileSync(issued.path))
+    const manifest = JSON.parse(files.get('manifest.json')?.toString() ?? '') as CertificateManifest
+    const org = await loadOrganisation(path.join(dataDir, 'organisation'), protector())
+    const identity = await publicIdentity(path.join(dataDir, 'organisation'))
+    const { bytes, signature, keyPem } = edit(manifest)
+    const pdf = await renderCertificatePdf({
+      manifest: JSON.parse(bytes.toString()) as CertificateManifest,
+      manifestBytes: bytes,
+      manifestSignature: signature,
+      manifestSha256: manifestSha256(JSON.parse(bytes.toString()) as CertificateManifest),
+      organisation: keyPem ? { ...identity, manifestPublicKeyPem: keyPem } : identity,
+      signing: org.pdfSigning,
+      fontsDir: path.resolve('resources/fonts'),
+    })
+    const file = path.join(dataDir, `rerendered-${Date.now()}.pdf`)
+    writeFileSync(file, pdf)
+    return verify(file)
+  }
+
+  it('fails the manifest signature when the manifest was changed, even in a freshly signed PDF', async () => {
+    const checklist = await rerender((manifest) => {
+      const original = manifestBytes(manifest)
+      const changed = manifestBytes({
+        ...manifest,
+        records: { ...manifest.records, count: manifest.records.count - 1 },
+      })
+      const signature = extractAttachments(readFileSync(issued.path)).get('manifest.sig') as Buffer
+      expect(changed.equals(original)).toBe(false)
+      return { bytes: changed, signature }
+    })
+    expect(item(checklist, 'pdf-signature')).toBe(true)
+    expect(item(checklist, 'manifest-signature')).toBe(false)
+    expect(item(checklist, 'ledger-issuance')).toBe(false)
+  })
+
+  it('fails when the manifest is signed with another key than the organisation’s', async () => {
+    const other = generateKeyPairSync('ed25519')
+    const otherPem = other.publicKey.export({ type: 'spki', format: 'pem' }).toString()
+    const checklist = await rerender((manifest) => {
+      const bytes = manifestBytes({
+        ...manifest,
+        issuer: { ...manifest.issuer, manifestKeyFingerprint: keyFingerprint(otherPem) },
+      })
+      return { bytes, signature: sign(null, bytes, other.privateKey), keyPem: otherPem }
+    })
+    expect(item(checklist, 'manifest-signature')).toBe(true) // consistent with the key it carries…
+    expect(item(checklist, 'organisation-key')).toBe(false) // …but that key is not the organisation's
+    expect(checklist.ok).toBe(false)
+  })
+
+  it('fails the ledger check when the ledger was altered after issuance', async () => {
+    const events = path.join(dataDir, 'ledger', 'events')
+    const file = path.join(events, readdirSync(events).sort().at(-1) as string)
+    const original = readFileSync(file, 'utf8')
+    writeFileSync(
+      file,
+      original.replace(
+        '"type":"certificate.issued","requestId":"',
+        '"type":"certificate.issued","requestId":"X',
+      ),
+    )
+    try {
+      const checklist = await verify(issued.path)
+      expect(item(checklist, 'pdf-signature')).toBe(true)
+      expect(item(checklist, 'ledger-chain')).toBe(false)
+    } finally {
+      writeFileSync(file, original)
+    }
+  })
+
+  it('checks what it can without a ledger: an outside auditor’s view', async () => {
+    const outside = createServices({
+      dataDir: tempDir('lethe-auditor-'),
+      host: 'cli',
+      spawnEngine: () => workerThreadChannel(),
+      ledger: { readOnly: true },
+      keyProtector: protector,
+    })
+    try {
+      const checklist = await caller(outside)<Output<'certificates.verify'>>('certificates.verify', {
+        path: issued.path,
+      })
+      expect(checklist.ok).toBe(true)
+      expect(checklist.items.filter((i) => i.pass === null).map((i) => i.id)).toEqual([
+        'organisation-key',
+        'models',
+        'ledger-chain',
+        'ledger-issuance',
+      ])
+    } finally {
+      await outside.close()
+    }
+  })
+
+  it('refuses a file that is not a PDF with a clear error', async () => {
+    const file = path.join(dataDir, 'not.pdf')
+    writeFileSync(file, 'hello')
+    await expect(verify(file)).rejects.toMatchObject({
+      code: 'BAD_INPUT',
+      message: expect.stringMatching(/is not a PDF/),
+    })
+  })
+})
+
+describe('certificates in the app', () => {
+  it('can be downloaded again and verified from their bytes, as a dropped file is', async () => {
+    const got = await call<Output<'certificates.get'>>('certificates.get', {
+      certificateId: issued.certificateId,
+    })
+    expect(Buffer.from(got.pdfBase64, 'base64').equals(readFileSync(issued.path))).toBe(true)
+    const checklist = await call<Output<'certificates.verify'>>('certificates.verify', {
+      pdfBase64: got.pdfBase64,
+    })
+    expect(checklist.ok).toBe(true)
+    await expect(call('certificates.get', { certificateId: 'CERT-2026-0999' })).rejects.toMatchObject({
+      code: 'NOT_FOUND',
+    })
+  })
+})
