@@ -23,7 +23,9 @@ import {
   publicIdentity,
   type KeyProtector,
   organisationFile,
+  replacePdfSigning,
 } from './organisation'
+import { fromPkcs12 } from './signing-identity'
 import { renderCertificatePdf } from './pdf'
 import { verifyCertificate, type LedgerWitness } from './verify'
 import { extractAttachments } from './attachments'
@@ -58,6 +60,21 @@ export function certificateService(deps: CertificateDeps): Pick<Handlers, Certif
     'organisation.get': async () => (hasOrganisation() ? publicIdentity(orgDir) : null),
     'organisation.create': async ({ name }) => {
       await createOrganisation(orgDir, name, deps.keyProtector())
+      return publicIdentity(orgDir)
+    },
+    'organisation.importPkcs12': async ({ path: file, passphrase }) => {
+      if (!hasOrganisation())
+        throw new LetheError(
+          'CONFLICT',
+          'Create the organisation’s keys first; the PKCS#12 then replaces the PDF-signing certificate.',
+        )
+      let bytes: Buffer
+      try {
+        bytes = await readFile(file)
+      } catch (error) {
+        throw new LetheError('BAD_INPUT', `Cannot read ${file}: ${(error as Error).message}`)
+      }
+      await replacePdfSigning(orgDir, fromPkcs12(bytes, passphrase), deps.keyProtector())
       return publicIdentity(orgDir)
     },
     'certificates.issue': async ({ requestId, recipients }, context) => {

@@ -102,18 +102,20 @@ export async function verifyCertificate(
   if (!manifest) return finish(null)
 
   const pdfCert = files.get('organisation-certificate.pem')?.toString()
+  // The signed manifest names the PDF certificate by its fingerprint; the PDF must be signed by it.
+  const certName = pdfCert ? (/CN=([^\n]+)/.exec(new X509Certificate(pdfCert).subject)?.[1] ?? null) : null
   const signerMatches =
     pdfCert !== undefined &&
     fingerprint(pdfCert) === manifest.issuer.certificateFingerprint &&
-    new X509Certificate(pdfCert).subject.includes(manifest.issuer.organisation) &&
-    signature.signer === manifest.issuer.organisation
+    certName !== null &&
+    signature.signer === certName
   add(
     'signer',
-    'The PDF was signed by the organisation the manifest names',
+    'The PDF was signed with the certificate the manifest names',
     signerMatches,
     signerMatches
-      ? manifest.issuer.organisation
-      : `the manifest names ${manifest.issuer.organisation}; the PDF was signed by ${signature.signer ?? 'nobody'}`,
+      ? `${certName} (${manifest.issuer.certificateFingerprint})`
+      : `the manifest names certificate ${manifest.issuer.certificateFingerprint}; the PDF was signed by ${signature.signer ?? 'nobody'}`,
   )
   add(
     'key-fingerprint',

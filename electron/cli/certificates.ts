@@ -23,6 +23,19 @@ export function registerCertificateCommands(program: Command): void {
         ),
       ),
     )
+  common(organisation.command('import-p12 <file>'))
+    .description('sign PDFs with the organisation’s own certificate (PKCS#12 with an RSA key)')
+    .requiredOption('--passphrase <text>', 'the PKCS#12 passphrase')
+    .action((file: string, o: CommonOptions & { passphrase: string }) =>
+      exit(
+        run(
+          'organisation.importPkcs12',
+          { path: path.resolve(file), passphrase: o.passphrase },
+          { ...o, writes: true },
+          (v) => `PDFs are now signed with ${v.certificateFingerprint}.`,
+        ),
+      ),
+    )
   common(organisation.command('show'))
     .description('the public key and certificate, for auditors')
     .action((o: CommonOptions) =>

@@ -46,6 +46,11 @@ export const certificateMethods = {
     input: z.object({ name: z.string().trim().min(1).max(200) }).strict(),
     output: OrganisationInfo,
   }),
+  'organisation.importPkcs12': defineMethod({
+    summary: 'Sign PDFs with the organisation’s own certificate and RSA key, from a PKCS#12 file.',
+    input: z.object({ path: Path, passphrase: z.string().max(1000) }).strict(),
+    output: OrganisationInfo,
+  }),
   'certificates.issue': defineMethod({
     summary:
       'Issue the signed certificate of removal for a completed request; the issuance is a ledger entry.',

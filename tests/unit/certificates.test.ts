@@ -229,3 +229,48 @@ describe('certificates in the app', () => {
     })
   })
 })
+
+describe('the organisation’s own PKCS#12', () => {
+  it('replaces the PDF-signing certificate; later certificates are signed with it and still verify', async () => {
+    const dir = tempDir('lethe-p12-')
+    const key = path.join(dir, 'key.pem')
+    const cert = path.join(dir, 'cert.pem')
+    const p12 = path.join(dir, 'org.p12')
+    const run = (args: string[]) => expect(spawnSync('openssl', args, { encoding: 'utf8' }).status).toBe(0)
+    run([
+      'req',
+      '-x509',
+      '-newkey',
+      'rsa:2048',
+      '-nodes',
+      '-keyout',
+      key,
+      '-out',
+      cert,
+      '-days',
+      '30',
+      '-subj',
+      '/CN=Orsted Klinik A-S/O=Orsted',
+    ])
+    run(['pkcs12', '-export', '-inkey', key, '-in', cert, '-out', p12, '-passout', 'pass:p12 secret'])
+    await expect(call('organisation.importPkcs12', { path: p12, passphrase: 'wrong' })).rejects.toMatchObject(
+      { code: 'BAD_INPUT' },
+    )
+    const org = await call<Output<'organisation.importPkcs12'>>('organisation.importPkcs12', {
+      path: p12,
+      passphrase: 'p12 secret',
+    })
+    const fingerprint = spawnSync('openssl', ['x509', '-in', cert, '-noout', '-fingerprint', '-sha256'], {
+      encoding: 'utf8',
+    }).stdout
+    expect(fingerprint.toUpperCase()).toContain(org.certificateFingerprint)
+    const next = await call<Output<'certificates.issue'>>('certificates.issue', { requestId })
+    const checklist = await verify(next.path)
+    expect(checklist.items.filter((i) => i.pass !== true)).toEqual([])
+    if (hasPoppler) {
+      expect(spawnSync('pdfsig', ['-nocert', next.path], { encoding: 'utf8' }).stdout).toContain(
+        'Common Name: Orsted Klinik A-S',
+      )
+    }
+  })
+})
