@@ -2,10 +2,12 @@ import { createRouter, createWebHashHistory, type RouteRecordRaw } from 'vue-rou
 import { areas } from './areas'
 import DashboardView from './views/DashboardView.vue'
 import SettingsView from './views/SettingsView.vue'
+import CertificatesView from './views/CertificatesView.vue'
 import EmptyAreaView from './views/EmptyAreaView.vue'
 
 const views: Record<string, RouteRecordRaw['component']> = {
   '/': DashboardView,
+  '/certificates': CertificatesView,
   '/settings': SettingsView,
 }
 
