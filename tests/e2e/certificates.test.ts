@@ -6,6 +6,7 @@ import type { Browser, Page } from 'playwright-core'
 import type { Output } from '../../electron/contract'
 import { tempDir } from '../support/fixtures'
 import {
+  bridgeCall,
   launchChromium,
   screenshot,
   startBrowserMode,
@@ -17,21 +18,7 @@ let app: BrowserMode
 let browser: Browser
 let requestId: string
 
-/** A call over the bridge with the launch token, as the renderer makes it. */
-async function api<T>(method: string, input: unknown = {}): Promise<T> {
-  const response = await fetch(`${app.origin}/api/call/${method}`, {
-    method: 'POST',
-    headers: { authorization: `Bearer ${app.token}`, 'content-type': 'application/json' },
-    body: JSON.stringify(input),
-  })
-  const body = (await response.json()) as {
-    ok: boolean
-    value?: T
-    error?: { code: string; message: string }
-  }
-  if (!body.ok) throw new Error(`${method}: ${body.error?.code} ${body.error?.message}`)
-  return body.value as T
-}
+const api = <T>(method: string, input: unknown = {}) => bridgeCall<T>(app, method, input)
 
 async function finished(jobId: string): Promise<Output<'jobs.get'>> {
   for (;;) {

@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { Browser } from 'playwright-core'
 import { SystemInfo } from '../../electron/contract'
 import {
+  bridgeCall,
   launchChromium,
   screenshot,
   startBrowserMode,
@@ -22,15 +23,7 @@ afterAll(async () => {
 })
 
 /** What the real services say, asked over the bridge with the launch token. */
-async function servicesInfo(): Promise<SystemInfo> {
-  const response = await fetch(`${app.origin}/api/call/system.info`, {
-    method: 'POST',
-    headers: { authorization: `Bearer ${app.token}`, 'content-type': 'application/json' },
-    body: '{}',
-  })
-  const body = (await response.json()) as { ok: boolean; value: unknown }
-  return SystemInfo.parse(body.value)
-}
+const servicesInfo = async () => SystemInfo.parse(await bridgeCall(app, 'system.info'))
 
 describe('the first screen in Chromium', () => {
   it('shows the data folder and the backend list that came from the real services', async () => {

@@ -60,6 +60,22 @@ function stopProcess(child: ChildProcess): Promise<void> {
   })
 }
 
+/** A call to the real services over the bridge, with the launch token, as the renderer makes it. */
+export async function bridgeCall<T>(app: BrowserMode, method: string, input: unknown = {}): Promise<T> {
+  const response = await fetch(`${app.origin}/api/call/${method}`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${app.token}`, 'content-type': 'application/json' },
+    body: JSON.stringify(input),
+  })
+  const body = (await response.json()) as {
+    ok: boolean
+    value?: T
+    error?: { code: string; message: string }
+  }
+  if (!body.ok) throw new Error(`${method}: ${body.error?.code} ${body.error?.message}`)
+  return body.value as T
+}
+
 export function launchChromium(): Promise<Browser> {
   return chromium.launch({
     executablePath: CHROMIUM,

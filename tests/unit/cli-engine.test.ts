@@ -1,20 +1,10 @@
-import { spawnSync } from 'node:child_process'
 import { writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { describe, expect, it } from 'vitest'
+import { lethe as cli } from '../support/cli'
 import { tempDir } from '../support/fixtures'
 
-function lethe(dataDir: string, args: string[]) {
-  const result = spawnSync(
-    process.execPath,
-    ['--import', 'tsx', 'electron/cli/index.ts', ...args, '--data-dir', dataDir],
-    {
-      encoding: 'utf8',
-      timeout: 120_000,
-    },
-  )
-  return { code: result.status, stdout: result.stdout, stderr: result.stderr }
-}
+const lethe = (dataDir: string, args: string[]) => cli(args, { dataDir })
 
 describe('lethe dataset, model, unlearn and evaluate', () => {
   it('imports, trains, unlearns with a reference and evaluates, in JSON', () => {

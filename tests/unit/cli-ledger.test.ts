@@ -1,21 +1,11 @@
-import { spawnSync } from 'node:child_process'
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { Ledger } from '../../electron/ledger/ledger'
+import { lethe as cli } from '../support/cli'
 import { tempDir } from '../support/fixtures'
 
-function lethe(dataDir: string, args: string[]) {
-  const result = spawnSync(
-    process.execPath,
-    ['--import', 'tsx', 'electron/cli/index.ts', ...args, '--data-dir', dataDir],
-    {
-      encoding: 'utf8',
-      timeout: 60_000,
-    },
-  )
-  return { code: result.status, stdout: result.stdout, stderr: result.stderr }
-}
+const lethe = (dataDir: string, args: string[]) => cli(args, { dataDir })
 
 const create = (dataDir: string, ...extra: string[]) =>
   lethe(dataDir, [

@@ -1,19 +1,11 @@
-import { spawnSync } from 'node:child_process'
 import { writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { backendNames, SystemInfo } from '../../electron/contract'
+import { lethe as cli } from '../support/cli'
 import { tempDir } from '../support/fixtures'
 
-/** The real CLI, as a user runs it: `npm run cli -- …` is `tsx electron/cli/index.ts …`. */
-function lethe(args: string[], env: Record<string, string> = {}) {
-  const result = spawnSync(process.execPath, ['--import', 'tsx', 'electron/cli/index.ts', ...args], {
-    encoding: 'utf8',
-    env: { ...process.env, ...env },
-    timeout: 60_000,
-  })
-  return { code: result.status, stdout: result.stdout, stderr: result.stderr }
-}
+const lethe = (args: string[], env: Record<string, string> = {}) => cli(args, { env })
 
 describe('lethe info', () => {
   it('prints one JSON document with the version, the data folder and the probed backends', () => {
