@@ -13,7 +13,7 @@ import { importIdxDataset } from './data/idx'
 import { baselineMethods, retrain, type RetrainMode } from './methods/baselines'
 import { unlearnContext } from './methods/method'
 import { listModels, loadModel, saveModel, trainedDraft, type ModelManifest } from './models/store'
-import { describeArch, initParams, specOf, type Architecture } from './models/spec'
+import { initParams, specOf, type Architecture } from './models/spec'
 import { tf } from './tf'
 import { train, uploadData, type TrainProgress } from './train'
 import { DurableJsonFile, parseStored } from '../ledger/durable'
@@ -325,7 +325,6 @@ export async function unlearnModel(
   }
 }
 
-export const describeModel = (m: ModelManifest): string => describeArch(m.arch)
 
 export interface Evaluation {
   model: string
