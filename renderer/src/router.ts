@@ -3,11 +3,13 @@ import { areas } from './areas'
 import DashboardView from './views/DashboardView.vue'
 import SettingsView from './views/SettingsView.vue'
 import CertificatesView from './views/CertificatesView.vue'
+import LedgerView from './views/LedgerView.vue'
 import EmptyAreaView from './views/EmptyAreaView.vue'
 
 const views: Record<string, RouteRecordRaw['component']> = {
   '/': DashboardView,
   '/certificates': CertificatesView,
+  '/ledger': LedgerView,
   '/settings': SettingsView,
 }
 
