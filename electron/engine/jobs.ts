@@ -325,7 +325,6 @@ export async function unlearnModel(
   }
 }
 
-
 export interface Evaluation {
   model: string
   reference: string | null
