@@ -1,5 +1,6 @@
 import { z } from 'zod'
 import { defineMethod } from './define'
+import { events } from './events'
 
 const Id = z.string().regex(/^(ds|m)-[0-9a-f]{12}$/, 'an id looks like ds-0123456789ab or m-0123456789ab')
 const Path = z.string().trim().min(1).max(4096)
@@ -62,12 +63,48 @@ export const ModelInfo = z.object({
   createdAt: z.string(),
 })
 
+const Cell = z.union([z.string(), z.number()])
+
+export const MatchedDataset = z.object({
+  datasetId: z.string(),
+  name: z.string(),
+  kind: z.enum(['tabular', 'image']),
+  /** [height, width, channels] of image rows, whose values are 0–255 pixels; null for tables. */
+  shape: z.array(z.number()).nullable(),
+  columns: z.array(z.string()),
+  /** Rows whose subject id is one of the request's, by split (only training rows were learned from). */
+  matched: z.object({ train: z.number(), test: z.number() }),
+  /** The first matched rows, decoded back to their source values (the subject id is not shown). */
+  preview: z.array(
+    z.object({
+      row: z.number(),
+      split: z.enum(['train', 'test']),
+      label: z.string(),
+      values: z.array(Cell),
+    }),
+  ),
+  /** Models trained on the dataset, with how many matched training rows each still learned from. */
+  models: z.array(
+    z.object({
+      id: z.string(),
+      name: z.string(),
+      method: z.string(),
+      parentId: z.string().nullable(),
+      requestId: z.string().nullable(),
+      createdAt: z.string(),
+      remaining: z.number(),
+    }),
+  ),
+})
+
 export const JobKind = z.enum(['train', 'unlearn'])
 export const JobStatus = z.object({
   jobId: z.string(),
   kind: JobKind,
   state: z.enum(['running', 'succeeded', 'failed', 'cancelled']),
   progress: z.object({ fraction: z.number().nullable(), message: z.string() }),
+  /** The loss curve so far (thinned to at most a few hundred points per phase). */
+  curve: z.array(events['job.progress'].shape.point.unwrap()),
   startedAt: z.string(),
   finishedAt: z.string().nullable(),
   result: z.unknown().nullable(),
@@ -154,6 +191,17 @@ export const engineMethods = {
       })
       .strict(),
     output: z.record(z.string(), z.unknown()),
+  }),
+  'matching.preview': defineMethod({
+    summary:
+      'The training records that match a request’s subject identifiers, per dataset and model, before anything runs.',
+    input: z
+      .object({
+        requestId: z.string().regex(/^RTBF-\d{4}-\d{4,}$/, 'a request id looks like RTBF-2026-0001'),
+        limit: z.number().int().min(0).max(200).default(10),
+      })
+      .strict(),
+    output: z.object({ requestId: z.string(), datasets: z.array(MatchedDataset) }),
   }),
   'jobs.get': defineMethod({
     summary: 'A job’s state, progress and result.',

@@ -267,9 +267,31 @@ export const ledgerMethods = {
     output: RequestView,
   }),
   'requests.attach': defineMethod({
-    summary: 'Attach a file (copied into the data folder, SHA-256 recorded).',
-    input: z.object({ id: RequestId, path: Text(4096), mediaType: Text(120).optional() }).strict(),
+    summary:
+      'Attach a file, by its path or (an upload) its name and bytes as base64; copied into the data folder, SHA-256 recorded.',
+    input: z
+      .object({
+        id: RequestId,
+        path: Text(4096).optional(),
+        name: Text(255).optional(),
+        /** Up to about 700 KB of file: the bridge takes bodies of at most 1 MiB. */
+        contentBase64: z.base64().max(950_000).optional(),
+        mediaType: Text(120).optional(),
+      })
+      .strict()
+      .refine(
+        (v) =>
+          v.path !== undefined
+            ? v.name === undefined && v.contentBase64 === undefined
+            : v.name !== undefined && v.contentBase64 !== undefined,
+        'give either path, or name and contentBase64',
+      ),
     output: RequestView,
+  }),
+  'requests.attachment': defineMethod({
+    summary: 'An attachment’s bytes as base64, checked against its recorded SHA-256.',
+    input: z.object({ id: RequestId, attachmentId: z.uuid() }).strict(),
+    output: z.object({ contentBase64: z.string(), mediaType: z.string() }),
   }),
   'requests.link': defineMethod({
     summary: 'Link a request to a model, an unlearning run or a certificate.',

@@ -6,10 +6,12 @@ import { readFile } from 'node:fs/promises'
 import path from 'node:path'
 import type { z } from 'zod'
 import { LetheError } from '../contract'
+import type { CurvePoint } from '../contract/events'
 import type { ArchitectureInput, TrainOptions } from '../contract/engine'
 import { importCsvDataset } from './data/csv-dataset'
 import { listDatasets, loadDataset, saveDataset, type Dataset, type DatasetManifest } from './data/dataset'
 import { importIdxDataset } from './data/idx'
+import { previewRows, type DatasetPreview } from './data/preview'
 import { baselineMethods, retrain, type RetrainMode } from './methods/baselines'
 import { unlearnContext } from './methods/method'
 import { listModels, loadModel, saveModel, trainedDraft, type ModelManifest } from './models/store'
@@ -27,7 +29,7 @@ export const folders = (dataDir: string) => ({
 
 export interface JobControl {
   signal: AbortSignal
-  progress: (fraction: number | null, message: string) => void
+  progress: (fraction: number | null, message: string, point?: CurvePoint) => void
 }
 
 export async function importDataset(input: {
@@ -93,6 +95,23 @@ export async function subjectsOf(dataDir: string, datasetId: string): Promise<st
   return (await loadDataset(folders(dataDir).datasets, datasetId)).subjects
 }
 
+export async function previewOf(
+  dataDir: string,
+  datasetId: string,
+  rows: number[],
+  limit: number,
+): Promise<DatasetPreview> {
+  const dataset = await loadDataset(folders(dataDir).datasets, datasetId)
+  const outside = rows.find((row) => row >= dataset.manifest.rows)
+  if (outside !== undefined) {
+    throw new LetheError(
+      'BAD_INPUT',
+      `${datasetId} has ${dataset.manifest.rows} rows; there is no row ${outside}.`,
+    )
+  }
+  return previewRows(dataset, rows, limit)
+}
+
 function architectureFor(dataset: Dataset, input: z.infer<typeof ArchitectureInput>): Architecture {
   const classes = dataset.manifest.classes.length
   const inputs = dataset.manifest.featureDim
@@ -134,6 +153,15 @@ const progressOf = (control: JobControl, what: string) => (p: TrainProgress) =>
     ]
       .filter(Boolean)
       .join(', '),
+    Number.isNaN(p.loss)
+      ? undefined
+      : {
+          phase: what,
+          step: p.step,
+          steps: p.steps,
+          loss: p.loss,
+          accuracy: Number.isNaN(p.accuracy) ? null : p.accuracy,
+        },
   )
 
 export async function trainModel(

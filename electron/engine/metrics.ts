@@ -99,6 +99,37 @@ export function rocAuc(positives: ArrayLike<number>, negatives: ArrayLike<number
   return np && nn ? (rankSum - (np * (np + 1)) / 2) / (np * nn) : Number.NaN
 }
 
+/**
+ * The ROC curve of scores (higher: more likely a positive), one point per distinct threshold,
+ * thinned to at most `points` points; it starts at (0, 0) and ends at (1, 1).
+ */
+export function rocCurve(
+  positives: ArrayLike<number>,
+  negatives: ArrayLike<number>,
+  points = 101,
+): { fpr: number[]; tpr: number[] } {
+  const all = [
+    ...Array.from(positives, (s) => ({ s, p: 1 })),
+    ...Array.from(negatives, (s) => ({ s, p: 0 })),
+  ].sort((a, b) => b.s - a.s)
+  const fpr = [0]
+  const tpr = [0]
+  let tp = 0
+  let fp = 0
+  all.forEach((entry, i) => {
+    if (entry.p === 1) tp += 1
+    else fp += 1
+    // Rows with the same score cross the threshold together: one point after the last of them.
+    if (i === all.length - 1 || (all[i + 1] as { s: number }).s !== entry.s) {
+      fpr.push(negatives.length ? fp / negatives.length : 0)
+      tpr.push(positives.length ? tp / positives.length : 0)
+    }
+  })
+  if (fpr.length <= points) return { fpr, tpr }
+  const keep = Array.from({ length: points }, (_, k) => Math.round((k * (fpr.length - 1)) / (points - 1)))
+  return { fpr: keep.map((i) => fpr[i] as number), tpr: keep.map((i) => tpr[i] as number) }
+}
+
 /** A one-feature logistic regression, fitted by Newton's method (the attacker of the kit). */
 function fitAttacker(x: number[], y: number[]): (v: number) => number {
   const mean = x.reduce((a, b) => a + b, 0) / x.length
@@ -138,6 +169,8 @@ export interface MiaResult {
   accuracy: number | null
   /** Samples per class after balancing. */
   perClass: number
+  /** The attacker's ROC curve on the held-out folds (false and true positive rates), for plotting. */
+  roc: { fpr: number[]; tpr: number[] } | null
   /** Why there is no number, when there is none. */
   note: string | null
 }
@@ -158,7 +191,7 @@ export function membershipInference(
   const n = Math.min(forgetLosses.length, testLosses.length)
   if (n < 2 * folds) {
     const note = `${n} forget rows: the attack needs at least ${2 * folds} to be trained and tested on separate rows`
-    return { auc: null, ci: null, accuracy: null, perClass: n, note }
+    return { auc: null, ci: null, accuracy: null, perClass: n, roc: null, note }
   }
   const pos = random.shuffle(forgetLosses).slice(0, n)
   const neg = random.shuffle(testLosses).slice(0, n)
@@ -193,7 +226,14 @@ export function membershipInference(
   }
   samples.sort((a, b) => a - b)
   const at = (q: number) => samples[Math.min(samples.length - 1, Math.floor(q * samples.length))] as number
-  return { auc, ci: [at(0.025), at(0.975)], accuracy: correct / (2 * n), perClass: n, note: null }
+  return {
+    auc,
+    ci: [at(0.025), at(0.975)],
+    accuracy: correct / (2 * n),
+    perClass: n,
+    roc: rocCurve(heldPos, heldNeg),
+    note: null,
+  }
 }
 
 /** ‖a − b‖₂ over all parameters. */

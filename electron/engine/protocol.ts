@@ -3,6 +3,7 @@ import type { BackendReport } from '../contract/system'
 import type { BackendChoice } from './backends'
 import type { LetheEvent, Result } from '../contract'
 import type { DatasetManifest } from './data/dataset'
+import type { DatasetPreview } from './data/preview'
 import type { evaluateModel, Evaluation, importDataset, trainModel, unlearnModel } from './jobs'
 import type { ModelManifest } from './models/store'
 
@@ -20,6 +21,10 @@ export interface EngineMethods {
   'datasets.import': { input: InputOf<typeof importDataset>; output: DatasetManifest }
   'datasets.list': { input: { dataDir: string }; output: DatasetManifest[] }
   'datasets.subjects': { input: { dataDir: string; datasetId: string }; output: string[] }
+  'datasets.preview': {
+    input: { dataDir: string; datasetId: string; rows: number[]; limit: number }
+    output: DatasetPreview
+  }
   'models.list': { input: { dataDir: string }; output: ModelManifest[] }
   'models.evaluate': { input: InputOf<typeof evaluateModel>; output: Evaluation }
   'jobs.start': { input: JobRequest; output: { jobId: string } }

@@ -7,6 +7,7 @@ import { randomUUID } from 'node:crypto'
 import { LetheError, toErrorPayload, type LetheEvent } from '../contract'
 import type { CallContext, Handlers } from '../contract/dispatch'
 import type { engineMethods, JobStatus } from '../contract/engine'
+import type { CurvePoint } from '../contract/events'
 import type { EventHub } from '../host/events'
 import { actorOf, type LedgerService } from '../ledger/service'
 import type { DatasetManifest } from './data/dataset'
@@ -51,6 +52,18 @@ const modelInfo = (m: ModelManifest) => ({
   createdAt: m.createdAt,
 })
 
+/** Points kept per phase of a curve; beyond it every other point is dropped, so the shape stays. */
+const CURVE_POINTS_PER_PHASE = 400
+
+function addPoint(curve: CurvePoint[], point: CurvePoint): void {
+  curve.push(point)
+  const phase = curve.filter((p) => p.phase === point.phase)
+  if (phase.length <= CURVE_POINTS_PER_PHASE) return
+  const dropped = new Set(phase.filter((_, i) => i % 2 === 1 && i < phase.length - 1))
+  const kept = curve.filter((p) => !dropped.has(p))
+  curve.splice(0, curve.length, ...kept)
+}
+
 export class EngineService {
   private readonly jobs = new Map<string, Job>()
   private readonly onFinish = new Map<
@@ -73,6 +86,7 @@ export class EngineService {
     if (!job) return
     if (event.name === 'job.progress') {
       job.progress = { fraction: event.payload.fraction, message: event.payload.message }
+      if (event.payload.point) addPoint(job.curve, event.payload.point)
       return
     }
     if (event.name !== 'job.finished') return
@@ -104,6 +118,7 @@ export class EngineService {
       kind,
       state: 'running',
       progress: { fraction: null, message: 'Starting' },
+      curve: [],
       startedAt: new Date().toISOString(),
       finishedAt: null,
       result: null,
@@ -269,6 +284,54 @@ export class EngineService {
           },
         })
         return { jobId: job.jobId }
+      },
+      'matching.preview': async ({ requestId, limit }) => {
+        const ledger = await this.ledger.ledger()
+        const [datasets, models] = await Promise.all([
+          engine.call('datasets.list', { dataDir }),
+          engine.call('models.list', { dataDir }),
+        ])
+        const matches = []
+        for (const dataset of datasets) {
+          const subjects = await engine.call('datasets.subjects', { dataDir, datasetId: dataset.id })
+          const rows = ledger.matchSubjects(requestId, subjects)
+          const {
+            columns,
+            rows: preview,
+            ...split
+          } = await engine.call('datasets.preview', {
+            dataDir,
+            datasetId: dataset.id,
+            rows,
+            limit,
+          })
+          const inTest = new Set(split.inTest)
+          const train = rows.filter((row) => !inTest.has(row))
+          matches.push({
+            datasetId: dataset.id,
+            name: dataset.name,
+            kind: dataset.kind,
+            shape: dataset.shape,
+            columns,
+            matched: { train: train.length, test: inTest.size },
+            preview,
+            models: models
+              .filter((m) => m.datasetId === dataset.id)
+              .map((m) => {
+                const forgotten = new Set(m.forgottenRows)
+                return {
+                  id: m.id,
+                  name: m.name,
+                  method: m.method,
+                  parentId: m.parentId,
+                  requestId: m.requestId,
+                  createdAt: m.createdAt,
+                  remaining: train.filter((row) => !forgotten.has(row)).length,
+                }
+              }),
+          })
+        }
+        return { requestId, datasets: matches }
       },
       'jobs.get': async ({ jobId }) => this.job(jobId),
       'jobs.list': async () => [...this.jobs.values()].reverse(),

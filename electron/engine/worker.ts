@@ -11,6 +11,7 @@ import {
   evaluateModel,
   importDataset,
   modelsOf,
+  previewOf,
   subjectsOf,
   trainModel,
   unlearnModel,
@@ -69,6 +70,7 @@ const methods: {
   'datasets.import': (input) => importDataset(input),
   'datasets.list': ({ dataDir }) => datasetsOf(dataDir),
   'datasets.subjects': ({ dataDir, datasetId }) => subjectsOf(dataDir, datasetId),
+  'datasets.preview': ({ dataDir, datasetId, rows, limit }) => previewOf(dataDir, datasetId, rows, limit),
   'models.list': ({ dataDir }) => modelsOf(dataDir),
   'models.evaluate': async (input) => {
     await ready()
@@ -93,8 +95,11 @@ function runJob(job: JobRequest): void {
   jobs.set(job.jobId, abort)
   const control: JobControl = {
     signal: abort.signal,
-    progress: (fraction, message) =>
-      emit({ name: 'job.progress', payload: { jobId: job.jobId, kind: job.kind, fraction, message } }),
+    progress: (fraction, message, point) =>
+      emit({
+        name: 'job.progress',
+        payload: { jobId: job.jobId, kind: job.kind, fraction, message, ...(point ? { point } : {}) },
+      }),
   }
   const work = ready().then((): Promise<unknown> =>
     job.kind === 'train' ? trainModel(job.input, control) : unlearnModel(job.input, control),

@@ -5,7 +5,8 @@
  */
 import { createHash, randomUUID } from 'node:crypto'
 import { existsSync } from 'node:fs'
-import { copyFile, mkdir, readdir, readFile, rm, stat } from 'node:fs/promises'
+import { mkdir, readdir, readFile, rm, stat } from 'node:fs/promises'
+import { writeFileDurably } from '../lib/files'
 import path from 'node:path'
 import type { z } from 'zod'
 import { LetheError } from '../contract'
@@ -398,32 +399,68 @@ export class Ledger {
     })
   }
 
-  async attach(input: { id: string; path: string; mediaType?: string }, actor: string): Promise<void> {
+  /** Attach a file given by its path, or by its name and bytes (an upload from the browser). */
+  async attach(
+    input: { id: string; mediaType?: string } & ({ path: string } | { name: string; content: Uint8Array }),
+    actor: string,
+  ): Promise<void> {
     await this.write(async () => {
       const record = this.record(input.id)
       const personal = await this.personalOrRefuse(record, 'attach', actor)
-      let content: Buffer
-      try {
-        content = await readFile(input.path)
-      } catch (error) {
-        throw new LetheError('BAD_INPUT', `Cannot read ${input.path}: ${(error as Error).message}`)
+      let content: Uint8Array
+      if ('content' in input) content = input.content
+      else {
+        try {
+          content = await readFile(input.path)
+        } catch (error) {
+          throw new LetheError('BAD_INPUT', `Cannot read ${input.path}: ${(error as Error).message}`)
+        }
       }
+      const name = 'name' in input ? path.basename(input.name) : path.basename(input.path)
       const attachmentId = randomUUID()
       const folder = path.join(Ledger.paths(this.dataDir).attachments, record.id)
       await mkdir(folder, { recursive: true })
-      await copyFile(input.path, path.join(folder, attachmentId))
+      await writeFileDurably(path.join(folder, attachmentId), content)
       const sha256 = createHash('sha256').update(content).digest('hex')
-      const names = { ...personal.attachmentNames, [attachmentId]: path.basename(input.path) }
+      const names = { ...personal.attachmentNames, [attachmentId]: name }
       await this.store.personal.put(record.n, record.id, { ...personal, attachmentNames: names })
       await this.append(actor, [
         this.event('request.attached', record.id, {
           attachmentId,
           sha256,
           bytes: content.length,
-          mediaType: input.mediaType ?? guessMediaType(input.path),
+          mediaType: input.mediaType ?? guessMediaType(name),
         }),
       ])
     })
+  }
+
+  /** An attachment's bytes, checked against the SHA-256 recorded when it was attached. */
+  async attachment(id: string, attachmentId: string): Promise<{ content: Buffer; mediaType: string }> {
+    const record = this.record(id)
+    const meta = record.attachments.find((a) => a.id === attachmentId)
+    if (!meta) throw new LetheError('NOT_FOUND', `${id} has no attachment ${attachmentId}.`)
+    const file = path.join(Ledger.paths(this.dataDir).attachments, record.id, attachmentId)
+    let content: Buffer
+    try {
+      content = await readFile(file)
+    } catch (error) {
+      const reason =
+        (error as NodeJS.ErrnoException).code === 'ENOENT' ? 'it is missing' : (error as Error).message
+      throw new LetheError('CORRUPT', `The attachment ${attachmentId} of ${id} cannot be read: ${reason}.`, {
+        file,
+      })
+    }
+    if (createHash('sha256').update(content).digest('hex') !== meta.sha256) {
+      throw new LetheError(
+        'CORRUPT',
+        `The attachment ${attachmentId} of ${id} was changed after it was attached.`,
+        {
+          file,
+        },
+      )
+    }
+    return { content, mediaType: meta.mediaType }
   }
 
   async link(

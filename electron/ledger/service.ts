@@ -117,7 +117,23 @@ export class LedgerService {
       'requests.acknowledge': thenView((ledger, input, actor) => ledger.acknowledge(input, actor)),
       'requests.update': thenView((ledger, input, actor) => ledger.update(input, actor)),
       'requests.addNote': thenView((ledger, input, actor) => ledger.addNote(input, actor)),
-      'requests.attach': thenView((ledger, input, actor) => ledger.attach(input, actor)),
+      'requests.attach': thenView((ledger, { id, path, name, contentBase64, mediaType }, actor) =>
+        ledger.attach(
+          path !== undefined
+            ? { id, path, mediaType }
+            : {
+                id,
+                name: name as string,
+                content: Buffer.from(contentBase64 as string, 'base64'),
+                mediaType,
+              },
+          actor,
+        ),
+      ),
+      async 'requests.attachment'({ id, attachmentId }) {
+        const { content, mediaType } = await (await open()).attachment(id, attachmentId)
+        return { contentBase64: content.toString('base64'), mediaType }
+      },
       'requests.link': thenView((ledger, input, actor) => ledger.link(input, actor)),
       async 'requests.import'(input, context) {
         const ledger = await open()

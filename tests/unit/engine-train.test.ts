@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { l2Distance, membershipInference, rocAuc } from '../../electron/engine/metrics'
+import { l2Distance, membershipInference, rocAuc, rocCurve } from '../../electron/engine/metrics'
 import { logits } from '../../electron/engine/models/forward'
 import { initParams, specOf, type Architecture } from '../../electron/engine/models/spec'
 import { Random } from '../../electron/engine/random'
@@ -181,6 +181,28 @@ describe('metrics', () => {
     const clear = membershipInference(members, also)
     expect(clear.auc).toBeGreaterThan(0.97)
     expect(clear.accuracy).toBeGreaterThan(0.9)
+    // The plotted ROC curve is the attack's: the area under it (trapezoids) is its AUC.
+    for (const result of [none, clear]) {
+      const { fpr, tpr } = result.roc as { fpr: number[]; tpr: number[] }
+      expect([fpr[0], tpr[0], fpr.at(-1), tpr.at(-1)]).toEqual([0, 0, 1, 1])
+      const area = fpr.reduce(
+        (sum, x, i) =>
+          i ? sum + ((x - (fpr[i - 1] as number)) * ((tpr[i] as number) + (tpr[i - 1] as number))) / 2 : 0,
+        0,
+      )
+      expect(area).toBeCloseTo(result.auc as number, 2)
+    }
+  })
+
+  it('draws the ROC curve through every threshold, ties together', () => {
+    expect(rocCurve([3, 2], [2, 1])).toEqual({ fpr: [0, 0, 0.5, 1], tpr: [0, 0.5, 1, 1] })
+    const thin = rocCurve(
+      Array.from({ length: 500 }, (_, i) => i),
+      Array.from({ length: 500 }, (_, i) => i + 0.5),
+      11,
+    )
+    expect(thin.fpr).toHaveLength(11)
+    expect([thin.fpr[0], thin.fpr.at(-1)]).toEqual([0, 1])
   })
 })
 

@@ -298,6 +298,30 @@ describe('attachments and links', () => {
       code: 'BAD_INPUT',
     })
   })
+
+  it('takes an upload by name and bytes, gives it back, and refuses to give back a changed file', async () => {
+    const { ledger: l, dataDir } = await fresh()
+    const [id] = (await l.create([requestInput()], 'o')) as [string]
+    const bytes = new TextEncoder().encode('%PDF-1.7 signed consent form')
+    await l.attach({ id, name: '../../consent.pdf', content: bytes }, 'o')
+    const [attachment] = (await l.view(id, true)).attachments
+    // Only the base name is kept: an upload's name never becomes a path.
+    expect(attachment).toMatchObject({
+      name: 'consent.pdf',
+      mediaType: 'application/pdf',
+      bytes: bytes.length,
+    })
+    const read = await l.attachment(id, attachment?.id as string)
+    expect(new Uint8Array(read.content)).toEqual(bytes)
+    writeFileSync(path.join(dataDir, 'ledger', 'attachments', id, attachment?.id as string), 'forged')
+    await expect(l.attachment(id, attachment?.id as string)).rejects.toMatchObject({
+      code: 'CORRUPT',
+      message: expect.stringMatching(/changed after it was attached/),
+    })
+    await expect(l.attachment(id, '00000000-0000-4000-8000-000000000000')).rejects.toMatchObject({
+      code: 'NOT_FOUND',
+    })
+  })
 })
 
 describe('the registry and write-ahead erasure work', () => {
