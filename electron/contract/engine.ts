@@ -111,6 +111,24 @@ export const JobStatus = z.object({
   error: z.object({ code: z.string(), message: z.string() }).nullable(),
 })
 
+/** The demo datasets shipped in resources/datasets (real data; licences in its LICENSE.md). */
+export const demoDatasets = {
+  'breast-cancer': {
+    file: 'breast-cancer.csv',
+    subjectColumn: 'patient_id',
+    labelColumn: 'diagnosis',
+    description:
+      'Breast Cancer Wisconsin (Diagnostic): 569 patients, 30 measurements, benign or malignant. CC BY 4.0.',
+  },
+  digits: {
+    file: 'digits.csv',
+    subjectColumn: 'subject_id',
+    labelColumn: 'digit',
+    description: 'Handwritten digits (UCI): 1,797 8×8 images written by 180 people. CC BY 4.0.',
+  },
+} as const
+export const DemoDataset = z.enum(Object.keys(demoDatasets) as [keyof typeof demoDatasets])
+
 export const unlearningMethods = ['retrain', 'finetune', 'neggrad'] as const
 
 export const engineMethods = {
@@ -132,6 +150,11 @@ export const engineMethods = {
         seed: z.number().int().min(0).default(42),
       })
       .strict(),
+    output: DatasetInfo,
+  }),
+  'datasets.importDemo': defineMethod({
+    summary: 'Import one of the demo datasets that ship with Lethe.',
+    input: z.object({ demo: DemoDataset }).strict(),
     output: DatasetInfo,
   }),
   'datasets.list': defineMethod({

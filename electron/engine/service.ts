@@ -4,15 +4,17 @@
  * registry, the request's links, and write-ahead work records for unlearning).
  */
 import { randomUUID } from 'node:crypto'
+import path from 'node:path'
 import { LetheError, toErrorPayload, type LetheEvent } from '../contract'
 import type { CallContext, Handlers } from '../contract/dispatch'
-import type { engineMethods, JobStatus } from '../contract/engine'
+import { demoDatasets, type engineMethods, type JobStatus } from '../contract/engine'
 import type { CurvePoint } from '../contract/events'
 import type { EventHub } from '../host/events'
 import { actorOf, type LedgerService } from '../ledger/service'
 import type { DatasetManifest } from './data/dataset'
 import type { BackendChoice } from './backends'
 import type { EngineHost } from './host'
+import type { EngineMethods } from './protocol'
 import type { UnlearnResult } from './jobs'
 import type { ModelManifest } from './models/store'
 import { describeArch } from './models/spec'
@@ -77,6 +79,7 @@ export class EngineService {
     private readonly ledger: LedgerService,
     events: EventHub,
     private readonly backendChoice: () => Promise<BackendChoice | null>,
+    private readonly demosDir: string,
   ) {
     events.subscribe((event) => void this.track(event))
   }
@@ -165,24 +168,35 @@ export class EngineService {
       entry: Parameters<Awaited<ReturnType<LedgerService['ledger']>>['register']>[0],
       context: CallContext,
     ) => (await this.ledger.ledger()).register(entry, actorOf(context))
+    const importDataset = async (
+      input: Omit<EngineMethods['datasets.import']['input'], 'dataDir'>,
+      context: CallContext,
+    ) => {
+      const manifest = await engine.call('datasets.import', { dataDir, ...input })
+      await register(
+        {
+          id: manifest.id,
+          kind: 'dataset',
+          name: manifest.name,
+          version: '1',
+          contentHash: manifest.contentHash,
+          parentId: null,
+          datasetId: null,
+          method: null,
+          requestId: null,
+        },
+        context,
+      )
+      return datasetInfo(manifest)
+    }
     return {
-      'datasets.import': async (input, context) => {
-        const manifest = await engine.call('datasets.import', { dataDir, ...input })
-        await register(
-          {
-            id: manifest.id,
-            kind: 'dataset',
-            name: manifest.name,
-            version: '1',
-            contentHash: manifest.contentHash,
-            parentId: null,
-            datasetId: null,
-            method: null,
-            requestId: null,
-          },
+      'datasets.import': importDataset,
+      'datasets.importDemo': async ({ demo }, context) => {
+        const { file, subjectColumn, labelColumn } = demoDatasets[demo]
+        return importDataset(
+          { path: path.join(this.demosDir, file), subjectColumn, labelColumn, testFraction: 0.2, seed: 42 },
           context,
         )
-        return datasetInfo(manifest)
       },
       'datasets.list': async () => (await engine.call('datasets.list', { dataDir })).map(datasetInfo),
       'models.list': async () => (await engine.call('models.list', { dataDir })).map(modelInfo),

@@ -65,7 +65,14 @@ export function createServices({
   const handlers: Handlers = {
     ...system.handlers,
     ...ledger.handlers(),
-    ...new EngineService(dataDir, engine, ledger, events, system.backendChoice).handlers(),
+    ...new EngineService(
+      dataDir,
+      engine,
+      ledger,
+      events,
+      system.backendChoice,
+      path.join(resources, 'datasets'),
+    ).handlers(),
     ...certificateService({ dataDir, ledger, keyProtector, fontsDir: path.join(resources, 'fonts') }),
   }
   return {

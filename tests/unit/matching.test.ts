@@ -71,6 +71,19 @@ describe('matching a request against the training data', () => {
     for (const point of run?.curve ?? []) expect(Number.isFinite(point.loss)).toBe(true)
   })
 
+  it('imports a demo dataset that ships with the app, and matches nothing of the request in it', async () => {
+    const digits = await call()<Output<'datasets.importDemo'>>('datasets.importDemo', { demo: 'digits' })
+    expect(digits).toMatchObject({ id: 'ds-b7d6f9357266', rows: 1797, subjects: 180 })
+    const preview = await call()<Output<'matching.preview'>>('matching.preview', {
+      requestId: erasure.request.id,
+    })
+    expect(preview.datasets.find((d) => d.datasetId === digits.id)).toMatchObject({
+      matched: { train: 0, test: 0 },
+      preview: [],
+      models: [],
+    })
+  })
+
   it('names an unknown request', async () => {
     await expect(call()('matching.preview', { requestId: 'RTBF-2026-9999' })).rejects.toMatchObject({
       code: 'NOT_FOUND',
