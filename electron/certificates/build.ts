@@ -3,7 +3,7 @@
  * request (by its salted subject hash), the unlearning run's evidence, and the ledger head.
  */
 import type { SignedHead } from '../contract/ledger'
-import type { UnlearnResult } from '../engine/jobs'
+import type { UnlearnResult } from '../engine/models/runs'
 import type { ModelScores } from '../engine/verify'
 import type { RequestRecord } from '../ledger/state'
 import { rowsDigest, type CertificateManifest, type SetScores } from './manifest'

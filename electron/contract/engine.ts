@@ -63,6 +63,8 @@ export const ModelInfo = z.object({
   createdAt: z.string(),
 })
 
+export const unlearningMethods = ['retrain', 'finetune', 'neggrad'] as const
+
 const Cell = z.union([z.string(), z.number()])
 
 export const MatchedDataset = z.object({
@@ -97,6 +99,61 @@ export const MatchedDataset = z.object({
   ),
 })
 
+export const Guarantee = z.discriminatedUnion('kind', [
+  z.object({ kind: z.literal('exact'), meaning: z.string() }),
+  z.object({ kind: z.literal('certified'), epsilon: z.number(), delta: z.number(), meaning: z.string() }),
+  z.object({ kind: z.literal('empirical'), meaning: z.string() }),
+])
+
+export const MethodInfo = z.object({
+  name: z.enum(unlearningMethods),
+  label: z.string(),
+  /** One paragraph: what the method does and what it costs. */
+  description: z.string(),
+  /** The guarantee with default options. */
+  guarantee: Guarantee,
+})
+
+const SetScore = z.object({ rows: z.number(), accuracy: z.number().nullable(), loss: z.number().nullable() })
+export const ModelScores = z.object({
+  forget: SetScore,
+  retain: SetScore,
+  test: SetScore,
+  mia: z.object({
+    auc: z.number().nullable(),
+    ci: z.tuple([z.number(), z.number()]).nullable(),
+    accuracy: z.number().nullable(),
+    perClass: z.number(),
+    roc: z.object({ fpr: z.array(z.number()), tpr: z.array(z.number()) }).nullable(),
+    note: z.string().nullable(),
+  }),
+})
+
+/** What an unlearning run removed, how, with which guarantee, and its verification report. */
+export const RunRecord = z.object({
+  model: z.object({ id: z.string(), name: z.string(), paramsSha256: z.string(), createdAt: z.string() }),
+  parent: z.object({ id: z.string(), sha256: z.string() }),
+  method: z.string(),
+  guarantee: Guarantee,
+  forgotten: z.number(),
+  heldOut: z.number(),
+  report: z.object({
+    original: ModelScores,
+    unlearned: ModelScores,
+    reference: ModelScores.nullable(),
+    distance: z.object({
+      originalToReference: z.number().nullable(),
+      unlearnedToReference: z.number().nullable(),
+      noiseFloor: z.number().nullable(),
+    }),
+    agreementWithReference: z.object({ test: z.number(), forget: z.number() }).nullable(),
+    klToReference: z.number().nullable(),
+  }),
+  reference: z.object({ mode: z.enum(['replay', 'independent']), ms: z.number() }).nullable(),
+  timings: z.object({ unlearnMs: z.number() }),
+  details: z.record(z.string(), z.unknown()),
+})
+
 export const JobKind = z.enum(['train', 'unlearn'])
 export const JobStatus = z.object({
   jobId: z.string(),
@@ -128,8 +185,6 @@ export const demoDatasets = {
   },
 } as const
 export const DemoDataset = z.enum(Object.keys(demoDatasets) as [keyof typeof demoDatasets])
-
-export const unlearningMethods = ['retrain', 'finetune', 'neggrad'] as const
 
 export const engineMethods = {
   'datasets.import': defineMethod({
@@ -214,6 +269,16 @@ export const engineMethods = {
       })
       .strict(),
     output: z.record(z.string(), z.unknown()),
+  }),
+  'unlearn.methods': defineMethod({
+    summary: 'The unlearning methods, each with what it does, what it costs and what it guarantees.',
+    input: z.object({}).strict(),
+    output: z.array(MethodInfo),
+  }),
+  'unlearn.get': defineMethod({
+    summary: 'The record of the unlearning run that produced a model version, with its verification report.',
+    input: z.object({ modelId: Id }).strict(),
+    output: RunRecord,
   }),
   'matching.preview': defineMethod({
     summary:

@@ -18,14 +18,11 @@ import { listModels, loadModel, saveModel, trainedDraft, type ModelManifest } fr
 import { initParams, specOf, type Architecture } from './models/spec'
 import { tf } from './tf'
 import { train, uploadData, type TrainProgress } from './train'
-import { DurableJsonFile, parseStored } from '../ledger/durable'
+import { DurableJsonFile } from '../ledger/durable'
+import { folders } from './folders'
+import { UNLEARNING_FILE, type UnlearnResult } from './models/runs'
 import { agreement, l2Distance } from './metrics'
-import { scoreModel, verificationReport, type ModelScores, type VerificationReport } from './verify'
-
-export const folders = (dataDir: string) => ({
-  datasets: path.join(dataDir, 'datasets'),
-  models: path.join(dataDir, 'models'),
-})
+import { scoreModel, verificationReport, type ModelScores } from './verify'
 
 export interface JobControl {
   signal: AbortSignal
@@ -204,25 +201,6 @@ export async function trainModel(
     data.x.dispose()
     data.y.dispose()
   }
-}
-
-export const UNLEARNING_FILE = 'unlearning.json'
-
-/** What an unlearning run produced and measured, kept beside the new model version. */
-export interface UnlearnResult {
-  model: ModelManifest
-  parent: { id: string; sha256: string }
-  /** The training rows this run removed (the request's own, not earlier requests'). */
-  forgottenRows: number[]
-  method: string
-  guarantee: ReturnType<(typeof baselineMethods)[number]['guarantee']>
-  forgotten: number
-  /** The subjects' rows that were held out for testing: never trained on, nothing to unlearn. */
-  heldOut: number
-  report: VerificationReport
-  reference: { mode: RetrainMode; ms: number } | null
-  timings: { unlearnMs: number }
-  details: Record<string, unknown>
 }
 
 export async function unlearnModel(
@@ -407,19 +385,4 @@ export async function evaluateModel(input: {
     data.x.dispose()
     data.y.dispose()
   }
-}
-
-/** The evidence of the unlearning run that produced a model version. */
-export async function unlearningOf(dataDir: string, modelId: string): Promise<UnlearnResult> {
-  const file = path.join(folders(dataDir).models, path.basename(modelId), UNLEARNING_FILE)
-  let text: string
-  try {
-    text = await readFile(file, 'utf8')
-  } catch {
-    throw new LetheError(
-      'NOT_FOUND',
-      `${modelId} was not produced by an unlearning run in Lethe, so there is no evidence to certify.`,
-    )
-  }
-  return parseStored<UnlearnResult>(file, text)
 }

@@ -1,4 +1,6 @@
 /** Messages between the engine host (main process) and the engine process. */
+import type { z } from 'zod'
+import type { MethodInfo } from '../contract/engine'
 import type { BackendReport } from '../contract/system'
 import type { BackendChoice } from './backends'
 import type { LetheEvent, Result } from '../contract'
@@ -27,6 +29,7 @@ export interface EngineMethods {
   }
   'models.list': { input: { dataDir: string }; output: ModelManifest[] }
   'models.evaluate': { input: InputOf<typeof evaluateModel>; output: Evaluation }
+  'methods.list': { input: Record<string, never>; output: z.infer<typeof MethodInfo>[] }
   'jobs.start': { input: JobRequest; output: { jobId: string } }
   'jobs.cancel': { input: { jobId: string }; output: { cancelled: boolean } }
 }

@@ -15,7 +15,7 @@ import type { DatasetManifest } from './data/dataset'
 import type { BackendChoice } from './backends'
 import type { EngineHost } from './host'
 import type { EngineMethods } from './protocol'
-import type { UnlearnResult } from './jobs'
+import { unlearningOf, type UnlearnResult } from './models/runs'
 import type { ModelManifest } from './models/store'
 import { describeArch } from './models/spec'
 import type { z } from 'zod'
@@ -299,6 +299,8 @@ export class EngineService {
         })
         return { jobId: job.jobId }
       },
+      'unlearn.methods': () => engine.call('methods.list', {}),
+      'unlearn.get': ({ modelId }) => unlearningOf(dataDir, modelId),
       'matching.preview': async ({ requestId, limit }) => {
         const ledger = await this.ledger.ledger()
         const [datasets, models] = await Promise.all([

@@ -18,6 +18,8 @@ import {
   type JobControl,
 } from './jobs'
 import type { EngineMethods, EngineReply, EngineRequest, JobRequest } from './protocol'
+import { baselineMethods } from './methods/baselines'
+import type { unlearningMethods } from '../contract/engine'
 
 // stdout belongs to the CLI's --json output; the engine's libraries talk on stderr.
 console.log = console.info = console.warn = (...args: unknown[]) => console.error(...args)
@@ -75,6 +77,14 @@ const methods: {
   'models.evaluate': async (input) => {
     await ready()
     return evaluateModel(input)
+  },
+  async 'methods.list'() {
+    return baselineMethods.map((m) => ({
+      name: m.name as (typeof unlearningMethods)[number],
+      label: m.label,
+      description: m.description,
+      guarantee: m.guarantee({}),
+    }))
   },
   async 'jobs.start'(job) {
     runJob(job)

@@ -18,7 +18,7 @@ import {
 } from '../../electron/certificates/organisation'
 import { buildManifest } from '../../electron/certificates/build'
 import { workerThreadChannel } from '../../electron/engine/host'
-import { unlearningOf } from '../../electron/engine/jobs'
+import { unlearningOf } from '../../electron/engine/models/runs'
 import { createServices } from '../../electron/host/services'
 import type { RequestRecord } from '../../electron/ledger/state'
 import { completedErasure } from '../support/engine'

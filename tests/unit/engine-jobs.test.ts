@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { Output } from '../../electron/contract'
 import { dispatch } from '../../electron/contract/dispatch'
 import { workerThreadChannel } from '../../electron/engine/host'
-import type { UnlearnResult } from '../../electron/engine/jobs'
+import type { UnlearnResult } from '../../electron/engine/models/runs'
 import { createServices, type LetheServices } from '../../electron/host/services'
 import { tempDir } from '../support/fixtures'
 

@@ -26,7 +26,7 @@ function sourceRows(): Map<string, string[]> {
   return new Map(lines.map((line) => [line.split(',')[0] as string, line.split(',')]))
 }
 
-describe('matching a request against the training data', () => {
+describe('the desk’s engine API: matching, runs and methods', () => {
   it('finds the subjects’ rows, shows them as in the source file, and says which models still learned from them', async () => {
     const preview = await call()<Output<'matching.preview'>>('matching.preview', {
       requestId: erasure.request.id,
@@ -82,6 +82,26 @@ describe('matching a request against the training data', () => {
       preview: [],
       models: [],
     })
+  })
+
+  it('gives back a run’s record after the job is gone, and lists the methods with their guarantees', async () => {
+    const record = await call()<Output<'unlearn.get'>>('unlearn.get', { modelId: erasure.run.model.id })
+    expect(record).toMatchObject({
+      method: 'retrain',
+      parent: { id: erasure.model.id },
+      guarantee: { kind: 'exact' },
+      forgotten: erasure.run.forgotten,
+    })
+    expect(record.report.reference?.forget.rows).toBe(erasure.run.forgotten)
+    await expect(call()('unlearn.get', { modelId: erasure.model.id })).rejects.toMatchObject({
+      code: 'NOT_FOUND',
+    })
+    const methods = await call()<Output<'unlearn.methods'>>('unlearn.methods', {})
+    expect(methods.map((m) => [m.name, m.guarantee.kind])).toEqual([
+      ['retrain', 'exact'],
+      ['finetune', 'empirical'],
+      ['neggrad', 'empirical'],
+    ])
   })
 
   it('names an unknown request', async () => {
