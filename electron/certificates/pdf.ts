@@ -18,6 +18,7 @@ import path from 'node:path'
 import PDFDocument from 'pdfkit'
 import QRCode from 'qrcode'
 import type { CertificateManifest, SetScores } from './manifest'
+import type { Logo } from './logo'
 import type { PublicIdentity } from './organisation'
 import { addSignaturePlaceholder, signPdf } from './pdf-signature'
 import type { SigningIdentity } from './signing-identity'
@@ -35,6 +36,8 @@ export interface CertificatePdfInput {
   signing: SigningIdentity
   /** Folder with DejaVuSans.ttf and DejaVuSans-Bold.ttf. */
   fontsDir: string
+  /** The organisation's logo for the header, already checked (see logo.ts). */
+  logo?: Logo | null
 }
 
 /** Names of the attached files, as `pdfdetach -saveall` writes them. */
@@ -304,19 +307,47 @@ interface Row {
   detailSize?: number
 }
 
-function header(page: Page, { manifest, organisation }: CertificatePdfInput) {
+function header(page: Page, { manifest, organisation, logo }: CertificatePdfInput) {
   const { doc } = page
   const right = 190
   page.artifact(() => doc.rect(0, 0, doc.page.width, BAND).fill(ACCENT))
+  // The logo sits on a white tile, so that a dark logo on a transparent background still shows.
+  let left = MARGIN
+  if (logo) {
+    const tile = 64
+    const top = (BAND - tile) / 2
+    page.artifact(() => doc.roundedRect(MARGIN, top, tile, tile, 6).fill('#ffffff'))
+    page.tag(
+      'Figure',
+      () => {
+        doc.image(logo.bytes, MARGIN + 6, top + 6, {
+          fit: [tile - 12, tile - 12],
+          align: 'center',
+          valign: 'center',
+        })
+      },
+      { alt: `Logo of ${organisation.name}` },
+    )
+    left = MARGIN + tile + 14
+  }
+  const textWidth = MARGIN + page.width - right - 10 - left
   page.tag('P', () =>
-    page.style(SANS, 11, '#c8d6e5').doc.text(organisation.name, MARGIN, 26, {
-      width: page.width - right - 10,
+    page.style(SANS, 11, '#c8d6e5').doc.text(organisation.name, left, 26, {
+      width: textWidth,
       lineBreak: false,
       ellipsis: true,
     }),
   )
+  // The title shrinks rather than running under the certificate number when a logo takes room.
+  page.style(BOLD, 24, '#ffffff')
+  const titleSize = Math.min(
+    24,
+    (24 * (MARGIN + page.width - left - 110)) / doc.widthOfString('Certificate of removal'),
+  )
   page.tag('H1', () =>
-    page.style(BOLD, 24, '#ffffff').doc.text('Certificate of removal', MARGIN, 43, { lineBreak: false }),
+    page
+      .style(BOLD, titleSize, '#ffffff')
+      .doc.text('Certificate of removal', left, 43 + (24 - titleSize) / 2, { lineBreak: false }),
   )
   const x = MARGIN + page.width - right
   const issued = longDate(manifest.issuedAt)

@@ -26,6 +26,7 @@ import {
   organisationFile,
   replacePdfSigning,
 } from './organisation'
+import { readLogo, writeLogo } from './logo'
 import { fromPkcs12 } from './signing-identity'
 import { renderCertificatePdf } from './pdf'
 import { verifyCertificate, type LedgerWitness } from './verify'
@@ -63,26 +64,42 @@ export function certificateService(deps: CertificateDeps): Pick<Handlers, Certif
       await createOrganisation(orgDir, name, deps.keyProtector())
       return publicIdentity(orgDir)
     },
-    'organisation.importPkcs12': async ({ path: file, passphrase }) => {
+    'organisation.importPkcs12': async ({ path: file, p12Base64, passphrase }) => {
       if (!hasOrganisation())
         throw new LetheError(
           'CONFLICT',
           'Create the organisation’s keys first; the PKCS#12 then replaces the PDF-signing certificate.',
         )
       let bytes: Buffer
-      try {
-        bytes = await readFile(file)
-      } catch (error) {
-        throw new LetheError('BAD_INPUT', `Cannot read ${file}: ${(error as Error).message}`)
+      if (p12Base64 !== undefined) bytes = Buffer.from(p12Base64, 'base64')
+      else {
+        try {
+          bytes = await readFile(file as string)
+        } catch (error) {
+          throw new LetheError('BAD_INPUT', `Cannot read ${file}: ${(error as Error).message}`)
+        }
       }
       await replacePdfSigning(orgDir, fromPkcs12(bytes, passphrase), deps.keyProtector())
       return publicIdentity(orgDir)
+    },
+    'organisation.logo': async () => {
+      const logo = await readLogo(orgDir)
+      return logo && { imageBase64: logo.bytes.toString('base64'), mediaType: logo.mediaType }
+    },
+    'organisation.setLogo': async ({ imageBase64, mediaType }) => {
+      const logo =
+        imageBase64 === null
+          ? null
+          : { bytes: Buffer.from(imageBase64, 'base64'), mediaType: mediaType ?? 'image/png' }
+      await writeLogo(orgDir, logo)
+      return logo && { imageBase64: logo.bytes.toString('base64'), mediaType: logo.mediaType }
     },
     'certificates.issue': async ({ requestId, recipients }, context) => {
       if (!hasOrganisation())
         throw new LetheError('CONFLICT', 'Create the organisation’s keys before issuing certificates.')
       const organisation = await loadOrganisation(orgDir, deps.keyProtector())
       const identity = await publicIdentity(orgDir)
+      const logo = await readLogo(orgDir)
       const ledger = await deps.ledger.ledger()
       let issued:
         | { path: string; manifestSha256: string; pdfSha256: string; issuedAt: string; modelId: string }
@@ -114,6 +131,7 @@ export function certificateService(deps: CertificateDeps): Pick<Handlers, Certif
             organisation: identity,
             signing: organisation.pdfSigning,
             fontsDir: deps.fontsDir,
+            logo,
           })
           await mkdir(certDir, { recursive: true })
           const file = path.join(certDir, `${id}.pdf`)

@@ -11,6 +11,12 @@ export const OrganisationInfo = z.object({
   certificateFingerprint: z.string(),
 })
 
+/** The largest logo accepted, in bytes: it is drawn small, in the certificate's header. */
+export const MAX_LOGO_BYTES = 200_000
+export const LogoMediaType = z.enum(['image/png', 'image/jpeg'])
+
+export const OrganisationLogo = z.object({ imageBase64: z.string(), mediaType: LogoMediaType })
+
 export const CertificateInfo = z.object({
   certificateId: z.string(),
   requestId: z.string(),
@@ -47,9 +53,34 @@ export const certificateMethods = {
     output: OrganisationInfo,
   }),
   'organisation.importPkcs12': defineMethod({
-    summary: 'Sign PDFs with the organisation’s own certificate and RSA key, from a PKCS#12 file.',
-    input: z.object({ path: Path, passphrase: z.string().max(1000) }).strict(),
+    summary:
+      'Sign PDFs with the organisation’s own certificate and RSA key, from a PKCS#12 file (a path, or the file itself as base64).',
+    input: z
+      .object({
+        path: Path.optional(),
+        p12Base64: z.string().min(1).max(200_000).optional(),
+        passphrase: z.string().max(1000),
+      })
+      .strict()
+      .refine((v) => (v.path === undefined) !== (v.p12Base64 === undefined), 'give either path or p12Base64'),
     output: OrganisationInfo,
+  }),
+  'organisation.logo': defineMethod({
+    summary: 'The organisation’s logo drawn on certificates, or null when there is none.',
+    input: z.object({}).strict(),
+    output: OrganisationLogo.nullable(),
+  }),
+  'organisation.setLogo': defineMethod({
+    summary: `Set the logo drawn in the certificate header (PNG or JPEG, at most ${MAX_LOGO_BYTES / 1000} KB), or remove it with null.`,
+    input: z
+      .object({
+        // Room above the limit, so that a large file gets the service's clear message, not a schema error.
+        imageBase64: z.string().max(700_000).nullable(),
+        mediaType: LogoMediaType.optional(),
+      })
+      .strict()
+      .refine((v) => v.imageBase64 === null || v.mediaType !== undefined, 'give the mediaType of the image'),
+    output: OrganisationLogo.nullable(),
   }),
   'certificates.issue': defineMethod({
     summary:

@@ -40,9 +40,26 @@ export type SystemInfo = z.infer<typeof SystemInfo>
 
 export const BackendSetting = z.enum(['auto', ...backendNames])
 
+/** 'auto' (the system's language) or a BCP 47 tag this runtime can format dates in. */
+export const DateLocale = z
+  .string()
+  .trim()
+  .min(1)
+  .max(35)
+  .refine((tag) => {
+    if (tag === 'auto') return true
+    try {
+      return Intl.DateTimeFormat.supportedLocalesOf(tag).length > 0
+    } catch {
+      return false // not a well-formed language tag
+    }
+  }, 'give auto or a language tag this system can format dates in, such as en-GB or de')
+
 export const Settings = z.object({
   /** The compute backend to use; 'auto' takes the first usable one in probe order. */
   backend: BackendSetting,
+  /** The language dates are shown in. */
+  dateLocale: DateLocale,
 })
 export type Settings = z.infer<typeof Settings>
 
@@ -58,7 +75,7 @@ export const systemMethods = {
     output: Settings,
   }),
   'settings.update': defineMethod({
-    summary: 'Change settings; a new compute backend takes effect at once.',
+    summary: 'Change settings; a new compute backend or date language takes effect at once.',
     input: Settings.partial().strict(),
     output: SystemInfo,
   }),

@@ -16,7 +16,7 @@ export interface SystemDeps {
   engine: EngineHost
 }
 
-export const defaultSettings: Settings = { backend: 'auto' }
+export const defaultSettings: Settings = { backend: 'auto', dateLocale: 'auto' }
 
 export interface SystemService {
   handlers: Pick<Handlers, 'system.info' | 'settings.get' | 'settings.update'>

@@ -274,3 +274,144 @@ describe('the organisation’s own PKCS#12', () => {
     }
   })
 })
+
+describe('a PKCS#12 given as its bytes, as an upload is', () => {
+  it('replaces the PDF-signing certificate; the path and the bytes are exclusive', async () => {
+    const dir = tempDir('lethe-p12-upload-')
+    const key = path.join(dir, 'key.pem')
+    const cert = path.join(dir, 'cert.pem')
+    const p12 = path.join(dir, 'upload.p12')
+    const run = (args: string[]) => expect(spawnSync('openssl', args, { encoding: 'utf8' }).status).toBe(0)
+    run([
+      'req',
+      '-x509',
+      '-newkey',
+      'rsa:2048',
+      '-nodes',
+      '-keyout',
+      key,
+      '-out',
+      cert,
+      '-days',
+      '30',
+      '-subj',
+      '/CN=Uploaded Klinik',
+    ])
+    run(['pkcs12', '-export', '-inkey', key, '-in', cert, '-out', p12, '-passout', 'pass:uploaded'])
+    const p12Base64 = readFileSync(p12).toString('base64')
+
+    await expect(
+      call('organisation.importPkcs12', { path: p12, p12Base64, passphrase: 'uploaded' }),
+    ).rejects.toMatchObject({ code: 'BAD_INPUT', message: expect.stringMatching(/either path or p12Base64/) })
+    await expect(call('organisation.importPkcs12', { passphrase: 'uploaded' })).rejects.toMatchObject({
+      code: 'BAD_INPUT',
+    })
+    await expect(
+      call('organisation.importPkcs12', {
+        p12Base64: Buffer.from('not a p12').toString('base64'),
+        passphrase: 'x',
+      }),
+    ).rejects.toMatchObject({ code: 'BAD_INPUT', message: expect.stringMatching(/not a PKCS#12/) })
+    await expect(call('organisation.importPkcs12', { p12Base64, passphrase: 'wrong' })).rejects.toMatchObject(
+      { code: 'BAD_INPUT', message: expect.stringMatching(/wrong passphrase/) },
+    )
+
+    const org = await call<Output<'organisation.importPkcs12'>>('organisation.importPkcs12', {
+      p12Base64,
+      passphrase: 'uploaded',
+    })
+    const fingerprint = spawnSync('openssl', ['x509', '-in', cert, '-noout', '-fingerprint', '-sha256'], {
+      encoding: 'utf8',
+    }).stdout
+    expect(fingerprint.toUpperCase()).toContain(org.certificateFingerprint)
+    const stored = (await call<Output<'organisation.get'>>('organisation.get', {}))?.certificatePem
+    expect(stored?.replace(/\r\n/g, '\n')).toBe(readFileSync(cert, 'utf8'))
+  })
+})
+
+describe('the organisation’s logo', () => {
+  const icon = readFileSync(path.resolve('resources/icon.png'))
+  const logo = () => call<Output<'organisation.logo'>>('organisation.logo', {})
+  const setLogo = (imageBase64: string | null, mediaType?: string) =>
+    call<Output<'organisation.setLogo'>>('organisation.setLogo', { imageBase64, mediaType })
+  const imageCount = (pdf: Buffer) => pdf.toString('latin1').match(/\/Subtype \/Image\b/g)?.length ?? 0
+
+  it('is drawn in the header of the next certificate, which still verifies', async () => {
+    expect(await logo()).toBeNull()
+    const before = await call<Output<'certificates.issue'>>('certificates.issue', { requestId })
+    expect(imageCount(readFileSync(before.path))).toBe(0)
+
+    await setLogo(icon.toString('base64'), 'image/png')
+    expect(await logo()).toEqual({ imageBase64: icon.toString('base64'), mediaType: 'image/png' })
+    expect(readFileSync(path.join(dataDir, 'organisation', 'logo.png')).equals(icon)).toBe(true)
+
+    const next = await call<Output<'certificates.issue'>>('certificates.issue', { requestId })
+    const pdf = readFileSync(next.path)
+    // The RGBA icon: an image XObject for its colours and one for its alpha channel (the SMask).
+    expect(imageCount(pdf)).toBe(2)
+    expect(pdf.toString('latin1')).toContain('/SMask')
+    const checklist = await verify(next.path)
+    expect(checklist.items.filter((i) => i.pass !== true)).toEqual([])
+    if (hasPoppler) {
+      expect(spawnSync('pdfsig', ['-nocert', next.path], { encoding: 'utf8' }).stdout).toContain(
+        'Signature is Valid',
+      )
+      expect(spawnSync('qpdf', ['--check', next.path]).status).toBe(0)
+      const images = spawnSync('pdfimages', ['-list', next.path], { encoding: 'utf8' }).stdout
+      expect(images).toMatch(/^\s+1\s+0\s+image\s+512\s+512\s+rgb/m)
+    }
+  })
+
+  it('refuses what is not a PNG or JPEG, is damaged or too large, and keeps the logo it had', async () => {
+    const kept = { imageBase64: icon.toString('base64'), mediaType: 'image/png' }
+    const refused = async (bytes: Buffer, mediaType: string, message: RegExp) => {
+      await expect(setLogo(bytes.toString('base64'), mediaType)).rejects.toMatchObject({
+        code: 'BAD_INPUT',
+        message: expect.stringMatching(message),
+      })
+      expect(await logo()).toEqual(kept)
+    }
+    await refused(Buffer.from('%PDF-1.7 not an image'), 'image/png', /not an image: give a PNG or JPEG/)
+    await refused(icon, 'image/jpeg', /content is a PNG image, not image\/jpeg/)
+    const big = Buffer.concat([icon, Buffer.alloc(200_000)])
+    await refused(big, 'image/png', /is 225 KB; it may be at most 200 KB/)
+    // Cut off inside its image data: the header is fine, the pixels are not.
+    await refused(icon.subarray(0, 12_000), 'image/png', /PNG image is damaged/)
+    const flipped = Buffer.from(icon)
+    const at = flipped.indexOf('IDAT') + 40
+    flipped[at] = (flipped[at] ?? 0) ^ 0xff
+    await refused(flipped, 'image/png', /PNG image is damaged/)
+    await refused(Buffer.from([0xff, 0xd8, 0xff, 0xd9]), 'image/jpeg', /JPEG image is damaged/)
+    await expect(
+      call('organisation.setLogo', { imageBase64: icon.toString('base64') }),
+    ).rejects.toMatchObject({ code: 'BAD_INPUT', message: expect.stringMatching(/mediaType/) })
+  })
+
+  it('takes a JPEG in place of the PNG, and is removed with null', async () => {
+    const dir = tempDir('lethe-logo-')
+    const jpeg = path.join(dir, 'logo.jpg')
+    // A JPEG is easiest made from a certificate's first page.
+    if (hasPoppler) {
+      const certificate = (await call<Output<'certificates.list'>>('certificates.list', {}))[0]
+      spawnSync('pdftoppm', [
+        '-jpeg',
+        '-r',
+        '20',
+        '-singlefile',
+        certificate?.path ?? '',
+        path.join(dir, 'logo'),
+      ])
+      const bytes = readFileSync(jpeg)
+      await setLogo(bytes.toString('base64'), 'image/jpeg')
+      expect(await logo()).toMatchObject({ mediaType: 'image/jpeg' })
+      expect(existsSync(path.join(dataDir, 'organisation', 'logo.png'))).toBe(false)
+      const next = await call<Output<'certificates.issue'>>('certificates.issue', { requestId })
+      const pdf = readFileSync(next.path)
+      expect(pdf.toString('latin1')).toContain('/DCTDecode')
+      expect((await verify(next.path)).ok).toBe(true)
+    }
+    expect(await setLogo(null)).toBeNull()
+    expect(await logo()).toBeNull()
+    expect(readdirSync(path.join(dataDir, 'organisation')).filter((f) => f.startsWith('logo'))).toEqual([])
+  })
+})
