@@ -1,9 +1,12 @@
 import { defineStore } from 'pinia'
 import { ref } from 'vue'
 import type { ErrorPayload, Output } from '@contract/index'
+import { MAX_LOGO_BYTES } from '@contract/certificates'
 import { call, errorOf } from '../api/client'
 
 export type Organisation = NonNullable<Output<'organisation.get'>>
+export type Logo = NonNullable<Output<'organisation.logo'>>
+export type CompletedRequest = Output<'requests.list'>['items'][number]
 export type IssuedCertificate = Output<'certificates.list'>[number]
 export type Checklist = Output<'certificates.verify'>
 
@@ -21,6 +24,20 @@ export function toBase64(bytes: Uint8Array): string {
     binary += String.fromCharCode.apply(null, Array.from(bytes.subarray(at, at + CHUNK)))
   }
   return btoa(binary)
+}
+
+/** Hands some bytes to the browser as a download, through a temporary link. */
+function saveFile(bytes: BlobPart, fileName: string, type: string): void {
+  const url = URL.createObjectURL(new Blob([bytes], { type }))
+  const link = document.createElement('a')
+  link.href = url
+  link.download = fileName
+  link.hidden = true
+  document.body.append(link)
+  link.click()
+  link.remove()
+  // Revoked after the click has handed the bytes over, not before.
+  setTimeout(() => URL.revokeObjectURL(url), 10_000)
 }
 
 function fromBase64(text: string): Uint8Array<ArrayBuffer> {
@@ -51,6 +68,19 @@ export const useCertificatesStore = defineStore('certificates', () => {
   const checklist = ref<Checklist | null>(null)
   const verifyError = ref<ErrorPayload | null>(null)
 
+  const logo = ref<Logo | null>(null)
+  const logoSaving = ref(false)
+  const logoError = ref<ErrorPayload | null>(null)
+
+  const importing = ref(false)
+  const importError = ref<ErrorPayload | null>(null)
+
+  /** Completed requests that have no certificate yet: the ones a certificate can be issued for. */
+  const issuable = ref<CompletedRequest[]>([])
+  const issuableLoading = ref(false)
+  const issuing = ref(false)
+  const issueError = ref<ErrorPayload | null>(null)
+
   async function load(): Promise<void> {
     loading.value = true
     error.value = null
@@ -78,23 +108,118 @@ export const useCertificatesStore = defineStore('certificates', () => {
     }
   }
 
+  async function loadLogo(): Promise<void> {
+    logoError.value = null
+    try {
+      logo.value = await call('organisation.logo', {})
+    } catch (caught) {
+      logoError.value = errorOf(caught)
+    }
+  }
+
+  /** Sets the logo from a chosen file (checked by the main process), or removes it (null). */
+  async function setLogo(file: File | null): Promise<boolean> {
+    logoError.value = null
+    if (file && file.type !== 'image/png' && file.type !== 'image/jpeg') {
+      logoError.value = { code: 'BAD_INPUT', message: `${file.name} is not a PNG or JPEG image.` }
+      return false
+    }
+    if (file && file.size > MAX_LOGO_BYTES) {
+      logoError.value = {
+        code: 'BAD_INPUT',
+        message: `${file.name} is ${kilobytes(file.size)}; a logo may be at most ${kilobytes(MAX_LOGO_BYTES)}. A header logo needs no more than about 600 pixels across.`,
+      }
+      return false
+    }
+    logoSaving.value = true
+    try {
+      logo.value = file
+        ? await call('organisation.setLogo', {
+            imageBase64: toBase64(new Uint8Array(await file.arrayBuffer())),
+            mediaType: file.type as Logo['mediaType'],
+          })
+        : await call('organisation.setLogo', { imageBase64: null })
+      return true
+    } catch (caught) {
+      logoError.value = errorOf(caught)
+      return false
+    } finally {
+      logoSaving.value = false
+    }
+  }
+
+  /** Signs PDFs from now on with the organisation's own certificate, from an uploaded PKCS#12. */
+  async function importPkcs12(file: File, passphrase: string): Promise<boolean> {
+    importing.value = true
+    importError.value = null
+    try {
+      organisation.value = await call('organisation.importPkcs12', {
+        p12Base64: toBase64(new Uint8Array(await file.arrayBuffer())),
+        passphrase,
+      })
+      return true
+    } catch (caught) {
+      importError.value = errorOf(caught)
+      return false
+    } finally {
+      importing.value = false
+    }
+  }
+
+  /** The public halves, for auditors: the manifest key and the PDF certificate, as PEM files. */
+  function exportPublic(which: 'manifest-key' | 'certificate'): void {
+    const org = organisation.value
+    if (!org) return
+    if (which === 'manifest-key')
+      saveFile(org.manifestPublicKeyPem, 'organisation-manifest-key.pem', 'application/x-pem-file')
+    else saveFile(org.certificatePem, 'organisation-certificate.pem', 'application/x-pem-file')
+  }
+
+  async function loadIssuable(): Promise<void> {
+    issuableLoading.value = true
+    issueError.value = null
+    try {
+      const completed = await call('requests.list', {
+        status: ['completed'],
+        sort: 'updated',
+        order: 'desc',
+        limit: 500,
+      })
+      issuable.value = completed.items.filter((r) => r.links.certificates.length === 0)
+    } catch (caught) {
+      issueError.value = errorOf(caught)
+    } finally {
+      issuableLoading.value = false
+    }
+  }
+
+  /** Issues the certificate of a completed request; the list shows it at once. */
+  async function issue(requestId: string, recipients: string[]): Promise<IssuedCertificate | null> {
+    issuing.value = true
+    issueError.value = null
+    try {
+      const issued = await call('certificates.issue', { requestId, recipients })
+      certificates.value = [
+        issued,
+        ...certificates.value.filter((c) => c.certificateId !== issued.certificateId),
+      ]
+      issuable.value = issuable.value.filter((r) => r.id !== requestId)
+      return issued
+    } catch (caught) {
+      issueError.value = errorOf(caught)
+      return null
+    } finally {
+      issuing.value = false
+    }
+  }
+
   /** Saves an issued certificate's PDF through a temporary link, as a browser download. */
   async function download(certificateId: string): Promise<void> {
     downloading.value = certificateId
     downloadError.value = null
     try {
       const got = await call('certificates.get', { certificateId })
-      const blob = new Blob([fromBase64(got.pdfBase64)], { type: 'application/pdf' })
-      const url = URL.createObjectURL(blob)
-      const link = document.createElement('a')
-      link.href = url
-      link.download = got.fileName || `${got.certificateId}.pdf`
-      link.hidden = true
-      document.body.append(link)
-      link.click()
-      link.remove()
-      // Revoked after the click has handed the bytes over, not before.
-      setTimeout(() => URL.revokeObjectURL(url), 10_000)
+      saveFile(fromBase64(got.pdfBase64), got.fileName || `${got.certificateId}.pdf`, 'application/pdf')
     } catch (caught) {
       downloadError.value = errorOf(caught)
     } finally {
@@ -139,9 +264,24 @@ export const useCertificatesStore = defineStore('certificates', () => {
     verifiedFile,
     checklist,
     verifyError,
+    logo,
+    logoSaving,
+    logoError,
+    importing,
+    importError,
+    issuable,
+    issuableLoading,
+    issuing,
+    issueError,
     load,
     createOrganisation,
     download,
     verify,
+    loadLogo,
+    setLogo,
+    importPkcs12,
+    exportPublic,
+    loadIssuable,
+    issue,
   }
 })
