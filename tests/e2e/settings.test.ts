@@ -38,6 +38,11 @@ afterAll(async () => {
   await app?.stop()
 })
 
+/** Waits for the toasts to go, so that a screenshot shows the page and not them. */
+async function quiet(page: Page): Promise<void> {
+  await page.locator('.el-message').last().waitFor({ state: 'detached', timeout: 10_000 })
+}
+
 async function openSettings(page: Page): Promise<void> {
   await page.goto(app.url)
   await page.locator('[data-test=backends]').waitFor({ timeout: 60_000 })
@@ -114,6 +119,7 @@ describe('settings in Chromium', () => {
   })
 
   it('sets retention, applies it to a request closed long ago, and keeps holidays', async () => {
+    await api('settings.update', { dateLocale: 'en-GB' })
     const old = await api<Output<'requests.create'>>('requests.create', {
       requester: { name: 'Rita Retention' },
       subjectIds: [{ type: 'customer-id', value: 'R-1' }],
@@ -158,11 +164,12 @@ describe('settings in Chromium', () => {
     expect(request.requester).toBeNull()
 
     const holidays = page.locator('[data-test=holidays]')
-    await holidays.locator('[data-test=holiday-date] input').fill('2026-12-24')
-    await holidays.locator('[data-test=holiday-date] input').press('Enter')
+    await holidays.getByLabel('Holiday to add').fill('2026-12-24')
+    await holidays.getByLabel('Holiday to add').press('Enter')
     await holidays.locator('[data-test=holiday-add]').click()
     await holidays.locator('[data-test=holiday-list] li', { hasText: '24 December 2026' }).waitFor()
     expect((await api<Output<'ledger.settings'>>('ledger.settings')).holidays).toEqual(['2026-12-24'])
+    await quiet(page)
     await screenshot(page, 'settings')
     await holidays.getByRole('button', { name: 'Remove 24 December 2026' }).click()
     await holidays.getByText('No holidays yet').waitFor()
@@ -189,6 +196,7 @@ describe('settings in Chromium', () => {
     expect(readFileSync(path.join(app.dataDir, 'organisation', 'logo.png')).equals(readFileSync(icon))).toBe(
       true,
     )
+    await quiet(page)
     await screenshot(page, 'settings-logo')
 
     // Text dressed as a PNG: refused with the reason, and the logo it had is kept.
@@ -283,10 +291,10 @@ describe('settings in Chromium', () => {
       ).stdout
       await keys.locator('[data-test=p12-input]').setInputFiles(p12)
       await expect(keys.locator('[data-test=p12-choose]').textContent()).resolves.toContain('orsted.p12')
-      await keys.locator('[data-test=p12-passphrase] input').fill('wrong')
+      await keys.getByLabel('PKCS#12 passphrase').fill('wrong')
       await keys.locator('[data-test=p12-import]').click()
       await keys.locator('[data-test=error-notice]', { hasText: 'wrong passphrase' }).waitFor()
-      await keys.locator('[data-test=p12-passphrase] input').fill('p12 secret')
+      await keys.getByLabel('PKCS#12 passphrase').fill('p12 secret')
       await keys.locator('[data-test=p12-import]').click()
       await page.locator('.el-message--success', { hasText: 'orsted.p12' }).waitFor()
       const shown = (await keys.locator('[data-test=settings-certificate-fingerprint]').textContent()) ?? ''
@@ -294,6 +302,7 @@ describe('settings in Chromium', () => {
       expect(fingerprint.toUpperCase()).toContain(shown)
       await expect(keys.locator('[data-test=error-notice]').count()).resolves.toBe(0)
     }
+    await quiet(page)
     await screenshot(page, 'settings-keys')
     expect(problems.filter((p) => p !== REFUSED)).toEqual([])
     await page.close()
