@@ -1,6 +1,9 @@
+import { writeFileSync } from 'node:fs'
+import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { Browser, Page } from 'playwright-core'
 import type { Output } from '../../electron/contract'
+import { tempDir } from '../support/fixtures'
 import {
   bridgeCall,
   launchChromium,
@@ -38,6 +41,25 @@ afterAll(async () => {
   await browser?.close()
   await app?.stop()
 })
+
+/** Two small IDX files: 30 images of 8×8 pixels and their labels (three classes). */
+function tinyIdx(): { images: string; labels: string } {
+  const dir = tempDir('lethe-e2e-idx-')
+  const n = 30
+  const be = (values: number[]) => {
+    const buffer = Buffer.alloc(4 * values.length)
+    values.forEach((v, i) => buffer.writeUInt32BE(v, 4 * i))
+    return buffer
+  }
+  const pixels = Buffer.from(
+    Array.from({ length: n * 64 }, (_, i) => (i * 37 + Math.floor(i / 64) * 11) % 256),
+  )
+  const labels = Buffer.from(Array.from({ length: n }, (_, i) => i % 3))
+  const files = { images: path.join(dir, 'images-idx3-ubyte'), labels: path.join(dir, 'labels-idx1-ubyte') }
+  writeFileSync(files.images, Buffer.concat([be([0x0803, n, 8, 8]), pixels]))
+  writeFileSync(files.labels, Buffer.concat([be([0x0801, n]), labels]))
+  return files
+}
 
 /** Reads an el-progress bar's value until its job leaves 'running'; returns every value seen. */
 async function watchProgress(page: Page, hook: string, onRunning?: () => Promise<void>): Promise<number[]> {
@@ -93,6 +115,8 @@ describe('models and unlearning runs in Chromium', () => {
     // The demo, from the menu.
     await page.locator('[data-test=add-demo]').click()
     await expect(text(page, '[data-test=add-demo-digits]')).resolves.toContain('1,797')
+    await page.locator('[data-test=add-demo-breast-cancer]').waitFor({ state: 'visible' })
+    await screenshot(page, 'models-add-demo')
     await page.locator('[data-test=add-demo-breast-cancer]').click()
     const row = page.locator('[data-test=datasets-table] .el-table__body tr', { hasText: 'breast-cancer' })
     await row.waitFor()
@@ -149,6 +173,47 @@ describe('models and unlearning runs in Chromium', () => {
     for (const part of [original.id, 'logistic regression 30→2', '62', 'breast-cancer', 'Trained']) {
       expect(rowText).toContain(part)
     }
+
+    // A file by its path, through the dialog.
+    await page.locator('[data-test=import-file]').click()
+    await page.getByLabel('Path').fill(path.resolve('resources/datasets/digits.csv'))
+    await page.getByLabel('Subject-id column').fill('subject_id')
+    await page.getByLabel('Label column').fill('digit')
+    await page.locator('[data-test=import-submit]').click()
+    await page.locator('[data-test=import-dialog]').waitFor({ state: 'hidden' })
+    await page.locator('[data-test=datasets-table] .el-table__body tr', { hasText: 'digits' }).waitFor()
+    await expect(page.locator('[data-test=datasets-table] .el-table__body tr').count()).resolves.toBe(2)
+    await page.locator('[data-test=train-model]').click()
+    await page.locator('[data-test=train-dataset]').click()
+    await page.locator('.el-select-dropdown__item', { hasText: 'digits' }).click()
+    // Digits from a CSV are a table of 64 pixel columns: a CNN needs images (IDX); an MLP takes its width.
+    await expect(page.locator('[data-test=train-arch-cnn] input').isDisabled()).resolves.toBe(true)
+    await expect(page.locator('[data-test=train-hidden]').count()).resolves.toBe(0)
+    await page.locator('[data-test=train-arch-mlp]').click()
+    await page.locator('[data-test=train-hidden]').waitFor()
+    await expect(page.getByLabel('Hidden width').inputValue()).resolves.toBe('64')
+    await page.locator('[data-test=train-dialog]').getByRole('button', { name: 'Cancel' }).click()
+    await page.locator('[data-test=train-dialog]').waitFor({ state: 'hidden' })
+
+    // A pair of IDX files (images and labels) is an image set: a CNN can be trained on it.
+    const idx = tinyIdx()
+    await page.locator('[data-test=import-file]').click()
+    await page.locator('[data-test=import-format]').getByText('IDX images and labels').click()
+    await page.getByLabel('Images file').fill(idx.images)
+    await page.getByLabel('Labels file').fill(idx.labels)
+    await page.locator('#import-name').fill('tiny images')
+    await page.locator('[data-test=import-submit]').click()
+    await page.locator('[data-test=import-dialog]').waitFor({ state: 'hidden' })
+    const images = page.locator('[data-test=datasets-table] .el-table__body tr', { hasText: 'tiny images' })
+    await images.waitFor()
+    await expect(images.textContent()).resolves.toContain('8×8×1')
+    await page.locator('[data-test=train-model]').click()
+    await page.locator('[data-test=train-dataset]').click()
+    await page.locator('.el-select-dropdown__item', { hasText: 'tiny images' }).click()
+    await expect(page.locator('[data-test=train-arch-cnn] input').isDisabled()).resolves.toBe(false)
+    await page.locator('[data-test=train-dialog]').getByRole('button', { name: 'Cancel' }).click()
+    await page.locator('[data-test=train-dialog]').waitFor({ state: 'hidden' })
+    await expect(models()).resolves.toHaveLength(1)
     expect(problems).toEqual([])
   })
 
@@ -173,7 +238,7 @@ describe('models and unlearning runs in Chromium', () => {
     await expect(text(page, '[data-test=run-request]')).resolves.toContain(requestId)
     await page.locator('[data-test=run-match]').waitFor()
     const preview = await api<Output<'matching.preview'>>('matching.preview', { requestId, limit: 0 })
-    const matched = preview.datasets[0]?.matched.train ?? 0
+    const matched = preview.datasets.find((d) => d.datasetId === original.datasetId)?.matched.train ?? 0
     expect(matched).toBeGreaterThanOrEqual(10)
     await expect(text(page, '[data-test=run-match]')).resolves.toContain(`${matched} training rows`)
 
@@ -299,6 +364,9 @@ describe('models and unlearning runs in Chromium', () => {
     const child = (await rows.nth(1).textContent()) ?? ''
     for (const part of ['Fine-tuning', requestId, 'Run record', 'v2']) expect(child).toContain(part)
     await screenshot(page, 'models-lineage')
+    await page.locator('[data-test=theme-toggle]').click()
+    await screenshot(page, 'models-lineage-dark')
+    await page.locator('[data-test=theme-toggle]').click()
 
     await rows.nth(1).locator('[data-test=run-record-link]').click()
     await page.locator('[data-test=verification-panel]').waitFor()
