@@ -1,5 +1,6 @@
 import { z } from 'zod'
 import { defineMethod } from './define'
+import { demoDatasets } from './demos'
 import { events } from './events'
 
 const Id = z.string().regex(/^(ds|m)-[0-9a-f]{12}$/, 'an id looks like ds-0123456789ab or m-0123456789ab')
@@ -168,22 +169,6 @@ export const JobStatus = z.object({
   error: z.object({ code: z.string(), message: z.string() }).nullable(),
 })
 
-/** The demo datasets shipped in resources/datasets (real data; licences in its LICENSE.md). */
-export const demoDatasets = {
-  'breast-cancer': {
-    file: 'breast-cancer.csv',
-    subjectColumn: 'patient_id',
-    labelColumn: 'diagnosis',
-    description:
-      'Breast Cancer Wisconsin (Diagnostic): 569 patients, 30 measurements, benign or malignant. CC BY 4.0.',
-  },
-  digits: {
-    file: 'digits.csv',
-    subjectColumn: 'subject_id',
-    labelColumn: 'digit',
-    description: 'Handwritten digits (UCI): 1,797 8×8 images written by 180 people. CC BY 4.0.',
-  },
-} as const
 export const DemoDataset = z.enum(Object.keys(demoDatasets) as [keyof typeof demoDatasets])
 
 export const engineMethods = {
