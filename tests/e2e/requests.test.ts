@@ -1,0 +1,358 @@
+import { createHash } from 'node:crypto'
+import { readFileSync } from 'node:fs'
+import path from 'node:path'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import type { Browser, Page } from 'playwright-core'
+import type { Output } from '../../electron/contract'
+import { tempDir } from '../support/fixtures'
+import {
+  ARTIFACTS,
+  bridgeCall,
+  launchChromium,
+  screenshot,
+  startBrowserMode,
+  watchProblems,
+  type BrowserMode,
+} from '../support/browser-mode'
+
+let app: BrowserMode
+let browser: Browser
+let dataset: Output<'datasets.importDemo'>
+let modelId: string
+/** The request logged through the form in the first test. */
+let requestId = ''
+
+const api = <T>(method: string, input: unknown = {}) => bridgeCall<T>(app, method, input)
+
+async function finished(jobId: string): Promise<Output<'jobs.get'>> {
+  for (;;) {
+    const job = await api<Output<'jobs.get'>>('jobs.get', { jobId })
+    if (job.state !== 'running') {
+      if (job.state !== 'succeeded') throw new Error(`job ${jobId} ${job.state}: ${job.error?.message}`)
+      return job
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100))
+  }
+}
+
+/** YYYY-MM-DD, `days` before today, in local time as the ledger counts. */
+function daysAgo(days: number): string {
+  const d = new Date()
+  d.setDate(d.getDate() - days)
+  return `${d.getFullYear()}-${String(d.getMonth() + 1).padStart(2, '0')}-${String(d.getDate()).padStart(2, '0')}`
+}
+
+beforeAll(async () => {
+  app = await startBrowserMode({ LETHE_KEY_PASSPHRASE: 'correct horse battery' })
+  browser = await launchChromium()
+  // A real dataset and a real model, so the matching panel has something to find.
+  dataset = await api<Output<'datasets.importDemo'>>('datasets.importDemo', { demo: 'breast-cancer' })
+  const { jobId } = await api<{ jobId: string }>('models.train', {
+    datasetId: dataset.id,
+    arch: { kind: 'logreg' },
+    training: { epochs: 3 },
+    name: 'Diagnosis (logistic)',
+  })
+  modelId = ((await finished(jobId)).result as { id: string }).id
+})
+afterAll(async () => {
+  await browser?.close()
+  await app?.stop()
+})
+
+async function openRequests(page: Page): Promise<void> {
+  await page.goto(app.url)
+  await page.locator('[data-test=backends]').waitFor({ timeout: 60_000 })
+  await page.keyboard.press('Alt+2')
+  await expect(page.locator('h1').textContent()).resolves.toBe('Requests')
+}
+
+const status = (page: Page) => page.locator('[data-test=request-status]').innerText()
+const timelineLength = (page: Page) => page.locator('[data-test=audit-entry]').count()
+const listIds = (page: Page) =>
+  page
+    .locator('[data-test=request-table] [data-test=request-link]')
+    .evaluateAll((links) => links.map((a) => a.textContent?.trim() ?? ''))
+/** Console lines a run may show: the bridge answers a refused call with HTTP 400. */
+const unexpected = (problems: string[]) => problems.filter((p) => !/status of 400 \(Bad Request\)/.test(p))
+
+describe('requests in Chromium', () => {
+  it('logs a request through the form, verifies it, finds its rows, and keeps notes and files', async () => {
+    const page = await browser.newPage({ viewport: { width: 1280, height: 900 }, acceptDownloads: true })
+    const problems = watchProblems(page)
+    await openRequests(page)
+
+    // A fresh ledger: the empty state offers both ways in.
+    const empty = page.locator('[data-test=requests-empty]')
+    await empty.waitFor()
+    await expect(empty.innerText()).resolves.toContain(
+      'No requests yet — log one with New request, or import a CSV',
+    )
+    await expect(empty.locator('[data-test=empty-new-request]').isVisible()).resolves.toBe(true)
+    await expect(empty.locator('[data-test=empty-import-csv]').isVisible()).resolves.toBe(true)
+    await screenshot(page, 'requests-empty')
+
+    // Submitted empty: the messages sit next to their fields, and nothing is sent.
+    await page.locator('[data-test=new-request]').click()
+    const dialog = page.locator('.el-dialog', { has: page.locator('[data-test=submit-request]') })
+    await dialog.waitFor()
+    await expect(dialog.locator('[data-test=deadline-hint]').innerText()).resolves.toContain('One month')
+    await dialog.locator('[data-test=submit-request]').click()
+    const errors = dialog.locator('.el-form-item__error')
+    await expect
+      .poll(() => errors.allInnerTexts())
+      .toEqual([
+        'Enter the requester’s name',
+        'Give at least one subject identifier to match training records',
+      ])
+    await dialog.locator('[data-test=field-requester-email]').fill('jane@')
+    await dialog.locator('[data-test=field-requester-name]').focus()
+    await expect
+      .poll(() => errors.allInnerTexts())
+      .toContain('Enter a valid e-mail address, or leave it empty')
+    await screenshot(page, 'requests-form-errors')
+    expect((await api<Output<'requests.list'>>('requests.list', {})).total).toBe(0)
+
+    // Filled for a patient of the demo set: P-0007, and an e-mail as a second identifier.
+    await dialog.locator('[data-test=field-requester-name]').fill('Jane Doe')
+    await dialog.locator('[data-test=field-requester-email]').fill('jane.doe@example.com')
+    await dialog.locator('[data-test=field-subject-value-0]').fill('P-0007')
+    await dialog.locator('[data-test=add-subject]').click()
+    await dialog.locator('[data-test=field-subject-type-1]').click()
+    await page.locator('.el-select-dropdown__item:visible', { hasText: 'E-mail' }).click()
+    await dialog.locator('[data-test=field-subject-value-1]').fill('jane.doe@example.com')
+    await expect(dialog.locator('[data-test=field-received]').inputValue()).resolves.toBe(daysAgo(0))
+    await dialog.locator('[data-test=submit-request]').click()
+
+    // The new request's detail opens.
+    await page.waitForURL(/#\/requests\/RTBF-\d{4}-0001$/)
+    requestId = decodeURIComponent(page.url().split('/').at(-1) ?? '')
+    await page.locator('[data-test=request-header]').waitFor()
+    await expect(page.locator('[data-test=request-id]').innerText()).resolves.toBe(requestId)
+    await expect(status(page)).resolves.toBe('Received')
+    const created = await api<Output<'requests.get'>>('requests.get', { id: requestId })
+    expect(created.request.subjectIds.map((s) => s.type)).toEqual(['customer-id', 'email'])
+    expect(created.request.legalBasis).toBe('gdpr-art-17')
+    // Masked until revealed.
+    await expect(page.locator('[data-test=requester-name]').innerText()).resolves.toBe('J*** D**')
+    const before = await timelineLength(page)
+    expect(before).toBe(created.events.length)
+
+    // Identity verified through the dialog.
+    await page.locator('[data-test=verify-identity]').click()
+    await page.locator('[data-test=field-identity-method]').fill('Matched e-mail on file + passport check')
+    await page.locator('[data-test=confirm-transition]').click()
+    await expect.poll(() => status(page)).toBe('Identity verified')
+    await expect(page.locator('[data-test=identity]').innerText()).resolves.toContain(
+      'Matched e-mail on file + passport check',
+    )
+    await expect.poll(() => timelineLength(page)).toBe(before + 1)
+    await expect(page.locator('[data-test=start-work]').isVisible()).resolves.toBe(true)
+
+    // The matching panel: the patient's row, and the model that still learned from it.
+    const preview = await api<Output<'matching.preview'>>('matching.preview', { requestId, limit: 10 })
+    const expected = preview.datasets.find((d) => d.datasetId === dataset.id)
+    expect(expected && expected.matched.train + expected.matched.test).toBe(1)
+    const section = page.locator(`[data-test=match-${dataset.id}]`)
+    await section.waitFor()
+    await expect(section.locator('[data-test=matched-count]').innerText()).resolves.toBe(
+      String(expected?.matched.train),
+    )
+    const model = section.locator(`[data-test=match-model-${modelId}]`)
+    await expect(model.locator('[data-test=remaining]').getAttribute('data-remaining')).resolves.toBe(
+      String(expected?.matched.train),
+    )
+    // The decoded row reads as the source file does: P-0007 has mean_radius 19.07, malignant.
+    const rowText = await section.locator('[data-test=match-preview] .el-table__body tr').first().innerText()
+    expect(rowText).toContain('malignant')
+    expect(rowText).toContain('19.07')
+    await expect(section.innerText()).resolves.toContain('22 more columns not shown')
+    await page
+      .locator('[data-test=matching]')
+      .screenshot({ path: path.join(ARTIFACTS, 'request-matching.png'), animations: 'disabled' })
+
+    // A note and a file: both in the audit trail.
+    await page.locator('[data-test=note-text]').fill('Called back to confirm the scope of the request.')
+    await page.locator('[data-test=add-note]').click()
+    await expect.poll(() => page.locator('[data-test=note]').count()).toBe(1)
+    await expect.poll(() => timelineLength(page)).toBe(before + 2)
+
+    const content = Buffer.from('Passport checked in person on the front desk.\n')
+    await page.locator('[data-test=attach-input]').setInputFiles({
+      name: 'identity-check.txt',
+      mimeType: 'text/plain',
+      buffer: content,
+    })
+    const attachmentRows = page.locator('[data-test=attachment-list] [data-test=attachment]')
+    await expect.poll(() => attachmentRows.count()).toBe(1)
+    await expect(attachmentRows.first().innerText()).resolves.toContain('46 B')
+    await expect.poll(() => timelineLength(page)).toBe(before + 3)
+    const stored = await api<Output<'requests.get'>>('requests.get', { id: requestId })
+    expect(stored.request.attachments[0]?.sha256).toBe(createHash('sha256').update(content).digest('hex'))
+    expect(stored.events.map((e) => e.type).slice(-3)).toEqual([
+      'request.transitioned',
+      'request.noted',
+      'request.attached',
+    ])
+
+    // Too large for the bridge: refused here with a clear message, nothing sent.
+    await page.locator('[data-test=attach-input]').setInputFiles({
+      name: 'scan.pdf',
+      mimeType: 'application/pdf',
+      buffer: Buffer.alloc(800_000, 1),
+    })
+    const tooLarge = page.locator('[data-test=attachments] [data-test=error-notice]')
+    await tooLarge.waitFor()
+    await expect(tooLarge.innerText()).resolves.toContain('files up to 700 KB can be attached here')
+    await expect(attachmentRows.count()).resolves.toBe(1)
+
+    // Revealing shows the data and is itself logged.
+    await page.locator('[data-test=reveal]').click()
+    await page.locator('.el-popconfirm button', { hasText: 'Reveal' }).click()
+    await expect.poll(() => page.locator('[data-test=requester-name]').innerText()).toBe('Jane Doe')
+    await expect(page.locator('[data-test=note]').innerText()).resolves.toContain('Called back')
+    await expect(page.locator('[data-test=attachment-name]').innerText()).resolves.toBe('identity-check.txt')
+    await expect(page.locator('[data-test=audit-timeline]').innerText()).resolves.toContain(
+      'Personal data revealed',
+    )
+    const [download] = await Promise.all([
+      page.waitForEvent('download'),
+      page.locator('[data-test=download-attachment]').click(),
+    ])
+    expect(download.suggestedFilename()).toBe('identity-check.txt')
+    const saved = path.join(tempDir('lethe-e2e-attachment-'), 'identity-check.txt')
+    await download.saveAs(saved)
+    expect(readFileSync(saved).equals(content)).toBe(true)
+
+    // Work starts; the button names the move.
+    await page.locator('[data-test=start-work]').click()
+    await expect.poll(() => status(page)).toBe('In progress')
+    await page.locator('[data-test=start-work]').waitFor({ state: 'detached' })
+    await expect(page.locator('[data-test=complete-request]').isVisible()).resolves.toBe(true)
+    await screenshot(page, 'request-detail')
+
+    // Unlearning is the Runs area's: the button hands it the request and the model.
+    await section.locator(`[data-test=unlearn-from-${modelId}]`).click()
+    await page.waitForURL(/#\/runs\?/)
+    const runs = new URL(page.url().replace('#/', ''))
+    expect(runs.searchParams.get('request')).toBe(requestId)
+    expect(runs.searchParams.get('model')).toBe(modelId)
+    expect(unexpected(problems)).toEqual([])
+    await page.close()
+  })
+
+  it('refuses a bad CSV with an error per row and column, then imports a good one, searches and sorts', async () => {
+    const page = await browser.newPage({ viewport: { width: 1280, height: 900 } })
+    const problems = watchProblems(page)
+    await openRequests(page)
+    await page.locator('[data-test=request-table]').waitFor()
+    expect(await listIds(page)).toEqual([requestId])
+
+    // A missing name on one row, an impossible date on another: nothing is imported.
+    await page.locator('[data-test=import-csv]').click()
+    await page.locator('[data-test=import-file]').setInputFiles({
+      name: 'requests.csv',
+      mimeType: 'text/csv',
+      buffer: Buffer.from(
+        [
+          'name,email,subject_ids,jurisdiction,received',
+          ',anna@example.com,customer-id:C-2001,gdpr,2026-10-01',
+          'Bo Berg,,customer-id:C-2002,ccpa,2026-13-45',
+        ].join('\n'),
+      ),
+    })
+    await expect.poll(() => page.locator('[data-test=import-text]').inputValue()).toContain('Bo Berg')
+    await page.locator('[data-test=import-submit]').click()
+    const rows = page.locator('[data-test=import-errors] [data-test=import-error-row]')
+    await expect.poll(() => rows.count()).toBe(2)
+    const cells = await rows.evaluateAll((trs) =>
+      trs.map((tr) => [...tr.querySelectorAll('td')].map((td) => td.textContent?.trim())),
+    )
+    expect(cells[0]?.slice(0, 2)).toEqual(['2', 'name'])
+    expect(cells[1]?.slice(0, 2)).toEqual(['3', 'received'])
+    expect(cells[0]?.[2]).toBe('Missing: this column is required')
+    expect(cells[1]?.[2]).toBe('Not a valid date: write it as YYYY-MM-DD')
+    await expect(page.locator('[data-test=import-failure]').innerText()).resolves.toContain(
+      'Nothing was imported',
+    )
+    await screenshot(page, 'requests-import-errors')
+    expect((await api<Output<'requests.list'>>('requests.list', {})).total).toBe(1)
+    await page.locator('.el-dialog button', { hasText: 'Cancel' }).click()
+    await expect(listIds(page)).resolves.toEqual([requestId])
+
+    // A good file, pasted: one request due within days, one long overdue.
+    await page.locator('[data-test=import-csv]').click()
+    await page
+      .locator('[data-test=import-text]')
+      .fill(
+        [
+          'name,email,subject_ids,jurisdiction,received,assignee',
+          `Anna Lind,anna@example.com,customer-id:P-0100,gdpr,${daysAgo(26)},M. Weber`,
+          'Bo Berg,,customer-id:C-2002; phone:+1 555 0100,ccpa,2026-08-01,',
+        ].join('\n'),
+      )
+    await page.locator('[data-test=import-submit]').click()
+    const success = page.locator('[data-test=import-success]')
+    await success.waitFor()
+    await expect(success.innerText()).resolves.toContain('Imported 2 requests')
+    const all = await api<Output<'requests.list'>>('requests.list', { sort: 'id', order: 'asc' })
+    expect(all.total).toBe(3)
+    const [, soon, late] = all.items.map((r) => r.id)
+    await expect.poll(() => listIds(page).then((ids) => ids.length)).toBe(3)
+    // Sorted by due date by default: the overdue one first, red; the one due soon orange.
+    expect(await listIds(page)).toEqual([late, soon, requestId])
+    const tones = await page
+      .locator('[data-test=request-table] [data-test=days-left]')
+      .evaluateAll((spans) => spans.map((s) => s.getAttribute('data-tone')))
+    expect(tones).toEqual(['overdue', 'soon', 'ok'])
+    await screenshot(page, 'requests-list')
+
+    // Sort by id, both ways, through the column header.
+    await page.locator('[data-test=request-table] .sort-header', { hasText: 'Request' }).click()
+    await expect.poll(() => listIds(page)).toEqual([requestId, soon, late])
+    await page.locator('[data-test=request-table] .sort-header', { hasText: 'Request' }).click()
+    await expect.poll(() => listIds(page)).toEqual([late, soon, requestId])
+    expect(page.url()).toContain('sort=id')
+    expect(page.url()).toContain('order=desc')
+
+    // Search by id, and by an exact subject id (matched through its HMAC).
+    await page.locator('[data-test=search]').fill(soon ?? '')
+    await expect.poll(() => listIds(page)).toEqual([soon])
+    await page.locator('[data-test=search]').fill('C-2002')
+    await page.locator('[data-test=search]').press('Enter')
+    await expect.poll(() => listIds(page)).toEqual([late])
+    await page.locator('[data-test=search]').fill('')
+    await page.locator('[data-test=search]').press('Enter')
+    await expect.poll(() => listIds(page).then((ids) => ids.length)).toBe(3)
+
+    // The overdue filter, kept when coming back from a request.
+    await page.locator('[data-test=filter-overdue]').click()
+    await expect.poll(() => listIds(page)).toEqual([late])
+    expect(page.url()).toContain('overdue=1')
+    await page.locator('[data-test=request-link]').first().click()
+    await page.locator('[data-test=request-header]').waitFor()
+    await page.locator('[data-test=back-to-list]').click()
+    await expect.poll(() => listIds(page)).toEqual([late])
+    await page.keyboard.press('Alt+1')
+    await page.keyboard.press('Alt+2')
+    await expect.poll(() => listIds(page)).toEqual([late])
+    await page.locator('[data-test=clear-filters]').click()
+    await expect.poll(() => listIds(page).then((ids) => ids.length)).toBe(3)
+    expect(unexpected(problems)).toEqual([])
+    await page.close()
+  })
+
+  it('shows a request in the dark theme', async () => {
+    const page = await browser.newPage({ viewport: { width: 1280, height: 900 } })
+    const problems = watchProblems(page)
+    await page.goto(app.url)
+    await page.locator('[data-test=backends]').waitFor({ timeout: 60_000 })
+    await page.locator('[data-test=theme-toggle]').click()
+    await page.goto(`${app.origin}/#/requests/${requestId}`)
+    await page.locator(`[data-test=match-${dataset.id}]`).waitFor()
+    await expect(status(page)).resolves.toBe('In progress')
+    await screenshot(page, 'request-detail-dark')
+    expect(unexpected(problems)).toEqual([])
+    await page.close()
+  })
+})
