@@ -73,8 +73,9 @@ const listIds = (page: Page) =>
   page
     .locator('[data-test=request-table] [data-test=request-link]')
     .evaluateAll((links) => links.map((a) => a.textContent?.trim() ?? ''))
-/** Console lines a run may show: the bridge answers a refused call with HTTP 400. */
-const unexpected = (problems: string[]) => problems.filter((p) => !/status of 400 \(Bad Request\)/.test(p))
+/** Console lines a run may show: the bridge answers a refused call with HTTP 400 or 409, which Chromium logs. */
+const unexpected = (problems: string[]) =>
+  problems.filter((p) => !/status of (400 \(Bad Request\)|409 \(Conflict\))/.test(p))
 
 describe('requests in Chromium', () => {
   it('logs a request through the form, verifies it, finds its rows, and keeps notes and files', async () => {
@@ -229,7 +230,6 @@ describe('requests in Chromium', () => {
     await expect.poll(() => status(page)).toBe('In progress')
     await page.locator('[data-test=start-work]').waitFor({ state: 'detached' })
     await expect(page.locator('[data-test=complete-request]').isVisible()).resolves.toBe(true)
-    await screenshot(page, 'request-detail')
 
     // Unlearning is the Runs area's: the button hands it the request and the model.
     await section.locator(`[data-test=unlearn-from-${modelId}]`).click()
@@ -237,6 +237,56 @@ describe('requests in Chromium', () => {
     const runs = new URL(page.url().replace('#/', ''))
     expect(runs.searchParams.get('request')).toBe(requestId)
     expect(runs.searchParams.get('model')).toBe(modelId)
+    await page.goBack()
+    await page.locator('[data-test=request-header]').waitFor()
+
+    // Unlearned (here through the API, as the Runs area would): the new version learned from none.
+    const { jobId } = await api<{ jobId: string }>('unlearn.start', { modelId, method: 'retrain', requestId })
+    const unlearned = ((await finished(jobId)).result as { model: { id: string } }).model.id
+    await page.locator('[data-test=matching] button', { hasText: 'Refresh' }).click()
+    const successor = section.locator(`[data-test=match-model-${unlearned}]`)
+    await successor.waitFor()
+    await expect(successor.locator('[data-test=remaining]').getAttribute('data-remaining')).resolves.toBe('0')
+    await expect(model.locator('[data-test=superseded]').innerText()).resolves.toContain(unlearned)
+
+    // Completed through the dialog; nothing is left to warn about.
+    await page.locator('[data-test=complete-request]').click()
+    await page.locator('[data-test=transition-dialog]').waitFor()
+    await expect(page.locator('[data-test=transition-dialog] .el-alert--warning').count()).resolves.toBe(0)
+    await page.locator('[data-test=confirm-transition]').click()
+    await expect.poll(() => status(page)).toBe('Completed')
+
+    // The certificate: refused while the organisation has no keys, with the way to create them.
+    await page.locator('[data-test=issue-certificate]').click()
+    const refusal = page.locator('[data-test=request-header] [data-test=error-notice]')
+    await refusal.waitFor()
+    await expect(refusal.innerText()).resolves.toContain(
+      'Create the organisation’s keys before issuing certificates.',
+    )
+    await expect(page.locator('[data-test=go-certificates]').innerText()).resolves.toBe(
+      'Create the organisation’s keys in Certificates',
+    )
+    await expect(page.locator('[data-test=go-certificates]').getAttribute('href')).resolves.toBe(
+      '#/certificates',
+    )
+    await api('organisation.create', { name: 'Ørsted Klinik' })
+    await page.locator('[data-test=issue-certificate]').click()
+    const issued = page.locator('[data-test=certificate-issued]')
+    await issued.waitFor()
+    const certificates = await api<Output<'certificates.list'>>('certificates.list')
+    expect(certificates.map((c) => c.requestId)).toEqual([requestId])
+    await expect(issued.innerText()).resolves.toContain(certificates[0]?.certificateId)
+    await expect(refusal.count()).resolves.toBe(0)
+    await expect(page.locator('[data-test=issue-certificate]').count()).resolves.toBe(0)
+    // The links: the unlearned model, its run (to the Runs area, by model), the certificate.
+    await expect(page.locator('[data-test=link-model]').innerText()).resolves.toContain(unlearned)
+    await expect(page.locator('[data-test=link-run]').getAttribute('href')).resolves.toBe(
+      `#/runs?model=${unlearned}`,
+    )
+    await expect(page.locator('[data-test=link-certificate]').innerText()).resolves.toBe(
+      certificates[0]?.certificateId,
+    )
+    await screenshot(page, 'request-detail')
     expect(unexpected(problems)).toEqual([])
     await page.close()
   })
@@ -282,15 +332,14 @@ describe('requests in Chromium', () => {
 
     // A good file, pasted: one request due within days, one long overdue.
     await page.locator('[data-test=import-csv]').click()
-    await page
-      .locator('[data-test=import-text]')
-      .fill(
-        [
-          'name,email,subject_ids,jurisdiction,received,assignee',
-          `Anna Lind,anna@example.com,customer-id:P-0100,gdpr,${daysAgo(26)},M. Weber`,
-          'Bo Berg,,customer-id:C-2002; phone:+1 555 0100,ccpa,2026-08-01,',
-        ].join('\n'),
-      )
+    await page.locator('[data-test=import-text]').fill(
+      [
+        'name,email,subject_ids,jurisdiction,received,assignee',
+        // The same person again, from a DSAR tool: a possible duplicate of the first request.
+        `J. Doe,jane.doe@example.com,customer-id:P-0007,gdpr,${daysAgo(26)},M. Weber`,
+        'Bo Berg,,customer-id:C-2002; phone:+1 555 0100,ccpa,2026-08-01,',
+      ].join('\n'),
+    )
     await page.locator('[data-test=import-submit]').click()
     const success = page.locator('[data-test=import-success]')
     await success.waitFor()
@@ -304,13 +353,15 @@ describe('requests in Chromium', () => {
     const tones = await page
       .locator('[data-test=request-table] [data-test=days-left]')
       .evaluateAll((spans) => spans.map((s) => s.getAttribute('data-tone')))
-    expect(tones).toEqual(['overdue', 'soon', 'ok'])
+    expect(tones).toEqual(['overdue', 'soon', 'closed'])
     await screenshot(page, 'requests-list')
 
-    // Sort by id, both ways, through the column header.
-    await page.locator('[data-test=request-table] .sort-header', { hasText: 'Request' }).click()
+    // Sort by id, both ways, through the column header: clicked, then from the keyboard.
+    const idHeader = page.locator('[data-test=request-table] .sort-header', { hasText: 'Request' })
+    await idHeader.click()
     await expect.poll(() => listIds(page)).toEqual([requestId, soon, late])
-    await page.locator('[data-test=request-table] .sort-header', { hasText: 'Request' }).click()
+    await idHeader.focus()
+    await page.keyboard.press('Enter')
     await expect.poll(() => listIds(page)).toEqual([late, soon, requestId])
     expect(page.url()).toContain('sort=id')
     expect(page.url()).toContain('order=desc')
@@ -342,6 +393,69 @@ describe('requests in Chromium', () => {
     await page.close()
   })
 
+  it('holds, resumes, rejects, acknowledges and extends requests', async () => {
+    const page = await browser.newPage({ viewport: { width: 1280, height: 900 } })
+    const problems = watchProblems(page)
+    const { items } = await api<Output<'requests.list'>>('requests.list', { sort: 'id', order: 'asc' })
+    const [, gdpr, ccpa] = items.map((r) => r.id)
+    await page.goto(app.url)
+    await page.locator('[data-test=backends]').waitFor({ timeout: 60_000 })
+
+    // CCPA: receipt to acknowledge; the extension's notice date has long passed.
+    await page.goto(`${app.origin}/#/requests/${ccpa}`)
+    await page.locator('[data-test=request-header]').waitFor()
+    await expect(page.locator('[data-test=extend]').isDisabled()).resolves.toBe(true)
+    await page.locator('[data-test=acknowledge]').click()
+    await expect
+      .poll(() => page.locator('[data-test=acknowledgement]').innerText())
+      .toContain('Receipt acknowledged on')
+
+    // On hold with its reason, then resumed where it was.
+    await page.locator('[data-test=put-on-hold]').click()
+    await page.locator('[data-test=field-reason]').fill('Waiting for a copy of an ID document')
+    await page.locator('[data-test=confirm-transition]').click()
+    await expect.poll(() => status(page)).toBe('On hold')
+    await expect(page.locator('[data-test=hold-reason]').innerText()).resolves.toContain('ID document')
+    await page.locator('[data-test=resume]').click()
+    await expect.poll(() => status(page)).toBe('Received')
+
+    // Rejected: the dialog asks for the exemption (offering Art. 17(3)) and the reason.
+    await page.locator('[data-test=reject-request]').click()
+    await page.locator('[data-test=confirm-transition]').click()
+    const dialog = page.locator('[data-test=transition-dialog]')
+    await expect
+      .poll(() => dialog.locator('.el-form-item__error').allInnerTexts())
+      .toEqual(['Name the exemption relied on', 'Give the reason'])
+    await screenshot(page, 'request-reject-dialog')
+    await page.locator('[data-test=field-exemption]').click()
+    await page.locator('.el-autocomplete-suggestion li:visible', { hasText: 'legal claims' }).click()
+    await page.locator('[data-test=field-reason]').fill('The records are kept for a pending legal claim.')
+    await page.locator('[data-test=confirm-transition]').click()
+    await expect.poll(() => status(page)).toBe('Rejected')
+    await expect(page.locator('[data-test=decision]').innerText()).resolves.toContain(
+      'GDPR Art. 17(3)(e): legal claims',
+    )
+    await expect(page.locator('[data-test=audit-timeline]').innerText()).resolves.toContain(
+      'exemption: GDPR Art. 17(3)(e): legal claims',
+    )
+
+    // GDPR, within its first month: extended to three months from receipt.
+    await page.goto(`${app.origin}/#/requests/${gdpr}`)
+    await page.locator('[data-test=request-header]').waitFor()
+    await expect(page.locator('[data-test=possible-duplicates]').innerText()).resolves.toContain(requestId)
+    await page.locator('[data-test=extend]').click()
+    await page.locator('[data-test=field-extension-reason]').fill('The records are spread over 14 systems.')
+    await page.locator('[data-test=confirm-extend]').click()
+    await page.locator('[data-test=extension]').waitFor()
+    const extended = await api<Output<'requests.get'>>('requests.get', { id: gdpr })
+    expect(extended.request.deadline.extension?.reason).toBe('The records are spread over 14 systems.')
+    await expect(page.locator('[data-test=extension]').innerText()).resolves.toContain('14 systems')
+    // Once is all the rule allows: the button is gone.
+    await expect(page.locator('[data-test=extend]').count()).resolves.toBe(0)
+    expect(unexpected(problems)).toEqual([])
+    await page.close()
+  })
+
   it('shows a request in the dark theme', async () => {
     const page = await browser.newPage({ viewport: { width: 1280, height: 900 } })
     const problems = watchProblems(page)
@@ -350,7 +464,7 @@ describe('requests in Chromium', () => {
     await page.locator('[data-test=theme-toggle]').click()
     await page.goto(`${app.origin}/#/requests/${requestId}`)
     await page.locator(`[data-test=match-${dataset.id}]`).waitFor()
-    await expect(status(page)).resolves.toBe('In progress')
+    await expect(status(page)).resolves.toBe('Completed')
     await screenshot(page, 'request-detail-dark')
     expect(unexpected(problems)).toEqual([])
     await page.close()
