@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto'
-import { readFileSync } from 'node:fs'
+import { existsSync, readFileSync } from 'node:fs'
 import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { Browser, Page } from 'playwright-core'
@@ -14,6 +14,17 @@ import {
   watchProblems,
   type BrowserMode,
 } from '../support/browser-mode'
+
+/** What the test reads of a canvas in the page (the Node side has no DOM types). */
+interface Canvas {
+  width: number
+  height: number
+  getContext(kind: '2d'): {
+    getImageData(x: number, y: number, w: number, h: number): { data: ArrayLike<number> }
+  } | null
+}
+const FASHION_IMAGES = '/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz'
+const FASHION_LABELS = '/usr/share/datasets/fashion-mnist/t10k-labels-idx1-ubyte.gz'
 
 let app: BrowserMode
 let browser: Browser
@@ -452,6 +463,70 @@ describe('requests in Chromium', () => {
     await expect(page.locator('[data-test=extension]').innerText()).resolves.toContain('14 systems')
     // Once is all the rule allows: the button is gone.
     await expect(page.locator('[data-test=extend]').count()).resolves.toBe(0)
+    expect(unexpected(problems)).toEqual([])
+    await page.close()
+  })
+
+  it('draws the matched rows of image datasets', async () => {
+    // The digits demo (8×8 pixels kept as CSV columns) and, where installed, Fashion-MNIST (IDX,
+    // 28×28; its rows get the subject ids S-0000…).
+    const digits = await api<Output<'datasets.importDemo'>>('datasets.importDemo', { demo: 'digits' })
+    const fashionFiles = [FASHION_IMAGES, FASHION_LABELS].every((f) => existsSync(f))
+    if (!fashionFiles) console.warn(`Skipping the IDX part: ${FASHION_IMAGES} is missing.`)
+    const fashion = fashionFiles
+      ? await api<Output<'datasets.import'>>('datasets.import', {
+          path: FASHION_IMAGES,
+          labelsPath: FASHION_LABELS,
+        })
+      : null
+    const writer = await api<Output<'requests.create'>>('requests.create', {
+      requester: { name: 'Writer 116' },
+      subjectIds: [
+        { type: 'customer-id', value: 'W-116' },
+        { type: 'other', value: 'S-0042' },
+      ],
+      jurisdiction: 'lgpd',
+      received: daysAgo(3),
+    })
+    const page = await browser.newPage({ viewport: { width: 1280, height: 900 } })
+    const problems = watchProblems(page)
+    await page.goto(app.url)
+    await page.locator('[data-test=backends]').waitFor({ timeout: 60_000 })
+    await page.goto(`${app.origin}/#/requests/${writer.id}`)
+    const preview = await api<Output<'matching.preview'>>('matching.preview', {
+      requestId: writer.id,
+      limit: 10,
+    })
+
+    for (const [set, side] of [
+      [digits, 8],
+      [fashion, 28],
+    ] as const) {
+      if (!set) continue
+      const section = page.locator(`[data-test=match-${set.id}]`)
+      await section.waitFor()
+      const expected = preview.datasets.find((d) => d.datasetId === set.id)
+      expect(expected?.preview.length).toBeGreaterThan(0)
+      // One canvas per previewed row, of the image's size, with ink on it (not a blank box).
+      const canvases = await section.locator('canvas').evaluateAll((elements) =>
+        (elements as unknown as Canvas[]).map((c) => {
+          const data = c.getContext('2d')?.getImageData(0, 0, c.width, c.height).data ?? []
+          let lit = 0
+          for (let i = 0; i < data.length; i += 4) if ((data[i] ?? 0) > 0) lit++
+          return { width: c.width, height: c.height, lit }
+        }),
+      )
+      expect(canvases).toHaveLength(expected?.preview.length ?? -1)
+      for (const c of canvases) {
+        expect([c.width, c.height]).toEqual([side, side])
+        expect(c.lit).toBeGreaterThan(5)
+      }
+    }
+    // The tabular set has no rows of this person: listed compactly.
+    await expect(page.locator('[data-test=no-match]').innerText()).resolves.toContain(dataset.id)
+    await page
+      .locator('[data-test=matching]')
+      .screenshot({ path: path.join(ARTIFACTS, 'request-matching-images.png'), animations: 'disabled' })
     expect(unexpected(problems)).toEqual([])
     await page.close()
   })
