@@ -303,7 +303,7 @@ describe('requests in Chromium', () => {
   })
 
   it('refuses a bad CSV with an error per row and column, then imports a good one, searches and sorts', async () => {
-    const page = await browser.newPage({ viewport: { width: 1280, height: 900 } })
+    const page = await browser.newPage({ viewport: { width: 1280, height: 900 }, acceptDownloads: true })
     const problems = watchProblems(page)
     await openRequests(page)
     await page.locator('[data-test=request-table]').waitFor()
@@ -366,6 +366,19 @@ describe('requests in Chromium', () => {
       .evaluateAll((spans) => spans.map((s) => s.getAttribute('data-tone')))
     expect(tones).toEqual(['overdue', 'soon', 'closed'])
     await screenshot(page, 'requests-list')
+
+    // The register as CSV, personal data masked.
+    const [exported] = await Promise.all([
+      page.waitForEvent('download'),
+      page.locator('[data-test=export-csv]').click(),
+    ])
+    expect(exported.suggestedFilename()).toMatch(/^lethe-requests-\d{4}-\d{2}-\d{2}\.csv$/)
+    const csvFile = path.join(tempDir('lethe-e2e-export-'), 'requests.csv')
+    await exported.saveAs(csvFile)
+    const lines = readFileSync(csvFile, 'utf8').trim().split(/\r?\n/)
+    expect(lines[0]).toMatch(/^id,received,/)
+    expect(lines.slice(1).map((l) => l.split(',')[0])).toEqual([requestId, soon, late])
+    expect(lines.join('\n')).not.toContain('jane.doe@example.com')
 
     // Sort by id, both ways, through the column header: clicked, then from the keyboard.
     const idHeader = page.locator('[data-test=request-table] .sort-header', { hasText: 'Request' })
@@ -454,6 +467,15 @@ describe('requests in Chromium', () => {
     await page.goto(`${app.origin}/#/requests/${gdpr}`)
     await page.locator('[data-test=request-header]').waitFor()
     await expect(page.locator('[data-test=possible-duplicates]').innerText()).resolves.toContain(requestId)
+    // Reassigned through the prompt; the change is an audit entry.
+    await expect(page.locator('[data-test=assignee]').innerText()).resolves.toBe('M. Weber')
+    await page.locator('[data-test=edit-assignee]').click()
+    await page.locator('.assignee-prompt input').fill('Privacy team')
+    await page.locator('.assignee-prompt button', { hasText: 'Save' }).click()
+    await expect.poll(() => page.locator('[data-test=assignee]').innerText()).toBe('Privacy team')
+    await expect(page.locator('[data-test=audit-timeline]').innerText()).resolves.toContain(
+      'assignee: Privacy team',
+    )
     await page.locator('[data-test=extend]').click()
     await page.locator('[data-test=field-extension-reason]').fill('The records are spread over 14 systems.')
     await page.locator('[data-test=confirm-extend]').click()

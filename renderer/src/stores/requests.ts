@@ -3,7 +3,7 @@ import { computed, ref } from 'vue'
 import type { LocationQuery } from 'vue-router'
 import type { ErrorPayload, Input, Output } from '@contract/index'
 import { call, errorOf } from '../api/client'
-import { formatBytes } from '../format'
+import { formatBytes, todayIso } from '../format'
 import {
   jurisdictions,
   statuses,
@@ -253,6 +253,23 @@ export const useRequestsStore = defineStore('requests', () => {
     }
   }
 
+  const exporting = ref(false)
+  const exportError = ref<ErrorPayload | null>(null)
+
+  /** Every request as CSV (personal data masked), the register a regulator asks for, as a download. */
+  async function exportCsv(): Promise<void> {
+    exporting.value = true
+    exportError.value = null
+    try {
+      const { content } = await call('requests.export', { format: 'csv' })
+      saveFile(new TextEncoder().encode(content), 'text/csv', `lethe-requests-${todayIso()}.csv`)
+    } catch (caught) {
+      exportError.value = errorOf(caught)
+    } finally {
+      exporting.value = false
+    }
+  }
+
   // ── one request ───────────────────────────────────────────────────────────────────
   const current = ref<RequestView | null>(null)
   const events = ref<AuditEvent[]>([])
@@ -422,6 +439,8 @@ export const useRequestsStore = defineStore('requests', () => {
   const extend = (input: Omit<Input<'requests.extend'>, 'id'>) =>
     change('extend', deadlineError, (id) => call('requests.extend', { id, ...input }))
   const acknowledge = () => change('acknowledge', deadlineError, (id) => call('requests.acknowledge', { id }))
+  const update = (changes: Omit<Input<'requests.update'>, 'id'>) =>
+    change('update', actionError, (id) => call('requests.update', { id, ...changes }))
   const addNote = (text: string) =>
     change('note', noteError, (id) => call('requests.addNote', { id, text }), { note: text })
 
@@ -517,6 +536,9 @@ export const useRequestsStore = defineStore('requests', () => {
     importError,
     imported,
     importCsv,
+    exporting,
+    exportError,
+    exportCsv,
     current,
     events,
     detailLoading,
@@ -543,6 +565,7 @@ export const useRequestsStore = defineStore('requests', () => {
     transition,
     extend,
     acknowledge,
+    update,
     addNote,
     attach,
     download,
