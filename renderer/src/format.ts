@@ -1,7 +1,8 @@
 /**
- * Dates as the user chose to read them (Settings → Date language), for every view. Calendar dates
- * (YYYY-MM-DD: receipts, deadlines) are days, not instants: they are formatted as written, in UTC,
- * so that no time zone moves them to the day before. Timestamps are shown in local time.
+ * Dates and numbers for every view. Dates read as the user chose (Settings → Date language).
+ * Calendar dates (YYYY-MM-DD: receipts, deadlines) are days, not instants: they are formatted as
+ * written, in UTC, so that no time zone moves them to the day before. Timestamps are shown in
+ * local time. Nothing else lives here: no API calls.
  */
 import { useSystemStore } from './stores/system'
 
@@ -42,19 +43,65 @@ function format(iso: string, options: Intl.DateTimeFormatOptions, locale: string
 
 /** A date: 'long' reads "22 November 2026", 'medium' "22 Nov 2026" (in English (UK)). */
 export function formatDate(
-  iso: string,
+  iso: string | null | undefined,
   style: 'long' | 'medium' | 'short' = 'medium',
   locale?: string,
 ): string {
-  return format(iso, { dateStyle: style }, resolve(locale))
+  return iso ? format(iso, { dateStyle: style }, resolve(locale)) : '—'
 }
 
-/** A moment: its date and its local time to the minute. */
-export function formatDateTime(iso: string, locale?: string): string {
-  return format(iso, { dateStyle: 'medium', timeStyle: 'short' }, resolve(locale))
+/** A moment: its date and its local time, to the minute (or the second, for audit entries). */
+export function formatDateTime(
+  iso: string | null | undefined,
+  { seconds = false, locale }: { seconds?: boolean; locale?: string } = {},
+): string {
+  if (!iso) return '—'
+  return format(iso, { dateStyle: 'medium', timeStyle: seconds ? 'medium' : 'short' }, resolve(locale))
+}
+
+/** The local time of a moment, to the minute. */
+export function formatTime(iso: string): string {
+  return format(iso, { timeStyle: 'short' }, dateLocale())
 }
 
 /** Day and month only, for chart axes: "22 Nov". */
 export function formatDayMonth(date: Date | number): string {
   return new Intl.DateTimeFormat(dateLocale(), { day: 'numeric', month: 'short' }).format(date)
+}
+
+/** A calendar date (YYYY-MM-DD) as a local date: parsed by parts, so no time zone shifts it a day. */
+export function parseDate(iso: string): Date {
+  const [y, m, d] = iso.split('-').map(Number)
+  return new Date(y ?? 1970, (m ?? 1) - 1, d ?? 1)
+}
+
+/** Today as YYYY-MM-DD in local time, as the ledger counts days. */
+export function todayIso(now = new Date()): string {
+  const pad = (n: number) => String(n).padStart(2, '0')
+  return `${now.getFullYear()}-${pad(now.getMonth() + 1)}-${pad(now.getDate())}`
+}
+
+/** Whole days from one YYYY-MM-DD date to another (negative when `to` is earlier). */
+export function daysBetween(from: string, to: string): number {
+  return Math.round((parseDate(to).getTime() - parseDate(from).getTime()) / 86_400_000)
+}
+
+/** 1,234 (grouped as the locale groups them). */
+export const formatCount = (n: number): string => n.toLocaleString()
+
+/** A file size in B, KB or MB (powers of 1000, as file managers show them). */
+export function formatBytes(bytes: number): string {
+  if (bytes < 1000) return `${bytes} B`
+  if (bytes < 1_000_000) return `${(bytes / 1000).toLocaleString(undefined, { maximumFractionDigits: 1 })} KB`
+  return `${(bytes / 1_000_000).toLocaleString(undefined, { maximumFractionDigits: 1 })} MB`
+}
+
+/**
+ * A decoded data value: integers as they are, decimals to five significant digits (the
+ * engine stores float32, so 19.07 comes back as 19.0699996…).
+ */
+export function formatValue(value: string | number): string {
+  if (typeof value === 'string') return value
+  if (Number.isInteger(value)) return String(value)
+  return String(Number(value.toPrecision(5)))
 }
