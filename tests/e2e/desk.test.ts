@@ -164,7 +164,8 @@ describe('the desk, from intake to a verified certificate', () => {
 
     // A copy with one byte changed is refused.
     const bytes = readFileSync(pdf)
-    bytes[Math.floor(bytes.length / 2)] ^= 0x01
+    const middle = Math.floor(bytes.length / 2)
+    bytes[middle] = (bytes[middle] as number) ^ 0x01
     const tampered = pdf.replace(/\.pdf$/, '-tampered.pdf')
     writeFileSync(tampered, bytes)
     await page.locator('[data-test=verify-input]').setInputFiles(tampered)
