@@ -3,6 +3,7 @@ import { ref } from 'vue'
 import type { ErrorPayload, Output } from '@contract/index'
 import { MAX_LOGO_BYTES } from '@contract/certificates'
 import { call, errorOf } from '../api/client'
+import { fileBase64 } from '../api/files'
 
 export type Organisation = NonNullable<Output<'organisation.get'>>
 export type Logo = NonNullable<Output<'organisation.logo'>>
@@ -15,16 +16,6 @@ export type Checklist = Output<'certificates.verify'>
  * contract's 950 000 characters, inside the bridge's 1 MiB of JSON.
  */
 export const MAX_PDF_BYTES = 700_000
-
-/** Base64 of some bytes, a chunk at a time (a whole-file spread overflows the call stack). */
-export function toBase64(bytes: Uint8Array): string {
-  const CHUNK = 0x8000
-  let binary = ''
-  for (let at = 0; at < bytes.length; at += CHUNK) {
-    binary += String.fromCharCode.apply(null, Array.from(bytes.subarray(at, at + CHUNK)))
-  }
-  return btoa(binary)
-}
 
 /** Hands some bytes to the browser as a download, through a temporary link. */
 function saveFile(bytes: BlobPart, fileName: string, type: string): void {
@@ -135,7 +126,7 @@ export const useCertificatesStore = defineStore('certificates', () => {
     try {
       logo.value = file
         ? await call('organisation.setLogo', {
-            imageBase64: toBase64(new Uint8Array(await file.arrayBuffer())),
+            imageBase64: await fileBase64(file),
             mediaType: file.type as Logo['mediaType'],
           })
         : await call('organisation.setLogo', { imageBase64: null })
@@ -154,7 +145,7 @@ export const useCertificatesStore = defineStore('certificates', () => {
     importError.value = null
     try {
       organisation.value = await call('organisation.importPkcs12', {
-        p12Base64: toBase64(new Uint8Array(await file.arrayBuffer())),
+        p12Base64: await fileBase64(file),
         passphrase,
       })
       return true
@@ -241,8 +232,7 @@ export const useCertificatesStore = defineStore('certificates', () => {
     }
     verifying.value = true
     try {
-      const bytes = new Uint8Array(await file.arrayBuffer())
-      checklist.value = await call('certificates.verify', { pdfBase64: toBase64(bytes) })
+      checklist.value = await call('certificates.verify', { pdfBase64: await fileBase64(file) })
     } catch (caught) {
       verifyError.value = errorOf(caught)
     } finally {

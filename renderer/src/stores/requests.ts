@@ -12,7 +12,7 @@ import {
   type RequestStatus,
   type RequestView,
 } from '../components/requests/labels'
-import { toBase64 } from './certificates'
+import { fileBase64 } from '../api/files'
 
 export type RequestSummary = Output<'requests.summary'>
 export type Matching = Output<'matching.preview'>
@@ -457,7 +457,7 @@ export const useRequestsStore = defineStore('requests', () => {
       'attach',
       attachError,
       async (id) => {
-        const contentBase64 = toBase64(new Uint8Array(await file.arrayBuffer()))
+        const contentBase64 = await fileBase64(file)
         return call('requests.attach', {
           id,
           name: file.name,
