@@ -43,10 +43,31 @@ export const TrainOptions = z.object({
   epochs: z.number().int().min(1).max(1000).default(20),
   batchSize: z.number().int().min(1).max(65536).default(64),
   l2: z.number().min(0).max(1).default(1e-4),
-  schedule: z.enum(['constant', 'cosine', 'step']).default('constant'),
+  /** 'exponential' is η_t = η₀·lrDecay^t per step (HF's schedule); 'step' divides by 10 at thirds. */
+  schedule: z.enum(['constant', 'cosine', 'step', 'exponential']).default('constant'),
+  lrDecay: z.number().gt(0).max(1).default(0.995),
   seed: z.number().int().min(0).default(1),
   samePermutationEachEpoch: z.boolean().default(false),
   projectRadius: z.number().positive().nullable().default(null),
+})
+
+/** Train-time recording a method needs before it can unlearn ('hf': per-sample statistics). */
+export const preparations = ['hf'] as const
+
+/** What a prepared model recorded while it trained. */
+export const Preparation = z.object({
+  method: z.enum(preparations),
+  /** The recording's own id, which its statistics file carries. */
+  runId: z.string(),
+  file: z.string(),
+  bytes: z.number(),
+  dtype: z.enum(['float32', 'float16']),
+  rows: z.number(),
+  dim: z.number(),
+  /** Wall time of training with recording, and what the recording alone took. */
+  trainMs: z.number(),
+  recordMs: z.number(),
+  createdAt: z.string(),
 })
 
 export const ModelInfo = z.object({
@@ -61,10 +82,44 @@ export const ModelInfo = z.object({
   requestId: z.string().nullable(),
   forgottenRows: z.number(),
   backend: z.string(),
+  /** The train-time recording a research method needs (HF statistics), on the trained version. */
+  preparation: Preparation.nullable(),
   createdAt: z.string(),
 })
 
-export const unlearningMethods = ['retrain', 'finetune', 'neggrad'] as const
+export const unlearningMethods = ['retrain', 'finetune', 'neggrad', 'hf'] as const
+
+/** One constant a certified guarantee rests on, with where its value came from. */
+export const CertificationConstant = z.object({
+  symbol: z.string(),
+  name: z.string(),
+  value: z.number(),
+  source: z.enum(['set', 'estimated', 'measured', 'assumed']),
+  note: z.string(),
+})
+
+/** The certification of a noisy release: constants, the bound, the noise, and the budget left. */
+export const Certification = z.object({
+  /** False when noise was switched off for measurement: then nothing is certified. */
+  noise: z.boolean(),
+  epsilon: z.number(),
+  delta: z.number(),
+  /** The bound on ‖unlearned − retrained‖ the noise is calibrated to (Δ). */
+  sensitivity: z.number(),
+  /** Standard deviation of the noise the published model carries in total, and what this release added. */
+  sigma: z.number(),
+  sigmaBefore: z.number(),
+  topUp: z.number(),
+  /** Expected noise norm σ·√d relative to ‖θ‖, and the limit past which Lethe refuses. */
+  relativeNoise: z.number(),
+  noiseLimit: z.number(),
+  rowsThisRequest: z.number(),
+  /** Rows removed from the trained model so far, this request included, and how many in all the limit allows. */
+  rowsDeleted: z.number(),
+  capacityRows: z.number(),
+  constants: z.array(CertificationConstant),
+  assumptions: z.array(z.string()),
+})
 
 const Cell = z.union([z.string(), z.number()])
 
@@ -215,6 +270,10 @@ export const engineMethods = {
         datasetId: Id,
         arch: ArchitectureInput,
         training: TrainOptions.default(TrainOptions.parse({})),
+        /** Record what a method needs while training ('hf': plain SGD and one fixed batch order required). */
+        prepare: z.enum(preparations).optional(),
+        /** Storage of HF statistics (float16 halves the file, at some fidelity cost). */
+        statisticsDtype: z.enum(['float32', 'float16']).default('float32'),
         name: z.string().max(200).optional(),
       })
       .strict(),

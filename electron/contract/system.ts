@@ -60,6 +60,11 @@ export const Settings = z.object({
   backend: BackendSetting,
   /** The language dates are shown in. */
   dateLocale: DateLocale,
+  /** Default (ε, δ) of certified unlearning; a run can ask for others. */
+  certification: z.object({
+    epsilon: z.number().positive().max(100),
+    delta: z.number().gt(0).lt(0.1),
+  }),
 })
 export type Settings = z.infer<typeof Settings>
 

@@ -17,7 +17,7 @@ import { unlearnContext } from './methods/method'
 import { listModels, loadModel, saveModel, trainedDraft, type ModelManifest } from './models/store'
 import { initParams, specOf, type Architecture } from './models/spec'
 import { tf } from './tf'
-import { train, uploadData, type TrainProgress } from './train'
+import { train, uploadData, type TrainConfig, type TrainProgress } from './train'
 import { DurableJsonFile } from '../ledger/durable'
 import { folders } from './folders'
 import { UNLEARNING_FILE, type UnlearnResult } from './models/runs'
@@ -174,16 +174,15 @@ export async function trainModel(
   const dataset = await loadDataset(folders(input.dataDir).datasets, input.datasetId)
   const arch = architectureFor(dataset, input.arch)
   const spec = specOf(arch)
-  const schedule =
-    input.training.schedule === 'step'
-      ? ({
-          kind: 'step',
-          everyEpochs: Math.max(1, Math.round(input.training.epochs / 3)),
-          gamma: 0.1,
-        } as const)
-      : ({ kind: input.training.schedule } as const)
+  const { lrDecay, ...options } = input.training
+  const schedule: TrainConfig['schedule'] =
+    options.schedule === 'step'
+      ? { kind: 'step', everyEpochs: Math.max(1, Math.round(options.epochs / 3)), gamma: 0.1 }
+      : options.schedule === 'exponential'
+        ? { kind: 'exponential', gamma: lrDecay }
+        : { kind: options.schedule }
   const training = {
-    ...input.training,
+    ...options,
     schedule,
     initSeed: input.training.seed,
     trainRows: dataset.train.length,

@@ -52,6 +52,7 @@ const modelInfo = (m: ModelManifest) => ({
   requestId: m.requestId,
   forgottenRows: m.forgottenRows.length,
   backend: m.backend,
+  preparation: m.preparation ?? null,
   createdAt: m.createdAt,
 })
 

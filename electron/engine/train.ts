@@ -18,7 +18,12 @@ export interface TrainConfig {
   epochs: number
   batchSize: number
   l2: number
-  schedule: { kind: 'constant' } | { kind: 'step'; everyEpochs: number; gamma: number } | { kind: 'cosine' }
+  schedule:
+    | { kind: 'constant' }
+    | { kind: 'step'; everyEpochs: number; gamma: number }
+    | { kind: 'cosine' }
+    /** η_t = η₀·γ^t with t the global step (HF's schedule: the decay makes the recursion contract). */
+    | { kind: 'exponential'; gamma: number }
   /** Seeds the batch order. */
   seed: number
   /** The same permutation every epoch (HF), or a fresh one per epoch. */
@@ -87,6 +92,8 @@ export function learningRateAt(
       return learningRate * schedule.gamma ** Math.floor(step / stepsPerEpoch / schedule.everyEpochs)
     case 'cosine':
       return 0.5 * learningRate * (1 + Math.cos((Math.PI * step) / Math.max(1, totalSteps)))
+    case 'exponential':
+      return learningRate * schedule.gamma ** step
   }
 }
 

@@ -16,7 +16,11 @@ export interface SystemDeps {
   engine: EngineHost
 }
 
-export const defaultSettings: Settings = { backend: 'auto', dateLocale: 'auto' }
+export const defaultSettings: Settings = {
+  backend: 'auto',
+  dateLocale: 'auto',
+  certification: { epsilon: 1, delta: 1e-5 },
+}
 
 export interface SystemService {
   handlers: Pick<Handlers, 'system.info' | 'settings.get' | 'settings.update'>

@@ -22,16 +22,19 @@ const open = (dataDir: string) => {
   }
 }
 
+/** The default (ε, δ) of certified unlearning, which these tests leave alone. */
+const certification = { epsilon: 1, delta: 1e-5 }
 describe('the compute backend setting', () => {
   it('selects the backend at once, is kept in the data folder, and refuses an unknown name', async () => {
     const dataDir = tempDir('lethe-settings-')
     const call = open(dataDir)
-    expect(await call('settings.get', {})).toEqual({ backend: 'auto', dateLocale: 'auto' })
+    expect(await call('settings.get', {})).toEqual({ backend: 'auto', dateLocale: 'auto', certification })
     const info = await call<Output<'system.info'>>('settings.update', { backend: 'cpu' })
     expect(info.engine).toMatchObject({ selected: 'cpu', selectedBy: 'setting', warning: null })
     expect(JSON.parse(readFileSync(path.join(dataDir, 'settings.json'), 'utf8'))).toEqual({
       backend: 'cpu',
       dateLocale: 'auto',
+      certification,
     })
     await expect(call('settings.update', { backend: 'quantum' })).rejects.toMatchObject({ code: 'BAD_INPUT' })
 
@@ -39,7 +42,7 @@ describe('the compute backend setting', () => {
     expect(back.engine.selectedBy).toBe('probe')
     await services?.close()
     const again = open(dataDir)
-    expect(await again('settings.get', {})).toEqual({ backend: 'auto', dateLocale: 'auto' })
+    expect(await again('settings.get', {})).toEqual({ backend: 'auto', dateLocale: 'auto', certification })
   })
 })
 
@@ -48,7 +51,7 @@ describe('the date language setting', () => {
     const dataDir = tempDir('lethe-settings-')
     const call = open(dataDir)
     await call('settings.update', { dateLocale: 'de' })
-    expect(await call('settings.get', {})).toEqual({ backend: 'auto', dateLocale: 'de' })
+    expect(await call('settings.get', {})).toEqual({ backend: 'auto', dateLocale: 'de', certification })
     for (const bad of ['', 'not a tag!', 'en_GB', 'x'.repeat(40)]) {
       await expect(call('settings.update', { dateLocale: bad })).rejects.toMatchObject({ code: 'BAD_INPUT' })
     }
@@ -59,10 +62,11 @@ describe('the date language setting', () => {
     await call('settings.update', { dateLocale: 'pt-BR' })
     await services?.close()
     const again = open(dataDir)
-    expect(await again('settings.get', {})).toEqual({ backend: 'auto', dateLocale: 'pt-BR' })
+    expect(await again('settings.get', {})).toEqual({ backend: 'auto', dateLocale: 'pt-BR', certification })
     expect(JSON.parse(readFileSync(path.join(dataDir, 'settings.json'), 'utf8'))).toEqual({
       backend: 'auto',
       dateLocale: 'pt-BR',
+      certification,
     })
   })
 
@@ -70,6 +74,6 @@ describe('the date language setting', () => {
     const dataDir = tempDir('lethe-settings-')
     writeFileSync(path.join(dataDir, 'settings.json'), JSON.stringify({ backend: 'cpu' }))
     const call = open(dataDir)
-    expect(await call('settings.get', {})).toEqual({ backend: 'cpu', dateLocale: 'auto' })
+    expect(await call('settings.get', {})).toEqual({ backend: 'cpu', dateLocale: 'auto', certification })
   })
 })

@@ -9,11 +9,15 @@ import { mkdir, readdir, readFile } from 'node:fs/promises'
 import path from 'node:path'
 import { LetheError } from '../../contract'
 import { DurableJsonFile, parseStored } from '../../ledger/durable'
+import type { z } from 'zod'
+import type { Preparation as PreparationSchema } from '../../contract/engine'
 import type { TrainConfig } from '../train'
 import type { DatasetManifest } from '../data/dataset'
 import { specOf, type Architecture } from './spec'
 import { writeFileDurably } from '../../lib/files'
 import { sha256Hex } from '../data/dataset'
+
+export type Preparation = z.infer<typeof PreparationSchema>
 
 export interface ModelManifest {
   format: 'lethe-model'
@@ -32,6 +36,8 @@ export interface ModelManifest {
   requestId: string | null
   /** Rows of the dataset this version was trained or unlearned without. */
   forgottenRows: number[]
+  /** What a research method recorded while this version trained (HF statistics); absent otherwise. */
+  preparation?: Preparation
   backend: string
   createdAt: string
 }

@@ -87,7 +87,7 @@ export const useSystemStore = defineStore('system', () => {
     settingsError.value = null
     try {
       info.value = await call('settings.update', { dateLocale: tag })
-      settings.value = { ...(settings.value ?? { backend: 'auto' }), dateLocale: tag }
+      settings.value = await call('settings.get', {})
       dateLocale.value = tag
       localStorage.setItem(DATE_LOCALE_KEY, tag)
       return true
