@@ -955,8 +955,8 @@ function guaranteeText(guarantee: CertificateManifest['method']['guarantee']): s
     case 'certified':
       return (
         `Certified (ε = ${formatNumber(guarantee.epsilon ?? NaN)}, δ = ${formatNumber(guarantee.delta ?? NaN)}): ` +
-        'a proven bound, not a measurement. The new model is statistically almost indistinguishable from one ' +
-        'trained without these records; ε and δ say how close, and smaller is stronger.'
+        'the new model is statistically almost indistinguishable from one trained without these records; ' +
+        `ε and δ say how close, and smaller is stronger. ${guarantee.meaning}`
       )
     case 'empirical':
       return 'Empirical: no formal guarantee; the removal was measured, not proven.'

@@ -378,7 +378,10 @@ describe('renderCertificatePdf with less to show', () => {
       const flat = run('pdftotext', ['-enc', 'UTF-8', file, '-']).output.replace(/\s+/g, ' ')
       expect(flat).toContain('removed the influence of 1 training record of the data subject')
       expect(flat).toContain('(CCPA § 1798.105)')
-      expect(flat).toContain('Certified (ε = 1, δ = 0.00001): a proven bound, not a measurement')
+      expect(flat).toContain(
+        'Certified (ε = 1, δ = 0.00001): the new model is statistically almost indistinguishable',
+      )
+      expect(flat).toContain('A Newton step with noise.')
       expect(flat).toContain('No retrained reference was computed')
       expect(flat).toContain('n/a')
       expect(flat).toContain('Recipients to notify (CCPA Regulations § 7022(b))')
