@@ -79,6 +79,87 @@ describe('lethe dataset, model, unlearn and evaluate', () => {
     })
   })
 
+  it('trains with HF recording and unlearns with HF: certified by default, plainly not certified with --no-noise', () => {
+    const dataDir = tempDir('lethe-cli-hf-')
+    const imported = lethe(dataDir, [
+      'dataset',
+      'import',
+      'resources/datasets/breast-cancer.csv',
+      '--subject-column',
+      'patient_id',
+      '--label-column',
+      'diagnosis',
+      '--json',
+    ])
+    const dataset = JSON.parse(imported.stdout) as { id: string }
+    const trained = lethe(dataDir, [
+      'model',
+      'train',
+      '--dataset',
+      dataset.id,
+      '--arch',
+      'logreg',
+      '--prepare',
+      'hf',
+      '--epochs',
+      '30',
+      '--batch-size',
+      '128',
+      '--lr',
+      '0.1',
+      '--l2',
+      '0.1',
+    ])
+    expect(trained.code, trained.stderr).toBe(0)
+    const id = /Trained (m-[0-9a-f]{12})/.exec(trained.stdout)?.[1] as string
+    expect(trained.stdout).toMatch(/HF statistics .* MiB \(456 rows × 62, float32\)/)
+    const subjects = path.join(dataDir, 'subjects.txt')
+    writeFileSync(subjects, 'P-0001\n')
+    const certified = lethe(dataDir, [
+      'unlearn',
+      '--model',
+      id,
+      '--method',
+      'hf',
+      '--subjects',
+      subjects,
+      '--epsilon',
+      '100',
+    ])
+    expect(certified.code, certified.stderr).toBe(0)
+    expect(certified.stdout).toMatch(/\(hf, certified\)/)
+    expect(certified.stdout).toMatch(/Noise: σ = [\d.e+-]+ in all/)
+    expect(certified.stdout).toMatch(/ρ .* estimated/)
+    const measured = lethe(dataDir, [
+      'unlearn',
+      '--model',
+      id,
+      '--method',
+      'hf',
+      '--subjects',
+      subjects,
+      '--no-noise',
+    ])
+    expect(measured.code, measured.stderr).toBe(0)
+    expect(measured.stdout).toMatch(/\(hf, empirical\)/)
+    expect(measured.stdout).toMatch(/NOT certified/)
+    // A model trained without recording is refused, with the reason.
+    const plain = lethe(dataDir, [
+      'model',
+      'train',
+      '--dataset',
+      dataset.id,
+      '--arch',
+      'logreg',
+      '--epochs',
+      '2',
+    ])
+    const plainId = /Trained (m-[0-9a-f]{12})/.exec(plain.stdout)?.[1] as string
+    const refused = lethe(dataDir, ['unlearn', '--model', plainId, '--method', 'hf', '--subjects', subjects])
+    expect(refused.code).not.toBe(0)
+    expect(refused.stderr).toMatch(/without HF recording/)
+  }, 180_000)
+
   it('names the line and column of a bad dataset, and refuses an unknown model', () => {
     const dataDir = tempDir('lethe-cli-engine-')
     const file = path.join(dataDir, 'bad.csv')
