@@ -15,7 +15,7 @@
  *
  * Needs Debian's dataset-fashion-mnist (`apt-get install dataset-fashion-mnist`).
  *
- *   npx tsx bench/hf.ts [--rows 4000] [--models logreg,mlp] [--epochs 5] [--mlp-epochs 1]
+ *   npx tsx bench/hf.ts [--rows 4000] [--models logreg,mlp,cnn] [--epochs 5] [--mlp-epochs 1]
  *                       [--hidden 16] [--forget 40] [--json]
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
@@ -42,6 +42,7 @@ const { values: args } = parseArgs({
     rows: { type: 'string', default: '4000' },
     models: { type: 'string', default: 'logreg,mlp' },
     epochs: { type: 'string', default: '5' },
+    /** Epochs of the MLP and the CNN, whose recording costs far more per step. */
     'mlp-epochs': { type: 'string', default: '1' },
     hidden: { type: 'string', default: '16' },
     forget: { type: 'string', default: '40' },
@@ -144,11 +145,13 @@ interface ModelRun {
 
 const runs: ModelRun[] = []
 for (const kind of args.models.split(',')) {
-  const mlp = kind === 'mlp'
-  const arch: z.infer<typeof ArchitectureInput> = mlp
-    ? { kind: 'mlp', hidden: [Number(args.hidden)] }
-    : { kind: 'logreg' }
-  const epochs = Number(mlp ? args['mlp-epochs'] : args.epochs)
+  const arch: z.infer<typeof ArchitectureInput> =
+    kind === 'mlp'
+      ? { kind: 'mlp', hidden: [Number(args.hidden)] }
+      : kind === 'cnn'
+        ? { kind: 'cnn', filters: [8], kernel: 3, dense: 32 }
+        : { kind: 'logreg' }
+  const epochs = Number(kind === 'logreg' ? args.epochs : args['mlp-epochs'])
   const training = TrainOptions.parse({
     optimizer: 'sgd',
     momentum: 0,
@@ -244,7 +247,12 @@ for (const kind of args.models.split(',')) {
   statistics.close()
   const retrainS = (exact.reference?.ms ?? Number.NaN) / 1000
   runs.push({
-    model: kind === 'mlp' ? `MLP 784-${args.hidden}-10` : 'logistic regression',
+    model:
+      kind === 'mlp'
+        ? `MLP 784-${args.hidden}-10`
+        : kind === 'cnn'
+          ? 'CNN (conv 3×3×8, pool, dense 32)'
+          : 'logistic regression',
     parameters: model.parameters,
     epochs,
     plainTrainS,

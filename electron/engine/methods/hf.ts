@@ -22,7 +22,7 @@ import type { Certification as CertificationSchema } from '../../contract/engine
 import { DurableJsonFile, parseStored } from '../../ledger/durable'
 import { UNLEARNING_FILE, type UnlearnResult } from '../models/runs'
 import type { ModelSpec } from '../models/spec'
-import { readManifest, type ModelManifest } from '../models/store'
+import { loadModel, readManifest, type ModelManifest } from '../models/store'
 import { analyticGaussianSigma, gaussianNoise } from '../privacy'
 import { hvp, perSampleGradients, topEigenvalue } from '../second-order'
 import { tf } from '../tf'
@@ -450,7 +450,10 @@ export const hfMethod: UnlearningMethod<HfOptions> = {
     const trajectory = trajectoryOf(root.training, order, recording)
     const deleted = forgetRows.length
     const bound = sensitivity(trajectory, recording.gradientBound, deleted)
-    const thetaNorm = norm(original.params)
+    // Noise is measured against the trained model: earlier releases' noise must not loosen the limit.
+    const trained =
+      root.id === original.manifest.id ? original.params : (await loadModel(modelsDir, root.id)).params
+    const thetaNorm = norm(trained)
     // The Gaussian mechanism's σ is linear in Δ: calibrate once for Δ = 1.
     const perUnit = analyticGaussianSigma(epsilon, delta, 1)
     const sigmaFor = (rows: number) => perUnit * sensitivity(trajectory, recording.gradientBound, rows)
