@@ -93,9 +93,9 @@ describe('certified fast unlearning (HF) in Chromium', () => {
   it('keeps the default (ε, δ) in Settings, refusing values out of bounds', async () => {
     await page.goto(at('/settings'))
     const card = page.locator('[data-test=certification-settings]')
-    await card.locator('[data-test=certification-epsilon] input').waitFor()
-    await expect(card.locator('[data-test=certification-epsilon] input').inputValue()).resolves.toBe('1')
-    await expect(card.locator('[data-test=certification-delta] input').inputValue()).resolves.toBe('1e-5')
+    await card.locator('[data-test=certification-epsilon]').waitFor()
+    await expect(card.locator('[data-test=certification-epsilon]').inputValue()).resolves.toBe('1')
+    await expect(card.locator('[data-test=certification-delta]').inputValue()).resolves.toBe('1e-5')
     await expect(card.locator('[data-test=certification-save]').isDisabled()).resolves.toBe(true)
 
     // δ must stay below 0.1: the form says why, and nothing can be saved.
@@ -141,7 +141,7 @@ describe('certified fast unlearning (HF) in Chromium', () => {
     await expect(dialog.getByLabel('Momentum').isDisabled()).resolves.toBe(true)
     await expect(dialog.locator('[data-test=train-same-order] input').isChecked()).resolves.toBe(true)
     await expect(dialog.locator('[data-test=train-same-order] input').isDisabled()).resolves.toBe(true)
-    await expect(text('[data-test=train-schedule]')).resolves.toContain('Decay every step')
+    await expect(text('[data-test=train-schedule]')).resolves.toContain('Exponential')
     await expect(dialog.getByLabel('Decay per step').inputValue()).resolves.toBe('0.9950')
 
     // The size: training rows × parameters (30 features → 2 classes: 62) × 4 bytes, or 2 in float16.
@@ -213,8 +213,8 @@ describe('certified fast unlearning (HF) in Chromium', () => {
     await chooseRun(prepared.id, requestId)
     await expect(page.locator('[data-test=method-hf-blocked]').count()).resolves.toBe(0)
     // The defaults from Settings, then this run's own ε.
-    await expect(page.locator('[data-test=hf-epsilon] input').inputValue()).resolves.toBe('2')
-    await expect(page.locator('[data-test=hf-delta] input').inputValue()).resolves.toBe('1e-6')
+    await expect(page.locator('[data-test=hf-epsilon]').inputValue()).resolves.toBe('2')
+    await expect(page.locator('[data-test=hf-delta]').inputValue()).resolves.toBe('1e-6')
     await page.getByLabel('ε', { exact: true }).fill('1')
     await page.getByLabel('δ', { exact: true }).fill('1e-5')
     await expect(page.locator('[data-test=run-reference] input').isChecked()).resolves.toBe(true)
