@@ -7,6 +7,8 @@ import type { Evaluation } from '../engine/jobs'
 import type { UnlearnResult } from '../engine/models/runs'
 import type { ModelScores } from '../engine/verify'
 import type { ModelManifest } from '../engine/models/store'
+import type { z } from 'zod'
+import type { Certification } from '../contract/engine'
 import { formatInfo } from './format'
 import { common, exit, run, runJob, type CommonOptions } from './run'
 
@@ -50,9 +52,27 @@ function formatUnlearn(value: unknown): string {
     d.noiseFloor === null
       ? ''
       : `  Noise floor (distance between two independent exact retrains): ${d.noiseFloor.toFixed(4)}`,
+    certificationLines(r.details),
   ]
     .filter(Boolean)
     .join('\n')
+}
+
+/** A certified run's noise, budget and constants, with where each constant came from. */
+function certificationLines(details: Record<string, unknown>): string {
+  const c = details.certification as z.infer<typeof Certification> | undefined
+  if (!c) return ''
+  const timings = details.timings as { applyMs: number } | undefined
+  return [
+    c.noise
+      ? `  Noise: σ = ${c.sigma.toPrecision(3)} in all (${c.topUp.toPrecision(3)} added now), for Δ = ${c.sensitivity.toPrecision(3)}; ${c.relativeNoise.toFixed(3)}× ‖θ‖ of the limit ${c.noiseLimit}`
+      : '  Noise switched off: this result is NOT certified.',
+    `  Rows removed from the trained model: ${c.rowsDeleted} of the ${c.capacityRows} the noise limit allows${timings ? `; deletion took ${timings.applyMs.toFixed(2)} ms` : ''}`,
+    ...c.constants.map(
+      (k) =>
+        `    ${k.symbol.padEnd(6)} ${String(Number(k.value.toPrecision(4))).padStart(11)}  ${k.source.padEnd(9)} ${k.name}: ${k.note}`,
+    ),
+  ].join('\n')
 }
 
 export function registerEngineCommands(program: Command): void {
@@ -139,26 +159,49 @@ export function registerEngineCommands(program: Command): void {
     .option('--lr <rate>', 'learning rate', number)
     .option('--optimizer <name>', 'sgd or adam')
     .option('--seed <n>', 'seed of the initialisation and the batch order', integer)
+    .option('--l2 <coefficient>', 'L2 regularisation of the loss', number)
+    .option('--momentum <m>', 'SGD momentum (0 is plain SGD)', number)
+    .option('--schedule <kind>', 'learning-rate schedule: constant, cosine, step or exponential')
+    .option('--lr-decay <gamma>', 'per-step decay of the exponential schedule', number)
+    .option(
+      '--prepare <method>',
+      'record what a method needs while training: hf (selects plain SGD, one fixed batch order and the exponential schedule unless given)',
+    )
+    .option('--statistics-dtype <dtype>', 'storage of HF statistics: float32 or float16', 'float32')
     .option('--name <name>', 'display name')
     .action((o: CommonOptions & Record<string, unknown>) => {
       const arch = o.arch === 'mlp' ? { kind: 'mlp', hidden: o.hidden } : { kind: o.arch }
+      const hf = o.prepare === 'hf'
       const training = Object.fromEntries(
         Object.entries({
           epochs: o.epochs,
           batchSize: o.batchSize,
           learningRate: o.lr,
-          optimizer: o.optimizer,
+          optimizer: o.optimizer ?? (hf ? 'sgd' : undefined),
+          momentum: o.momentum ?? (hf ? 0 : undefined),
+          samePermutationEachEpoch: hf ? true : undefined,
+          schedule: o.schedule ?? (hf ? 'exponential' : undefined),
+          lrDecay: o.lrDecay,
+          l2: o.l2,
           seed: o.seed,
         }).filter(([, v]) => v !== undefined),
       )
-      const input = { datasetId: o.dataset, arch, training, name: o.name } as Input<'models.train'>
+      const input = {
+        datasetId: o.dataset,
+        arch,
+        training,
+        prepare: o.prepare,
+        statisticsDtype: o.statisticsDtype,
+        name: o.name,
+      } as Input<'models.train'>
       return exit(
-        runJob(
-          'models.train',
-          input,
-          o,
-          (m) => `Trained ${(m as ModelManifest).id} (${(m as ModelManifest).name}).`,
-        ),
+        runJob('models.train', input, o, (value) => {
+          const m = value as ModelManifest
+          const prepared = m.preparation
+            ? `; HF statistics ${(m.preparation.bytes / 1024 ** 2).toFixed(1)} MiB (${m.preparation.rows} rows × ${m.preparation.dim}, ${m.preparation.dtype}), recording ${(m.preparation.recordMs / 1000).toFixed(1)} s of ${(m.preparation.trainMs / 1000).toFixed(1)} s`
+            : ''
+          return `Trained ${m.id} (${m.name})${prepared}.`
+        }),
       )
     })
   common(model.command('list'))
@@ -210,14 +253,33 @@ export function registerEngineCommands(program: Command): void {
   common(program.command('unlearn'))
     .description('remove rows from a model: by request, by subject ids, or by row ids')
     .requiredOption('--model <id>', 'model version to unlearn from')
-    .requiredOption('--method <name>', 'retrain, finetune or neggrad')
+    .requiredOption('--method <name>', 'retrain, finetune, neggrad or hf')
     .option('--request <id>', 'the erasure request whose subjects to remove')
     .option('--subjects <file>', 'file of subject ids, one per line')
     .option('--rows <file>', 'file of row ids, one per line')
     .option('--reference', 'also retrain exactly, and compare')
     .option('--reference-mode <mode>', 'replay (same seed and batch order) or independent')
     .option('--noise-floor', 'also retrain independently twice, to show how far two exact retrains lie apart')
-    .action((o: CommonOptions & Record<string, string | boolean | undefined>) => {
+    .option('--epsilon <e>', 'certified methods: privacy loss ε (default: the setting)', number)
+    .option('--delta <d>', 'certified methods: failure probability δ (default: the setting)', number)
+    .option(
+      '--no-noise',
+      'certified methods: skip the noise, for measurement (the result is then NOT certified)',
+    )
+    .option(
+      '--noise-limit <r>',
+      'HF: refuse once the noise would exceed this fraction of ‖θ‖ (default 1)',
+      number,
+    )
+    .action((o: CommonOptions & Record<string, string | number | boolean | undefined>) => {
+      const options = Object.fromEntries(
+        Object.entries({
+          epsilon: o.epsilon,
+          delta: o.delta,
+          noise: o.noise === false ? false : undefined,
+          noiseLimit: o.noiseLimit,
+        }).filter(([, v]) => v !== undefined),
+      )
       const input = {
         modelId: o.model,
         method: o.method,
@@ -227,6 +289,7 @@ export function registerEngineCommands(program: Command): void {
         reference: Boolean(o.reference),
         referenceMode: o.referenceMode,
         noiseFloor: Boolean(o.noiseFloor),
+        options,
       } as Input<'unlearn.start'>
       return exit(runJob('unlearn.start', input, o, formatUnlearn))
     })

@@ -2,19 +2,28 @@
  * The work the engine process does on request: import datasets, train models, unlearn.
  * Plain functions over the data folder; the worker runs them and reports progress.
  */
-import { readFile } from 'node:fs/promises'
+import { mkdir, readFile } from 'node:fs/promises'
 import path from 'node:path'
 import type { z } from 'zod'
 import { LetheError } from '../contract'
 import type { CurvePoint } from '../contract/events'
-import type { ArchitectureInput, TrainOptions } from '../contract/engine'
+import type { ArchitectureInput, preparations, TrainOptions } from '../contract/engine'
 import { importCsvDataset } from './data/csv-dataset'
 import { listDatasets, loadDataset, saveDataset, type Dataset, type DatasetManifest } from './data/dataset'
 import { importIdxDataset } from './data/idx'
 import { previewRows, type DatasetPreview } from './data/preview'
-import { baselineMethods, retrain, type RetrainMode } from './methods/baselines'
+import { retrain, type RetrainMode } from './methods/baselines'
+import { methodNamed } from './methods'
 import { unlearnContext } from './methods/method'
-import { listModels, loadModel, saveModel, trainedDraft, type ModelManifest } from './models/store'
+import {
+  identify,
+  listModels,
+  loadModel,
+  saveModel,
+  trainedDraft,
+  type ModelManifest,
+  type Preparation,
+} from './models/store'
 import { initParams, specOf, type Architecture } from './models/spec'
 import { tf } from './tf'
 import { train, uploadData, type TrainConfig, type TrainProgress } from './train'
@@ -167,6 +176,8 @@ export async function trainModel(
     datasetId: string
     arch: z.infer<typeof ArchitectureInput>
     training: z.infer<typeof TrainOptions>
+    prepare?: (typeof preparations)[number]
+    statisticsDtype?: Preparation['dtype']
     name?: string
   },
   control: JobControl,
@@ -187,15 +198,31 @@ export async function trainModel(
     initSeed: input.training.seed,
     trainRows: dataset.train.length,
   }
+  const recorder = input.prepare
+    ? methodNamed(input.prepare).prepare?.(spec, training, dataset.train, {
+        statisticsDtype: input.statisticsDtype ?? 'float32',
+      })
+    : undefined
   const data = uploadData(dataset.features, dataset.labels, dataset.manifest.featureDim)
   try {
+    const started = performance.now()
     const result = await train(spec, data, dataset.train, training, initParams(spec, training.initSeed), {
       signal: control.signal,
-      onProgress: progressOf(control, 'Training'),
+      onProgress: progressOf(control, recorder ? 'Training with HF recording' : 'Training'),
+      onStep: recorder?.hooks.onStep,
     })
+    const trainMs = performance.now() - started
     const name = input.name ?? `${dataset.manifest.name} ${arch.kind}`
     const draft = trainedDraft({ name, arch, dataset: dataset.manifest, training, backend: tf.getBackend() })
-    return await saveModel(folders(input.dataDir).models, draft, result.params)
+    const models = folders(input.dataDir).models
+    if (!recorder) return await saveModel(models, draft, result.params)
+    // The recording is bound to the parameters' hash, so the version's id is known before it is saved.
+    const identity = identify(draft, result.params)
+    const dir = path.join(models, identity.id)
+    await mkdir(dir, { recursive: true })
+    control.progress(null, 'Saving the HF statistics')
+    const preparation = { ...(await recorder.save(dir, identity)), trainMs }
+    return await saveModel(models, { ...draft, preparation }, result.params)
   } finally {
     data.x.dispose()
     data.y.dispose()
@@ -219,8 +246,7 @@ export async function unlearnModel(
   },
   control: JobControl,
 ): Promise<UnlearnResult> {
-  const method = baselineMethods.find((m) => m.name === input.method)
-  if (!method) throw new LetheError('BAD_INPUT', `Unknown unlearning method "${input.method}".`)
+  const method = methodNamed(input.method)
   const dirs = folders(input.dataDir)
   const original = await loadModel(dirs.models, input.modelId)
   const dataset = await loadDataset(dirs.datasets, original.manifest.datasetId)
@@ -253,11 +279,12 @@ export async function unlearnModel(
         original,
         signal: control.signal,
         onProgress: progressOf(control, method.label),
+        modelsDir: dirs.models,
       },
       forget,
     )
     const started = performance.now()
-    const outcome = await method.unlearn(context, input.options as never)
+    const outcome = await method.unlearn(context, input.options)
     const unlearnMs = performance.now() - started
     let reference: { params: Float32Array; mode: RetrainMode; ms: number } | null = null
     if (input.reference) {
@@ -312,7 +339,7 @@ export async function unlearnModel(
       model,
       parent: { id: original.manifest.id, sha256: original.manifest.paramsSha256 },
       method: method.name,
-      guarantee: method.guarantee(input.options as never),
+      guarantee: outcome.guarantee ?? method.guarantee(input.options),
       forgotten: named.length,
       forgottenRows: named,
       heldOut: outside.length,

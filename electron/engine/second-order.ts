@@ -681,8 +681,11 @@ export function topEigenvalue(
     seed?: number
     method?: HvpMethod
     radius?: number
+    /** Iterate H − shift·I instead (the value returned is still an eigenvalue of H): with the top eigenvalue as the shift, this finds the other end of the spectrum. */
+    shift?: number
   } = {},
 ): { value: number; iterations: number } {
+  const shift = options.shift ?? 0
   const iterations = Math.max(1, Math.floor(options.iterations ?? 100))
   const tolerance = options.tolerance ?? 1e-4
   const method = options.method ?? 'auto'
@@ -703,10 +706,13 @@ export function topEigenvalue(
   for (let j = 0; j < P; j++) v[j] = (v[j] as number) / norm
   let value = 0
   for (let it = 1; it <= iterations; it++) {
-    const hv = tf.tidy(() => {
-      const direction = tf.tensor2d(Float32Array.from(v), [1, P])
-      return hvp(spec, params, x, y, l2, direction, method, radius).dataSync()
-    })
+    const hv = Float64Array.from(
+      tf.tidy(() => {
+        const direction = tf.tensor2d(Float32Array.from(v), [1, P])
+        return hvp(spec, params, x, y, l2, direction, method, radius).dataSync()
+      }),
+    )
+    if (shift !== 0) for (let j = 0; j < P; j++) hv[j] = (hv[j] as number) - shift * (v[j] as number)
     value = 0
     for (let j = 0; j < P; j++) value += (v[j] as number) * (hv[j] as number)
     let residual = 0
@@ -717,11 +723,12 @@ export function topEigenvalue(
       norm += h * h
     }
     if (!Number.isFinite(value)) throw new Error('power iteration diverged: the HVP is not finite')
-    if (Math.sqrt(residual) <= tolerance * Math.abs(value) || norm === 0) return { value, iterations: it }
+    if (Math.sqrt(residual) <= tolerance * Math.abs(value) || norm === 0)
+      return { value: value + shift, iterations: it }
     norm = Math.sqrt(norm)
     const next = new Float64Array(P)
     for (let j = 0; j < P; j++) next[j] = (hv[j] as number) / norm
     v = next
   }
-  return { value, iterations }
+  return { value: value + shift, iterations }
 }

@@ -17,6 +17,7 @@ import type { BackendChoice } from './backends'
 import type { EngineHost } from './host'
 import type { EngineMethods } from './protocol'
 import { unlearningOf, type UnlearnResult } from './models/runs'
+import type { Settings } from '../contract/system'
 import type { ModelManifest } from './models/store'
 import { describeArch } from './models/spec'
 import type { z } from 'zod'
@@ -82,6 +83,7 @@ export class EngineService {
     events: EventHub,
     private readonly backendChoice: () => Promise<BackendChoice | null>,
     private readonly demosDir: string,
+    private readonly certificationDefaults: () => Promise<Settings['certification']>,
   ) {
     events.subscribe((event) => void this.track(event))
   }
@@ -296,7 +298,11 @@ export class EngineService {
             reference: input.reference,
             referenceMode: input.referenceMode,
             noiseFloor: input.noiseFloor,
-            options: input.options,
+            // A certified method takes the organisation's default (ε, δ) unless the run names its own.
+            options:
+              input.method === 'hf'
+                ? { ...(await this.certificationDefaults()), ...input.options }
+                : input.options,
           },
         })
         return { jobId: job.jobId }

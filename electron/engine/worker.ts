@@ -18,7 +18,7 @@ import {
   type JobControl,
 } from './jobs'
 import type { EngineMethods, EngineReply, EngineRequest, JobRequest } from './protocol'
-import { baselineMethods } from './methods/baselines'
+import { unlearningMethodList } from './methods'
 import type { unlearningMethods } from '../contract/engine'
 
 // stdout belongs to the CLI's --json output; the engine's libraries talk on stderr.
@@ -79,7 +79,7 @@ const methods: {
     return evaluateModel(input)
   },
   async 'methods.list'() {
-    return baselineMethods.map((m) => ({
+    return unlearningMethodList.map((m) => ({
       name: m.name as (typeof unlearningMethods)[number],
       label: m.label,
       description: m.description,

@@ -72,6 +72,7 @@ export function createServices({
       events,
       system.backendChoice,
       path.join(resources, 'datasets'),
+      system.certificationDefaults,
     ).handlers(),
     ...certificateService({ dataDir, ledger, keyProtector, fontsDir: path.join(resources, 'fonts') }),
   }

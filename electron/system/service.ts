@@ -26,6 +26,8 @@ export interface SystemService {
   handlers: Pick<Handlers, 'system.info' | 'settings.get' | 'settings.update'>
   /** The backend the engine should use now, from LETHE_BACKEND or the setting. */
   backendChoice(): Promise<BackendChoice | null>
+  /** The (ε, δ) a certified unlearning run uses unless it asks for others. */
+  certificationDefaults(): Promise<Settings['certification']>
 }
 
 export function systemService(deps: SystemDeps): SystemService {
@@ -53,6 +55,7 @@ export function systemService(deps: SystemDeps): SystemService {
 
   return {
     backendChoice: async () => choice(await settings),
+    certificationDefaults: async () => (await settings).certification,
     handlers: {
       'system.info': info,
       'settings.get': () => settings,

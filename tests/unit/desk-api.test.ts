@@ -101,6 +101,7 @@ describe('the desk’s engine API: matching, runs and methods', () => {
       ['retrain', 'exact'],
       ['finetune', 'empirical'],
       ['neggrad', 'empirical'],
+      ['hf', 'certified'],
     ])
   })
 

@@ -4,7 +4,7 @@
  * as a guarantee, in words a compliance officer can put in a certificate.
  */
 import type { Dataset } from '../data/dataset'
-import type { ModelManifest } from '../models/store'
+import type { ModelManifest, Preparation } from '../models/store'
 import type { ModelSpec } from '../models/spec'
 import type { TrainConfig, TrainHooks, TrainingData } from '../train'
 
@@ -25,11 +25,16 @@ export interface UnlearnContext {
   retainRows: Int32Array
   signal?: AbortSignal
   onProgress?: TrainHooks['onProgress']
+  /** The models folder, for methods that read what was recorded beside a version (HF statistics). */
+  modelsDir?: string
 }
 
 /** The context for forgetting `forget` from a model trained on the dataset's training split. */
 export function unlearnContext(
-  base: Pick<UnlearnContext, 'spec' | 'dataset' | 'data' | 'original' | 'signal' | 'onProgress'>,
+  base: Pick<
+    UnlearnContext,
+    'spec' | 'dataset' | 'data' | 'original' | 'signal' | 'onProgress' | 'modelsDir'
+  >,
   forget: Iterable<number>,
 ): UnlearnContext {
   const forgetSet = new Set(forget)
@@ -46,6 +51,18 @@ export interface UnlearnOutcome {
   params: Float32Array
   /** Method-specific facts for the report (epochs run, steps, budget used, …). */
   details: Record<string, unknown>
+  /** The guarantee as this run established it (constants, noise), when it depends on more than the options. */
+  guarantee?: Guarantee
+}
+
+/** What a train-time recording leaves beside the trained version. */
+export type PreparationRecord = Omit<Preparation, 'trainMs'>
+
+/** A recording in progress: hooks for `train`, and how to store what they gathered. */
+export interface Recorder {
+  hooks: Pick<TrainHooks, 'onStep'>
+  /** Writes the recording into the trained version's folder, bound to its parameters. */
+  save(dir: string, model: { id: string; paramsSha256: string }): Promise<PreparationRecord>
 }
 
 export interface UnlearningMethod<Options = Record<string, unknown>> {
@@ -56,12 +73,14 @@ export interface UnlearningMethod<Options = Record<string, unknown>> {
   guarantee(options: Options): Guarantee
   /**
    * Train-time recording, for methods that need statistics gathered while the model learns
-   * (per-sample vectors, the trajectory): hooks given to `train`, and what they recorded.
+   * (HF's per-sample vectors). Refuses a training configuration the method cannot work with.
    * Baselines need none.
    */
   prepare?(
     spec: ModelSpec,
     config: TrainConfig,
-  ): { hooks: TrainHooks; finish(): Promise<Record<string, unknown>> }
+    rows: Int32Array,
+    options: { statisticsDtype: Preparation['dtype'] },
+  ): Recorder
   unlearn(context: UnlearnContext, options: Options): Promise<UnlearnOutcome>
 }

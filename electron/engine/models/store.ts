@@ -97,10 +97,25 @@ export async function saveModel(
 ): Promise<ModelManifest> {
   const full = identify(draft, params)
   const dir = path.join(folder, full.id)
+  // The same parameters are the same version: training it again without recording keeps the recording.
+  if (!full.preparation && existsSync(path.join(dir, 'manifest.json'))) {
+    const { preparation } = await readManifest(folder, full.id)
+    if (preparation) full.preparation = preparation
+  }
   await mkdir(dir, { recursive: true })
   await writeFileDurably(path.join(dir, 'params.f32'), bytesOf(params))
   await new DurableJsonFile<ModelManifest>(path.join(dir, 'manifest.json')).write(full)
   return full
+}
+
+/** A version's manifest alone (lineage walks need no parameters). */
+export async function readManifest(folder: string, id: string): Promise<ModelManifest> {
+  const manifestFile = path.join(folder, path.basename(id), 'manifest.json')
+  if (!existsSync(manifestFile)) throw new LetheError('NOT_FOUND', `There is no model ${id}.`, { id })
+  const manifest = parseStored<ModelManifest>(manifestFile, await readFile(manifestFile, 'utf8'))
+  if (manifest.format !== 'lethe-model')
+    throw new LetheError('BAD_INPUT', `${manifestFile} is not a Lethe model manifest.`)
+  return manifest
 }
 
 /** Loads a version, checking that it is a Lethe model and that its parameters are intact. */
@@ -108,13 +123,8 @@ export async function loadModel(
   folder: string,
   id: string,
 ): Promise<{ manifest: ModelManifest; params: Float32Array }> {
-  const dir = path.join(folder, path.basename(id))
-  const manifestFile = path.join(dir, 'manifest.json')
-  if (!existsSync(manifestFile)) throw new LetheError('NOT_FOUND', `There is no model ${id}.`, { id })
-  const manifest = parseStored<ModelManifest>(manifestFile, await readFile(manifestFile, 'utf8'))
-  if (manifest.format !== 'lethe-model')
-    throw new LetheError('BAD_INPUT', `${manifestFile} is not a Lethe model manifest.`)
-  const file = path.join(dir, 'params.f32')
+  const manifest = await readManifest(folder, id)
+  const file = path.join(folder, path.basename(id), 'params.f32')
   const bytes = new Uint8Array(await readFile(file))
   if (bytes.length !== manifest.parameters * 4) {
     throw new LetheError(

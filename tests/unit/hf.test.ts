@@ -1,0 +1,228 @@
+/**
+ * HF (Hessian-free certified unlearning) through the engine's own jobs: train with recording,
+ * delete by vector addition, and compare with the replayed exact retrain, which must be much
+ * closer to the HF result than to the original (a no-op would give a ratio of 1).
+ */
+import { copyFileSync, readFileSync, truncateSync, writeFileSync } from 'node:fs'
+import path from 'node:path'
+import { beforeAll, describe, expect, it } from 'vitest'
+import { TrainOptions } from '../../electron/contract/engine'
+import type { Certification } from '../../electron/contract/engine'
+import { importDataset, trainModel, unlearnModel, type JobControl } from '../../electron/engine/jobs'
+import { loadDataset } from '../../electron/engine/data/dataset'
+import { folders } from '../../electron/engine/folders'
+import { STATISTICS_FILE } from '../../electron/engine/methods/hf'
+import type { UnlearnResult } from '../../electron/engine/models/runs'
+import { analyticGaussianSigma } from '../../electron/engine/privacy'
+import { tf } from '../../electron/engine/tf'
+import { tempDir } from '../support/fixtures'
+import type { z } from 'zod'
+
+const control: JobControl = { signal: new AbortController().signal, progress: () => {} }
+let dataDir: string
+let datasetId: string
+let subjectsRows: Map<string, number[]>
+
+/** HF's training protocol: plain SGD, one fixed batch order, per-step exponential decay. */
+const hfTraining = (overrides: Partial<z.input<typeof TrainOptions>> = {}) =>
+  TrainOptions.parse({
+    optimizer: 'sgd',
+    momentum: 0,
+    samePermutationEachEpoch: true,
+    schedule: 'exponential',
+    lrDecay: 0.995,
+    learningRate: 0.05,
+    epochs: 15,
+    batchSize: 32,
+    l2: 1e-2,
+    ...overrides,
+  })
+
+const train = (overrides: Partial<z.input<typeof TrainOptions>> = {}, record = true) =>
+  trainModel(
+    {
+      dataDir,
+      datasetId,
+      arch: { kind: 'logreg' },
+      training: hfTraining(overrides),
+      prepare: record ? 'hf' : undefined,
+    },
+    control,
+  )
+
+const unlearn = (modelId: string, rows: number[], options: Record<string, unknown> = {}, method = 'hf') =>
+  unlearnModel(
+    { dataDir, modelId, method, rows, strictRows: true, requestId: null, reference: true, options },
+    control,
+  )
+
+/** Training rows of the first `count` subjects after skipping `skip`: whole subjects, as a request removes. */
+const rowsOfSubjects = (skip: number, count: number) =>
+  [...subjectsRows.values()].slice(skip, skip + count).flat()
+
+const ratio = (r: UnlearnResult) =>
+  (r.report.distance.unlearnedToReference as number) / (r.report.distance.originalToReference as number)
+
+const certificationOf = (r: UnlearnResult) => r.details.certification as z.infer<typeof Certification>
+
+beforeAll(async () => {
+  await tf.setBackend('wasm')
+  dataDir = tempDir('lethe-hf-')
+  const manifest = await importDataset({
+    dataDir,
+    path: path.resolve('resources/datasets/breast-cancer.csv'),
+    subjectColumn: 'patient_id',
+    labelColumn: 'diagnosis',
+    testFraction: 0.2,
+    seed: 42,
+  })
+  datasetId = manifest.id
+  const dataset = await loadDataset(folders(dataDir).datasets, datasetId)
+  subjectsRows = new Map()
+  for (const row of dataset.train) {
+    const subject = dataset.subjects[row] as string
+    subjectsRows.set(subject, [...(subjectsRows.get(subject) ?? []), row])
+  }
+})
+
+describe('HF on L2-regularised logistic regression (breast cancer)', () => {
+  let modelId: string
+
+  it('records one statistics row per training row, bound to the model', async () => {
+    const model = await train()
+    modelId = model.id
+    const preparation = model.preparation
+    expect(preparation).toMatchObject({ method: 'hf', rows: 456, dim: 62, dtype: 'float32' })
+    expect(preparation?.bytes).toBeGreaterThanOrEqual(456 * 62 * 4)
+    expect(preparation?.recordMs).toBeGreaterThan(0)
+  })
+
+  it('lands much closer to the replayed exact retrain than the original is (noise off)', async () => {
+    const result = await unlearn(modelId, rowsOfSubjects(0, 10), { noise: false })
+    console.info(`HF logreg, 10 rows, noise off: distance ratio ${ratio(result).toFixed(4)}`)
+    expect(ratio(result)).toBeLessThan(0.1)
+    expect(result.guarantee.kind).toBe('empirical')
+    expect(result.guarantee.meaning).toMatch(/Not certified/)
+    expect(certificationOf(result)).toMatchObject({ noise: false, topUp: 0, rowsDeleted: 10 })
+  })
+
+  it('stays valid online: three requests in sequence come close to retraining without all of them', async () => {
+    let current = modelId
+    let last: UnlearnResult | undefined
+    for (let k = 0; k < 3; k++) {
+      last = await unlearn(current, rowsOfSubjects(20 + 8 * k, 8), { noise: false })
+      current = last.model.id
+    }
+    const sequential = last as UnlearnResult
+    expect(sequential.model.forgottenRows).toHaveLength(24)
+    expect(certificationOf(sequential).rowsDeleted).toBe(24)
+    // The same 24 rows at once from the trained model: its report has the trained model's distance.
+    const atOnce = await unlearn(modelId, sequential.model.forgottenRows, { noise: false })
+    const trained = atOnce.report.distance.originalToReference as number
+    const online = (sequential.report.distance.unlearnedToReference as number) / trained
+    console.info(
+      `HF logreg, 24 rows: distance ratio ${online.toFixed(4)} in three requests, ${ratio(atOnce).toFixed(4)} at once`,
+    )
+    expect(online).toBeLessThan(0.1)
+    expect(online).toBeCloseTo(ratio(atOnce), 3)
+  })
+
+  it('adds calibrated noise, topped up request by request so the published model always carries σ_k', async () => {
+    // The mechanics of the noise, with the utility limit lifted (at ε = 1 this model's Δ needs far more noise than it can carry).
+    const lifted = { delta: 1e-5, noiseLimit: 1e9 }
+    const first = await unlearn(modelId, rowsOfSubjects(40, 5), { ...lifted, epsilon: 1 })
+    const c1 = certificationOf(first)
+    expect(first.guarantee).toMatchObject({ kind: 'certified', epsilon: 1, delta: 1e-5 })
+    expect(c1.sigma).toBeCloseTo(analyticGaussianSigma(1, 1e-5, c1.sensitivity), 12)
+    expect(c1.topUp).toBeCloseTo(c1.sigma, 12)
+    expect(c1.constants.map((c) => c.symbol)).toEqual(expect.arrayContaining(['ε', 'δ', 'G̃', 'ρ', 'λ_max']))
+    const second = await unlearn(first.model.id, rowsOfSubjects(45, 5), { ...lifted, epsilon: 1 })
+    const c2 = certificationOf(second)
+    expect(c2.rowsDeleted).toBe(10)
+    expect(c2.sigmaBefore).toBe(c1.sigma)
+    expect(c2.sigma).toBeGreaterThan(c1.sigma)
+    expect(c2.topUp ** 2).toBeCloseTo(c2.sigma ** 2 - c1.sigma ** 2, 10)
+    // A looser ε needs less noise for the same rows.
+    const loose = certificationOf(await unlearn(modelId, rowsOfSubjects(40, 5), { ...lifted, epsilon: 5 }))
+    expect(loose.sigma).toBeLessThan(c1.sigma)
+  })
+
+  it('refuses, and advises retraining, once the deletion capacity is spent', async () => {
+    await expect(unlearn(modelId, rowsOfSubjects(50, 5), { epsilon: 1 })).rejects.toMatchObject({
+      code: 'CONFLICT',
+      message: expect.stringMatching(/capacity.*Retrain/s),
+    })
+  })
+
+  it('refuses a model trained without recording, and one changed by another method since', async () => {
+    const plain = await train({ seed: 5 }, false)
+    await expect(unlearn(plain.id, rowsOfSubjects(0, 2))).rejects.toMatchObject({
+      code: 'CONFLICT',
+      message: expect.stringMatching(/without HF recording/),
+    })
+    const tuned = await unlearn(modelId, rowsOfSubjects(0, 2), {}, 'finetune')
+    await expect(unlearn(tuned.model.id, rowsOfSubjects(3, 2))).rejects.toMatchObject({
+      code: 'CONFLICT',
+      message: expect.stringMatching(/changed by finetune/),
+    })
+  })
+
+  it('refuses to record a training HF cannot follow, saying why', async () => {
+    await expect(train({ momentum: 0.9 })).rejects.toMatchObject({
+      code: 'BAD_INPUT',
+      message: expect.stringMatching(/plain SGD/),
+    })
+    await expect(train({ samePermutationEachEpoch: false, optimizer: 'adam' })).rejects.toMatchObject({
+      message: expect.stringMatching(/plain SGD.*same batch order/s),
+    })
+  })
+
+  it('rejects statistics copied from another model, and a truncated statistics file, leaving the model intact', async () => {
+    const other = await train({ seed: 2 })
+    const models = folders(dataDir).models
+    const own = path.join(models, modelId, STATISTICS_FILE)
+    const foreign = path.join(models, other.id, STATISTICS_FILE)
+    const saved = readFileSync(own)
+    try {
+      copyFileSync(foreign, own)
+      await expect(unlearn(modelId, rowsOfSubjects(0, 2))).rejects.toMatchObject({
+        code: 'BAD_INPUT',
+        message: expect.stringMatching(/recorded for/),
+      })
+      writeFileSync(own, saved)
+      truncateSync(own, saved.length - 100)
+      await expect(unlearn(modelId, rowsOfSubjects(0, 2))).rejects.toMatchObject({
+        code: 'CORRUPT',
+        message: expect.stringMatching(/truncated/),
+      })
+    } finally {
+      writeFileSync(own, saved)
+    }
+    const again = await unlearn(modelId, rowsOfSubjects(0, 2), { noise: false })
+    expect(ratio(again)).toBeLessThan(0.1)
+  })
+
+  it('stores statistics as float16 at half the size, at a measured cost in fidelity', async () => {
+    // The same training twice is the same version: recording it again in float16 replaces its statistics.
+    const rows = rowsOfSubjects(0, 10)
+    const full = await train({ seed: 3 })
+    const r32 = ratio(await unlearn(full.id, rows, { noise: false }))
+    const half = await trainModel(
+      {
+        dataDir,
+        datasetId,
+        arch: { kind: 'logreg' },
+        training: hfTraining({ seed: 3 }),
+        prepare: 'hf',
+        statisticsDtype: 'float16',
+      },
+      control,
+    )
+    expect(half.id).toBe(full.id)
+    expect(half.preparation?.bytes).toBeLessThan(0.6 * (full.preparation?.bytes as number))
+    const r16 = ratio(await unlearn(half.id, rows, { noise: false }))
+    console.info(`HF logreg, 10 rows: distance ratio float32 ${r32.toFixed(5)}, float16 ${r16.toFixed(5)}`)
+    expect(r16).toBeLessThan(0.1)
+    expect(Math.abs(r16 - r32)).toBeLessThan(0.01)
+  })
+})
