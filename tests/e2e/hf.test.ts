@@ -67,8 +67,21 @@ async function chooseRun(modelId: string, requestId: string): Promise<void> {
 
 /** Starts the run and waits for its record to be shown; returns the new version's id. */
 async function startAndWait(): Promise<string> {
+  // The outcome of an earlier run stays on screen until closed: closed, so what follows is this run's.
+  const close = page.getByRole('button', { name: 'Close the last run' })
+  if (await close.count()) {
+    await close.click()
+    await page.locator('[data-test=current-run]').waitFor({ state: 'detached' })
+  }
   await page.locator('[data-test=start-run]').click()
-  await page.locator('[data-test=run-finished]').waitFor({ timeout: 300_000 })
+  const job = page.locator('[data-test=current-run] [data-test=job]')
+  await job.waitFor()
+  // Ended one way or the other; a failure shows its message here rather than as a timeout.
+  await expect
+    .poll(() => job.getAttribute('data-state'), { timeout: 240_000, interval: 200 })
+    .not.toBe('running')
+  expect(await job.innerText()).not.toContain('Failed')
+  await page.locator('[data-test=run-finished]').waitFor()
   const panel = page.locator('[data-test=verification-panel]')
   await panel.waitFor()
   return (await panel.getAttribute('data-model')) as string
@@ -157,9 +170,11 @@ describe('certified fast unlearning (HF) in Chromium', () => {
     )
     await expect(dialog.locator('[data-test=train-hf-large]').count()).resolves.toBe(0)
 
-    await dialog.getByLabel('Epochs').fill('10')
-    await dialog.getByLabel('Batch size').fill('32')
-    await dialog.getByLabel('Learning rate').fill('0.05')
+    // HF's bound Δ shrinks with the batch size and grows with every step: on the demo's 456
+    // training rows, a few full-batch steps leave room for a handful of certified deletions.
+    await dialog.getByLabel('Epochs').fill('3')
+    await dialog.getByLabel('Batch size').fill(String(rows))
+    await dialog.getByLabel('Learning rate').fill('0.3')
     await dialog.getByLabel('L2 penalty').fill('0.001')
     await dialog.getByLabel('L2 penalty').blur()
     await screenshot(page, 'hf-train-dialog')
@@ -175,7 +190,7 @@ describe('certified fast unlearning (HF) in Chromium', () => {
     await tag.waitFor()
     const size = `${((prepared.preparation?.bytes ?? 0) / 1000).toFixed(1)} KB`
     await expect(tag.innerText()).resolves.toBe(`HF statistics · ${size}`)
-    await tag.focus()
+    await tag.hover()
     await expect(page.getByRole('tooltip').innerText()).resolves.toContain(
       `${rows} rows × 62 parameters, float32`,
     )
@@ -201,72 +216,91 @@ describe('certified fast unlearning (HF) in Chromium', () => {
     expect(problems).toEqual([])
   })
 
-  it('unlearns a request with HF and shows its certification above the verification', async () => {
-    const requestId = await request(['P-0001', 'P-0002', 'P-0003'])
+  it(
+    'unlearns a request with HF and shows its certification above the verification',
+    { timeout: 300_000 },
+    async () => {
+      const requestId = await request(['P-0001', 'P-0002', 'P-0003'])
 
-    // A model trained without recording cannot be unlearned by HF: the card says so, Start is off.
-    await chooseRun(plain.id, requestId)
-    await expect(text('[data-test=method-hf-blocked]')).resolves.toContain('Train with ‘Record for HF’ first')
-    await expect(page.locator('[data-test=start-run]').isDisabled()).resolves.toBe(true)
-    await screenshot(page, 'hf-run-blocked')
+      // A model trained without recording cannot be unlearned by HF: the card says so, Start is off.
+      await chooseRun(plain.id, requestId)
+      await expect(text('[data-test=method-hf-blocked]')).resolves.toContain(
+        'Train with ‘Record for HF’ first',
+      )
+      await expect(page.locator('[data-test=start-run]').isDisabled()).resolves.toBe(true)
+      await screenshot(page, 'hf-run-blocked')
 
-    await chooseRun(prepared.id, requestId)
-    await expect(page.locator('[data-test=method-hf-blocked]').count()).resolves.toBe(0)
-    // The defaults from Settings, then this run's own ε.
-    await expect(page.locator('[data-test=hf-epsilon]').inputValue()).resolves.toBe('2')
-    await expect(page.locator('[data-test=hf-delta]').inputValue()).resolves.toBe('1e-6')
-    await page.getByLabel('ε', { exact: true }).fill('1')
-    await page.getByLabel('δ', { exact: true }).fill('1e-5')
-    await expect(page.locator('[data-test=run-reference] input').isChecked()).resolves.toBe(true)
-    await expect(page.locator('[data-test=hf-noise-off]').count()).resolves.toBe(0)
-    await expect(page.locator('[data-test=start-run]').isDisabled()).resolves.toBe(false)
-    await screenshot(page, 'hf-run-form')
+      await chooseRun(prepared.id, requestId)
+      await expect(page.locator('[data-test=method-hf-blocked]').count()).resolves.toBe(0)
+      // The defaults from Settings, then this run's own ε.
+      await expect(page.locator('[data-test=hf-epsilon]').inputValue()).resolves.toBe('2')
+      await expect(page.locator('[data-test=hf-delta]').inputValue()).resolves.toBe('1e-6')
+      await page.getByLabel('ε', { exact: true }).fill('1')
+      await page.getByLabel('δ', { exact: true }).fill('1e-5')
+      await expect(page.locator('[data-test=run-reference] input').isChecked()).resolves.toBe(true)
+      await expect(page.locator('[data-test=hf-noise-off]').count()).resolves.toBe(0)
+      await expect(page.locator('[data-test=start-run]').isDisabled()).resolves.toBe(false)
+      await screenshot(page, 'hf-run-form')
 
-    firstVersion = await startAndWait()
-    const { record, certification } = await certificationOf(firstVersion)
-    expect(record.method).toBe('hf')
-    expect(record.guarantee).toMatchObject({ kind: 'certified', epsilon: 1, delta: 1e-5 })
-    expect(certification.noise).toBe(true)
-    expect(certification.sigma).toBeGreaterThan(0)
+      // At ε = 1 the noise the bound needs would drown a model trained on 456 rows: Lethe refuses
+      // and advises retraining, and no version is made.
+      const before = (await api<ModelInfo[]>('models.list')).length
+      await page.locator('[data-test=start-run]').click()
+      const job = page.locator('[data-test=current-run] [data-test=job]')
+      await expect.poll(() => job.getAttribute('data-state'), { timeout: 120_000 }).toBe('failed')
+      await expect(job.innerText()).resolves.toContain('deletion capacity for this model is spent')
+      await expect(job.innerText()).resolves.toContain('Retrain the model without these rows')
+      await expect(api<ModelInfo[]>('models.list')).resolves.toHaveLength(before)
+      await screenshot(page, 'hf-run-refused')
 
-    const panel = page.locator('[data-test=certification-panel]')
-    await panel.waitFor()
-    await expect(text('[data-test=cert-epsilon]')).resolves.toBe('1')
-    await expect(text('[data-test=cert-delta]')).resolves.toBe('1e-5')
-    expect(Number(await text('[data-test=cert-sigma]'))).toBeGreaterThan(0)
-    await expect(text('[data-test=cert-topup]')).resolves.toBe('all added by this release')
-    await expect(text('[data-test=cert-budget]')).resolves.toContain(
-      `${certification.rowsDeleted} of ${certification.capacityRows.toLocaleString('en')} rows deleted`,
-    )
-    await expect(text('[data-test=cert-budget]')).resolves.toContain('rows left before Lethe refuses')
-    await expect(text('[data-test=cert-statistics]')).resolves.toMatch(/recorded .*ago|recorded now/)
-    await expect(text('[data-test=cert-apply-ms]')).resolves.toMatch(/ms$|s$/)
-    const sources = await panel.locator('[data-test=constant-source]').allInnerTexts()
-    expect(sources).toHaveLength(certification.constants.length)
-    expect(sources.length).toBeGreaterThan(0)
-    for (const s of sources) expect(['set', 'estimated', 'measured', 'assumed']).toContain(s)
-    await expect(panel.locator('[data-test=cert-assumptions] li').count()).resolves.toBe(
-      certification.assumptions.length,
-    )
-    await expect(page.locator('[data-test=not-certified]').count()).resolves.toBe(0)
-    // The verification stays below, with its distance to the exact retrain.
-    await expect(page.locator('[data-test=distance-chart] canvas').count()).resolves.toBe(1)
-    await expect(page.locator('[data-test=guarantee]').innerText()).resolves.toContain('Certified')
-    await screenshot(page, 'hf-certification')
+      // A weaker guarantee fits: ε = 100 (the most Settings allow).
+      await page.getByLabel('ε', { exact: true }).fill('100')
+      firstVersion = await startAndWait()
+      const { record, certification } = await certificationOf(firstVersion)
+      expect(record.method).toBe('hf')
+      expect(record.guarantee).toMatchObject({ kind: 'certified', epsilon: 100, delta: 1e-5 })
+      expect(certification.noise).toBe(true)
+      expect(certification.sigma).toBeGreaterThan(0)
 
-    await page.locator('[data-test=theme-toggle]').click()
-    await panel.scrollIntoViewIfNeeded()
-    await screenshot(page, 'hf-certification-dark')
-    await page.locator('[data-test=theme-toggle]').click()
-    expect(problems).toEqual([])
-  })
+      const panel = page.locator('[data-test=certification-panel]')
+      await panel.waitFor()
+      await expect(text('[data-test=cert-epsilon]')).resolves.toBe('100')
+      await expect(text('[data-test=cert-delta]')).resolves.toBe('1e-5')
+      expect(Number(await text('[data-test=cert-sigma]'))).toBeGreaterThan(0)
+      await expect(text('[data-test=cert-topup]')).resolves.toBe('all added by this release')
+      await expect(text('[data-test=cert-budget]')).resolves.toContain(
+        `${certification.rowsDeleted} of ${certification.capacityRows.toLocaleString('en')} rows deleted`,
+      )
+      await expect(text('[data-test=cert-budget]')).resolves.toContain('rows left before Lethe refuses')
+      await expect(text('[data-test=cert-statistics]')).resolves.toMatch(/recorded .*ago|recorded now/)
+      await expect(text('[data-test=cert-apply-ms]')).resolves.toMatch(/ms$|s$/)
+      const sources = await panel.locator('[data-test=constant-source]').allInnerTexts()
+      expect(sources).toHaveLength(certification.constants.length)
+      expect(sources.length).toBeGreaterThan(0)
+      for (const s of sources) expect(['set', 'estimated', 'measured', 'assumed']).toContain(s)
+      await expect(panel.locator('[data-test=cert-assumptions] li').count()).resolves.toBe(
+        certification.assumptions.length,
+      )
+      await expect(page.locator('[data-test=not-certified]').count()).resolves.toBe(0)
+      // The verification stays below, with its distance to the exact retrain.
+      await expect(page.locator('[data-test=distance-chart] canvas').count()).resolves.toBe(1)
+      await expect(page.locator('[data-test=guarantee]').innerText()).resolves.toContain('Certified')
+      await screenshot(page, 'hf-certification')
+
+      await page.locator('[data-test=theme-toggle]').click()
+      await panel.scrollIntoViewIfNeeded()
+      await screenshot(page, 'hf-certification-dark')
+      await page.locator('[data-test=theme-toggle]').click()
+      expect(problems).toEqual([])
+    },
+  )
 
   it('unlearns a second request from the new version: more rows spent, the noise topped up', async () => {
     const first = (await certificationOf(firstVersion)).certification
     const requestId = await request(['P-0010', 'P-0011', 'P-0012'])
     await chooseRun(firstVersion, requestId)
     await expect(page.locator('[data-test=method-hf-blocked]').count()).resolves.toBe(0)
-    await page.getByLabel('ε', { exact: true }).fill('1')
+    await page.getByLabel('ε', { exact: true }).fill('100')
     await page.getByLabel('δ', { exact: true }).fill('1e-5')
     await page.locator('[data-test=run-reference]').click()
     const second = await startAndWait()
