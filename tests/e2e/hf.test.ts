@@ -309,7 +309,7 @@ describe('certified fast unlearning (HF) in Chromium', () => {
     expect(certification.rowsDeleted).toBeGreaterThan(first.rowsDeleted)
     expect(certification.sigmaBefore).toBeGreaterThan(0)
     expect(certification.sigmaBefore).toBeCloseTo(first.sigma, 10)
-    await expect(text('[data-test=cert-topup]')).resolves.toContain('topped up')
+    await expect(text('[data-test=cert-topup]')).resolves.toContain('before; this release added')
     await expect(text('[data-test=cert-budget]')).resolves.toContain(`${certification.rowsDeleted} of`)
     await screenshot(page, 'hf-second-run')
 
@@ -317,7 +317,7 @@ describe('certified fast unlearning (HF) in Chromium', () => {
     await page.goto(at(`/runs?model=${second}`))
     await page.reload()
     await page.locator('[data-test=certification-panel]').waitFor()
-    await expect(text('[data-test=cert-topup]')).resolves.toContain('topped up')
+    await expect(text('[data-test=cert-topup]')).resolves.toContain('before; this release added')
     expect(problems).toEqual([])
   })
 
