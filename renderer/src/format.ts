@@ -89,11 +89,33 @@ export function daysBetween(from: string, to: string): number {
 /** 1,234 (grouped as the locale groups them). */
 export const formatCount = (n: number): string => n.toLocaleString()
 
-/** A file size in B, KB or MB (powers of 1000, as file managers show them). */
+/** A file size in B, KB, MB or GB (powers of 1000, as file managers show them). */
 export function formatBytes(bytes: number): string {
   if (bytes < 1000) return `${bytes} B`
   if (bytes < 1_000_000) return `${(bytes / 1000).toLocaleString(undefined, { maximumFractionDigits: 1 })} KB`
-  return `${(bytes / 1_000_000).toLocaleString(undefined, { maximumFractionDigits: 1 })} MB`
+  if (bytes < 1e9) return `${(bytes / 1_000_000).toLocaleString(undefined, { maximumFractionDigits: 1 })} MB`
+  return `${(bytes / 1e9).toLocaleString(undefined, { maximumFractionDigits: 1 })} GB`
+}
+
+/** How long ago a moment was, in the chosen language: "3 minutes ago", "yesterday". */
+export function formatAgo(iso: string, now = Date.now()): string {
+  const then = new Date(iso).getTime()
+  if (Number.isNaN(then)) return iso
+  const seconds = Math.round((then - now) / 1000)
+  const relative = new Intl.RelativeTimeFormat(dateLocale(), { numeric: 'auto' })
+  const steps: [Intl.RelativeTimeFormatUnit, number][] = [
+    ['second', 60],
+    ['minute', 60],
+    ['hour', 24],
+    ['day', 30],
+    ['month', 12],
+  ]
+  let value = seconds
+  for (const [unit, size] of steps) {
+    if (Math.abs(value) < size) return relative.format(unit === 'second' ? Math.min(value, 0) : value, unit)
+    value = Math.round(value / size)
+  }
+  return relative.format(value, 'year')
 }
 
 /**
@@ -104,4 +126,12 @@ export function formatValue(value: string | number): string {
   if (typeof value === 'string') return value
   if (Number.isInteger(value)) return String(value)
   return String(Number(value.toPrecision(5)))
+}
+
+/** A duration: "840 ms", "12.4 s", "3.2 min", "1.5 h". */
+export function formatDuration(ms: number): string {
+  if (ms < 1000) return `${Math.round(ms)} ms`
+  if (ms < 120_000) return `${(ms / 1000).toFixed(1)} s`
+  if (ms < 7_200_000) return `${(ms / 60_000).toFixed(1)} min`
+  return `${(ms / 3_600_000).toFixed(1)} h`
 }

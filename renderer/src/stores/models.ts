@@ -293,6 +293,20 @@ export const useModelsStore = defineStore('models', () => {
     return Math.max(version, 1)
   }
 
+  /**
+   * The HF statistics a version can be unlearned with: its trained ancestor's, when every
+   * step from it is an HF run (any other method leaves the recorded trajectory behind).
+   */
+  function hfStatisticsOf(id: string): ModelInfo['preparation'] {
+    const byId = new Map(models.value.map((m) => [m.id, m]))
+    for (let at = byId.get(id), hops = 0; at && hops < 1000; hops++) {
+      if (at.method === 'train') return at.preparation?.method === 'hf' ? at.preparation : null
+      if (at.method !== 'hf' || !at.parentId) return null
+      at = byId.get(at.parentId)
+    }
+    return null
+  }
+
   return {
     datasets,
     models,
@@ -321,5 +335,6 @@ export const useModelsStore = defineStore('models', () => {
     train,
     datasetName,
     versionOf,
+    hfStatisticsOf,
   }
 })

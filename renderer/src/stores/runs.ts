@@ -16,6 +16,8 @@ export interface RunStart {
   method: string
   requestId: string
   reference: boolean
+  /** The method's own options (HF: epsilon, delta, noise). */
+  options?: Record<string, unknown>
 }
 
 /** Requests whose subjects may be unlearned now. */
@@ -26,6 +28,7 @@ const METHOD_NAMES: Record<string, string> = {
   retrain: 'Exact retraining',
   finetune: 'Fine-tuning',
   neggrad: 'Gradient ascent',
+  hf: 'Hessian-free (HF)',
 }
 /** A model version's method, in words. */
 export const methodLabel = (method: string) => METHOD_NAMES[method] ?? method
@@ -98,6 +101,7 @@ export const useRunsStore = defineStore('runs', () => {
         method: input.method as RunInput['method'],
         requestId: input.requestId,
         reference: input.reference,
+        options: input.options ?? {},
       })
       starts.value = { ...starts.value, [jobId]: input }
       sessionStorage.setItem(STARTS_KEY, JSON.stringify(starts.value))

@@ -25,6 +25,8 @@ export const useSystemStore = defineStore('system', () => {
   // The last one seen here, so that dates do not change language once the settings arrive.
   const dateLocale = ref(localStorage.getItem(DATE_LOCALE_KEY) ?? 'auto')
   let settingsRequested: Promise<void> | null = null
+  const certificationSaving = ref(false)
+  const certificationError = ref<ErrorPayload | null>(null)
 
   // The ledger's own settings: retention, holidays, the period for other jurisdictions.
   const ledgerSettings = ref<LedgerSettings | null>(null)
@@ -99,6 +101,22 @@ export const useSystemStore = defineStore('system', () => {
     }
   }
 
+  /** The default (ε, δ) of certified unlearning, which a run's form starts from. */
+  async function setCertification(certification: Settings['certification']): Promise<boolean> {
+    certificationSaving.value = true
+    certificationError.value = null
+    try {
+      info.value = await call('settings.update', { certification })
+      settings.value = await call('settings.get', {})
+      return true
+    } catch (caught) {
+      certificationError.value = errorOf(caught)
+      return false
+    } finally {
+      certificationSaving.value = false
+    }
+  }
+
   /** Reads the ledger's settings, or changes some of them (each change is a ledger entry). */
   async function ledgerSettingsCall(changes: Input<'ledger.settings'> = {}): Promise<boolean> {
     ledgerSettingsSaving.value = Object.keys(changes).length > 0
@@ -136,6 +154,8 @@ export const useSystemStore = defineStore('system', () => {
     settings,
     settingsError,
     savingSettings,
+    certificationSaving,
+    certificationError,
     dateLocale,
     ledgerSettings,
     ledgerSettingsSaving,
@@ -147,6 +167,7 @@ export const useSystemStore = defineStore('system', () => {
     loadSettings,
     ensureSettings,
     setDateLocale,
+    setCertification,
     loadLedgerSettings: () => ledgerSettingsCall(),
     saveLedgerSettings: (changes: Input<'ledger.settings'>) => ledgerSettingsCall(changes),
     applyRetention,

@@ -1,0 +1,100 @@
+/**
+ * The (ε, δ) of certified unlearning as people type and read them: ε a plain number, δ in
+ * scientific notation (1e-5), each checked against the bounds the settings accept.
+ */
+import type { z } from 'zod'
+import type { Certification as CertificationSchema } from '@contract/engine'
+import type { RunRecord } from '../../stores/runs'
+
+export type Certification = z.infer<typeof CertificationSchema>
+export type CertificationConstant = Certification['constants'][number]
+
+/** Bounds the settings accept: ε in (0, 100], δ in (0, 0.1). */
+export const EPSILON_MAX = 100
+export const DELTA_MAX = 0.1
+
+type Parsed = { value: number; error: null } | { value: null; error: string }
+
+const number = (text: string) => {
+  const trimmed = text.trim()
+  return trimmed === '' ? NaN : Number(trimmed)
+}
+
+export function parseEpsilon(text: string): Parsed {
+  const value = number(text)
+  if (!Number.isFinite(value)) return { value: null, error: 'ε is a number, such as 1 or 0.5.' }
+  if (value <= 0 || value > EPSILON_MAX) return { value: null, error: 'ε must be above 0 and at most 100.' }
+  return { value, error: null }
+}
+
+export function parseDelta(text: string): Parsed {
+  const value = number(text)
+  if (!Number.isFinite(value)) return { value: null, error: 'δ is a number, such as 1e-5 or 0.00001.' }
+  if (value <= 0 || value >= DELTA_MAX) return { value: null, error: 'δ must be above 0 and below 0.1.' }
+  return { value, error: null }
+}
+
+/** ε as written: 1, 0.5, 2.25. */
+export const formatEpsilon = (epsilon: number) => String(Number(epsilon.toPrecision(4)))
+
+/** δ in scientific notation when small (1e-5, 2.5e-6), plainly otherwise (0.01). */
+export const formatDelta = (delta: number) =>
+  delta < 0.001 ? Number(delta.toPrecision(3)).toExponential() : String(Number(delta.toPrecision(3)))
+
+/** A measured quantity to three significant digits, in scientific notation when far from 1. */
+export function formatQuantity(x: number): string {
+  if (x === 0) return '0'
+  if (!Number.isFinite(x)) return String(x)
+  const magnitude = Math.abs(x)
+  if (magnitude >= 1e-3 && magnitude < 1e5) return String(Number(x.toPrecision(3)))
+  return x.toExponential(2).replace('e+', 'e')
+}
+
+/** Where a constant's value came from, in words and as a tag colour. */
+export const provenance = {
+  set: { text: 'set', type: 'primary', about: 'chosen: a training setting or a policy value' },
+  measured: { text: 'measured', type: 'success', about: 'computed exactly from this model and its data' },
+  estimated: { text: 'estimated', type: 'warning', about: 'estimated numerically; not a proven bound' },
+  assumed: { text: 'assumed', type: 'danger', about: 'taken as true without a check' },
+} as const
+
+/** What an HF run stored beside its certification: the statistics it read and how long it took. */
+export interface CertifiedRun {
+  certification: Certification
+  statistics: {
+    bytes: number
+    dtype: string
+    rows: number
+    dim: number
+    createdAt: string
+    recordMs: number
+  } | null
+  timings: { readMs: number; applyMs: number } | null
+}
+
+const isObject = (x: unknown): x is Record<string, unknown> => typeof x === 'object' && x !== null
+const numbers = (x: Record<string, unknown>, keys: string[]) => keys.every((k) => typeof x[k] === 'number')
+
+/** The certification a run's record carries in its details, or null for a method without one. */
+export function certificationOf(record: RunRecord): CertifiedRun | null {
+  const { certification, statistics, timings } = record.details
+  // The engine writes these to the contract's schema; a record from an older build may lack parts.
+  if (
+    !isObject(certification) ||
+    !numbers(certification, ['epsilon', 'delta', 'sensitivity', 'sigma', 'rowsDeleted', 'capacityRows']) ||
+    !Array.isArray(certification.constants) ||
+    !Array.isArray(certification.assumptions)
+  )
+    return null
+  return {
+    certification: certification as unknown as Certification,
+    statistics:
+      isObject(statistics) && numbers(statistics, ['bytes', 'rows', 'dim', 'recordMs'])
+        ? (statistics as unknown as CertifiedRun['statistics'])
+        : null,
+    timings:
+      isObject(timings) && numbers(timings, ['readMs', 'applyMs'])
+        ? (timings as unknown as CertifiedRun['timings'])
+        : null,
+  }
+}
