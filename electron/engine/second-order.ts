@@ -27,7 +27,7 @@ import { Random } from './random'
 
 export type HvpMethod = 'auto' | 'analytic' | 'finite-difference'
 
-/** Largest per-direction intermediate of one analytic pass, in elements; more directions are chunked. */
+/** Largest intermediate of one analytic pass, in elements; more directions are chunked. */
 const MAX_CHUNK_ELEMENTS = 1 << 24
 
 interface DenseLayer {
@@ -60,7 +60,8 @@ function networkOf(spec: ModelSpec): Network {
   const { arch } = spec
   const conv: ConvLayer[] = []
   const dense: DenseLayer[] = []
-  let widest = spec.inputs
+  // The data carries no R-value: only what a layer computes is per direction.
+  let widest = 0
   let index = 0
   if (arch.kind === 'cnn') {
     let [height, width, cin] = [arch.height, arch.width, arch.channels]
@@ -76,8 +77,10 @@ function networkOf(spec: ModelSpec): Network {
     const weight = spec.views[index] as ParamView
     const bias = spec.views[index + 1] as ParamView
     const [fanIn, fanOut] = weight.shape as [number, number]
+    // R(a_{l−1}) is per direction except for the data feeding the first layer of an MLP or logreg.
+    const inputIsData = dense.length === 0 && conv.length === 0
     dense.push({ weight, bias, fanIn, fanOut })
-    widest = Math.max(widest, fanIn, fanOut)
+    widest = Math.max(widest, fanOut, inputIsData ? 0 : fanIn)
   }
   return { conv, dense, widest }
 }
@@ -417,6 +420,17 @@ function rOperatorHvp(
   })
 }
 
+/**
+ * How many directions one analytic pass takes for a batch of `batchRows` samples; {@link hvp} splits a
+ * larger block into slices of this many rows (slicing is slow on WASM, so callers that own the
+ * block can pass it in pieces of this size instead).
+ */
+export function hvpChunkRows(spec: ModelSpec, batchRows: number): number {
+  // Per-sample intermediates are [n, k, widest]; the folded directions themselves are k × P.
+  const perDirection = Math.max(batchRows * networkOf(spec).widest, spec.size)
+  return Math.max(1, Math.floor(MAX_CHUNK_ELEMENTS / perDirection))
+}
+
 function analyticHvp(
   spec: ModelSpec,
   params: tf.Tensor1D,
@@ -427,7 +441,7 @@ function analyticHvp(
 ): tf.Tensor2D {
   const net = networkOf(spec)
   const [k, size] = directions.shape
-  const chunk = Math.max(1, Math.floor(MAX_CHUNK_ELEMENTS / (x.shape[0] * net.widest)))
+  const chunk = hvpChunkRows(spec, x.shape[0])
   if (k <= chunk) return rOperatorHvp(spec, net, params, x, y, l2, directions)
   const parts: tf.Tensor2D[] = []
   try {

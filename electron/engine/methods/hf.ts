@@ -24,7 +24,7 @@ import { UNLEARNING_FILE, type UnlearnResult } from '../models/runs'
 import type { ModelSpec } from '../models/spec'
 import { loadModel, readManifest, type ModelManifest } from '../models/store'
 import { analyticGaussianSigma, gaussianNoise } from '../privacy'
-import { hvp, perSampleGradients, topEigenvalue } from '../second-order'
+import { hvp, hvpChunkRows, perSampleGradients, topEigenvalue } from '../second-order'
 import { tf } from '../tf'
 import { batchPlan, learningRateAt, type StepContext, type TrainConfig } from '../train'
 import { StatisticsFile, writeStatistics } from './hf-store'
@@ -37,8 +37,6 @@ const RECORDING_FILE = 'hf-recording.json'
 
 /** Host memory the n × d statistics may take while recording. */
 const MAX_STATISTICS_BYTES = 4 * 1024 ** 3
-/** Vectors propagated per batched HVP call, as elements of the [k, d] block. */
-const BLOCK_ELEMENTS = 1 << 24
 /** The Hessian's spectrum is estimated at about this many steps spread over training. */
 const SPECTRUM_SAMPLES = 16
 
@@ -119,7 +117,6 @@ class HfRecorder implements Recorder {
   private readonly vectors: Float32Array
   private readonly slotOf = new Map<number, number>()
   private readonly order: Int32Array
-  private readonly block: number
   private readonly totalSteps: number
   private readonly spectrumEvery: number
   private readonly runId = randomUUID()
@@ -140,7 +137,6 @@ class HfRecorder implements Recorder {
     this.order = slotOrder(rows, config)
     this.order.forEach((row, slot) => this.slotOf.set(row, slot))
     this.vectors = new Float32Array(rows.length * this.size)
-    this.block = Math.max(1, Math.floor(BLOCK_ELEMENTS / this.size))
     this.totalSteps = Math.ceil(rows.length / config.batchSize) * config.epochs
     this.spectrumEvery = Math.max(1, Math.ceil(this.totalSteps / SPECTRUM_SAMPLES))
     this.hooks = { onStep: (step) => this.step(step) }
@@ -151,8 +147,10 @@ class HfRecorder implements Recorder {
     const { spec, size } = this
     const l2 = this.config.l2
     // (1) A ← (I − η_t H_t) A for every vector already started, a block of rows per HVP call.
-    for (let start = 0; start < this.active; start += this.block) {
-      const k = Math.min(this.block, this.active - start)
+    // Blocks of the size one HVP pass takes, so it never slices them again.
+    const block = hvpChunkRows(spec, rows.length)
+    for (let start = 0; start < this.active; start += block) {
+      const k = Math.min(block, this.active - start)
       const view = this.vectors.subarray(start * size, (start + k) * size)
       const next = tf.tidy(() => {
         const a = tf.tensor2d(view, [k, size])
