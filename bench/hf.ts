@@ -15,7 +15,7 @@
  *
  * Needs Debian's dataset-fashion-mnist (`apt-get install dataset-fashion-mnist`).
  *
- *   npx tsx bench/hf.ts [--rows 4000] [--models logreg,mlp,cnn] [--epochs 5] [--mlp-epochs 1]
+ *   npx tsx bench/hf.ts [--rows 4000] [--models logreg,mlp,cnn] [--epochs 5] [--mlp-epochs 3]
  *                       [--hidden 16] [--forget 40] [--json]
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
@@ -43,7 +43,7 @@ const { values: args } = parseArgs({
     models: { type: 'string', default: 'logreg,mlp' },
     epochs: { type: 'string', default: '5' },
     /** Epochs of the MLP and the CNN, whose recording costs far more per step. */
-    'mlp-epochs': { type: 'string', default: '1' },
+    'mlp-epochs': { type: 'string', default: '3' },
     hidden: { type: 'string', default: '16' },
     forget: { type: 'string', default: '40' },
     json: { type: 'boolean', default: false },
@@ -226,7 +226,7 @@ for (const kind of args.models.split(',')) {
     addLatency(statistics, rows, 5) // page cache and JIT warm-up
     const readAdd = addLatency(statistics, rows, rows === 100 ? 50 : 300)
     const calls: number[] = []
-    for (let i = 0; i < 5; i++) {
+    for (let i = 0; i < 15; i++) {
       const r = await unlearnModel(
         {
           dataDir,
