@@ -288,9 +288,11 @@ describe('certified fast unlearning (HF) in Chromium', () => {
       await screenshot(page, 'hf-certification')
 
       await page.locator('[data-test=theme-toggle]').click()
+      await page.waitForFunction(() => document.documentElement.classList.contains('dark'))
       await panel.scrollIntoViewIfNeeded()
       await screenshot(page, 'hf-certification-dark')
       await page.locator('[data-test=theme-toggle]').click()
+      await page.waitForFunction(() => !document.documentElement.classList.contains('dark'))
       expect(problems).toEqual([])
     },
   )
