@@ -288,11 +288,11 @@ describe('certified fast unlearning (HF) in Chromium', () => {
       await screenshot(page, 'hf-certification')
 
       await page.locator('[data-test=theme-toggle]').click()
-      await page.waitForFunction(() => document.documentElement.classList.contains('dark'))
+      await page.locator('html.dark').waitFor({ state: 'attached' })
       await panel.scrollIntoViewIfNeeded()
       await screenshot(page, 'hf-certification-dark')
       await page.locator('[data-test=theme-toggle]').click()
-      await page.waitForFunction(() => !document.documentElement.classList.contains('dark'))
+      await page.locator('html.dark').waitFor({ state: 'detached' })
       expect(problems).toEqual([])
     },
   )
