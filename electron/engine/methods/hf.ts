@@ -553,8 +553,8 @@ export const hfMethod: UnlearningMethod<HfOptions> = {
               symbol: 'λ_min',
               name: 'bottom of the Hessian spectrum',
               value: recording.spectrum.low,
-              source: 'assumed',
-              note: 'the L2 coefficient: the softmax cross-entropy Hessian is positive semi-definite',
+              source: 'set',
+              note: 'the L2 coefficient, a proven lower bound: the softmax cross-entropy Hessian is positive semi-definite',
             }
           : {
               symbol: 'λ_min',
