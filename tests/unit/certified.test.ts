@@ -181,7 +181,7 @@ describe('certified unlearning on L2-regularised logistic regression (breast can
       }
       const relative = Math.sqrt(diff / size)
       console.info(
-        `LiSSA vs exact solve (logreg, ${rows.length} rows, λ_top ${top.toFixed(3)}, λ_min ≥ ${l2}, depth 800): relative error ${relative.toExponential(2)} in ${ms.toFixed(0)} ms`,
+        `LiSSA vs exact solve (logreg, ${rows.length} rows, λ_top ${top.toFixed(3)}, λ_min ≥ ${l2.toPrecision(3)}, depth 800): relative error ${relative.toExponential(2)} in ${ms.toFixed(0)} ms`,
       )
       expect(relative).toBeLessThan(1e-3)
       await expect(
@@ -312,14 +312,7 @@ describe('certified unlearning on an MLP (handwritten digits, whole writers remo
         dataDir,
         datasetId: digits.id,
         arch: { kind: 'mlp', hidden: [16] },
-        training: certifiedTraining({
-          epochs: 30,
-          batchSize: 64,
-          learningRate: 0.01,
-          l2: 1e-3,
-          schedule: 'cosine',
-          projectRadius: 20,
-        }),
+        training: certifiedTraining({ epochs: 300, learningRate: 0.02, l2: 1e-3, projectRadius: 20 }),
         prepare: 'certified',
       },
       control,
@@ -335,7 +328,7 @@ describe('certified unlearning on an MLP (handwritten digits, whole writers remo
         strictRows: true,
         requestId: null,
         reference: true,
-        options: { noise: false, lambda: 0.05, lissaDepth: 300, lissaBatch: 256 },
+        options: { noise: false, lambda: 0.005, lissaDepth: 1000, lissaBatch: 100_000 },
       },
       control,
     )
@@ -345,6 +338,9 @@ describe('certified unlearning on an MLP (handwritten digits, whole writers remo
     console.info(
       `certified MLP, ${rows.length} rows: distance ratio ${ratio(result).toFixed(4)}; forget accuracy ${[original, unlearned, retrained].map((s) => s.forget.accuracy?.toFixed(3)).join(' / ')}; MIA AUC ${[original, unlearned, retrained].map((s) => s.mia.auc?.toFixed(3)).join(' / ')}; LiSSA ${lissaMs.toFixed(0)} ms; ${(result.details.convergence as { case: string }).case}`,
     )
+    // The parameter distance is no yardstick here: the replayed retrain of a non-convex net drifts to
+    // another point of its basin (measured ratio 1.03), while the Newton step (λ = 0.005, full-batch
+    // LiSSA) moves the forget set's loss profile: MIA AUC 0.599 → 0.565, retrained 0.498.
     const auc = (s: typeof original) => s.mia.auc as number
     expect(Math.abs(auc(unlearned) - auc(retrained))).toBeLessThan(Math.abs(auc(original) - auc(retrained)))
   }, 120_000)
