@@ -165,25 +165,28 @@ export function registerEngineCommands(program: Command): void {
     .option('--lr-decay <gamma>', 'per-step decay of the exponential schedule', number)
     .option(
       '--prepare <method>',
-      'record what a method needs while training: hf (selects plain SGD, one fixed batch order and the exponential schedule unless given)',
+      'record what a method needs while training: hf (selects plain SGD, one fixed batch order and the exponential schedule unless given), or certified (selects Adam and a projection radius of 20 unless given)',
     )
+    .option('--radius <C>', 'project onto the ball ‖θ‖ ≤ C after every step (certified unlearning)', number)
     .option('--statistics-dtype <dtype>', 'storage of HF statistics: float32 or float16', 'float32')
     .option('--name <name>', 'display name')
     .action((o: CommonOptions & Record<string, unknown>) => {
       const arch = o.arch === 'mlp' ? { kind: 'mlp', hidden: o.hidden } : { kind: o.arch }
       const hf = o.prepare === 'hf'
+      const certified = o.prepare === 'certified'
       const training = Object.fromEntries(
         Object.entries({
           epochs: o.epochs,
           batchSize: o.batchSize,
           learningRate: o.lr,
-          optimizer: o.optimizer ?? (hf ? 'sgd' : undefined),
+          optimizer: o.optimizer ?? (hf ? 'sgd' : certified ? 'adam' : undefined),
           momentum: o.momentum ?? (hf ? 0 : undefined),
           samePermutationEachEpoch: hf ? true : undefined,
           schedule: o.schedule ?? (hf ? 'exponential' : undefined),
           lrDecay: o.lrDecay,
           l2: o.l2,
           seed: o.seed,
+          projectRadius: o.radius ?? (certified ? 20 : undefined),
         }).filter(([, v]) => v !== undefined),
       )
       const input = {
@@ -253,7 +256,7 @@ export function registerEngineCommands(program: Command): void {
   common(program.command('unlearn'))
     .description('remove rows from a model: by request, by subject ids, or by row ids')
     .requiredOption('--model <id>', 'model version to unlearn from')
-    .requiredOption('--method <name>', 'retrain, finetune, neggrad or hf')
+    .requiredOption('--method <name>', 'retrain, finetune, neggrad, hf or certified')
     .option('--request <id>', 'the erasure request whose subjects to remove')
     .option('--subjects <file>', 'file of subject ids, one per line')
     .option('--rows <file>', 'file of row ids, one per line')
@@ -271,6 +274,13 @@ export function registerEngineCommands(program: Command): void {
       'HF: refuse once the noise would exceed this fraction of ‖θ‖ (default 1)',
       number,
     )
+    .option('--lissa-depth <s>', 'certified: LiSSA recursion depth (default 1000)', integer)
+    .option(
+      '--lissa-scale <H>',
+      'certified: LiSSA scale, above the Hessian’s top eigenvalue (default: twice it)',
+      number,
+    )
+    .option('--lambda <λ>', 'certified: local-convexity term added to the Hessian (default 0.01)', number)
     .action((o: CommonOptions & Record<string, string | number | boolean | undefined>) => {
       const options = Object.fromEntries(
         Object.entries({
@@ -278,6 +288,9 @@ export function registerEngineCommands(program: Command): void {
           delta: o.delta,
           noise: o.noise === false ? false : undefined,
           noiseLimit: o.noiseLimit,
+          lissaDepth: o.lissaDepth,
+          lissaScale: o.lissaScale,
+          lambda: o.lambda,
         }).filter(([, v]) => v !== undefined),
       )
       const input = {

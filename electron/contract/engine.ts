@@ -51,8 +51,8 @@ export const TrainOptions = z.object({
   projectRadius: z.number().positive().nullable().default(null),
 })
 
-/** Train-time recording a method needs before it can unlearn ('hf': per-sample statistics). */
-export const preparations = ['hf'] as const
+/** Train-time recording a method needs before it can unlearn ('hf': per-sample statistics; 'certified': only a training it can certify, Adam with a projection radius). */
+export const preparations = ['hf', 'certified'] as const
 
 /** What a prepared model recorded while it trained. */
 export const Preparation = z.object({
@@ -87,7 +87,7 @@ export const ModelInfo = z.object({
   createdAt: z.string(),
 })
 
-export const unlearningMethods = ['retrain', 'finetune', 'neggrad', 'hf'] as const
+export const unlearningMethods = ['retrain', 'finetune', 'neggrad', 'hf', 'certified'] as const
 
 /** One constant a certified guarantee rests on, with where its value came from. */
 export const CertificationConstant = z.object({

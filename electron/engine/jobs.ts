@@ -14,6 +14,7 @@ import { importIdxDataset } from './data/idx'
 import { previewRows, type DatasetPreview } from './data/preview'
 import { retrain, type RetrainMode } from './methods/baselines'
 import { methodNamed } from './methods'
+import { certifiedConformity } from './methods/certified'
 import { unlearnContext } from './methods/method'
 import {
   identify,
@@ -198,11 +199,20 @@ export async function trainModel(
     initSeed: input.training.seed,
     trainRows: dataset.train.length,
   }
-  const recorder = input.prepare
-    ? methodNamed(input.prepare).prepare?.(spec, training, dataset.train, {
-        statisticsDtype: input.statisticsDtype ?? 'float32',
+  if (input.prepare === 'certified') {
+    // Nothing is recorded: the manifest's training.projectRadius is the record the method reads.
+    const problems = certifiedConformity(training)
+    if (problems.length)
+      throw new LetheError('BAD_INPUT', `This training cannot be certified later: ${problems.join('; ')}.`, {
+        problems,
       })
-    : undefined
+  }
+  const recorder =
+    input.prepare === 'hf'
+      ? methodNamed(input.prepare).prepare?.(spec, training, dataset.train, {
+          statisticsDtype: input.statisticsDtype ?? 'float32',
+        })
+      : undefined
   const data = uploadData(dataset.features, dataset.labels, dataset.manifest.featureDim)
   try {
     const started = performance.now()

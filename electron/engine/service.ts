@@ -300,7 +300,7 @@ export class EngineService {
             noiseFloor: input.noiseFloor,
             // A certified method takes the organisation's default (ε, δ) unless the run names its own.
             options:
-              input.method === 'hf'
+              input.method === 'hf' || input.method === 'certified'
                 ? { ...(await this.certificationDefaults()), ...input.options }
                 : input.options,
           },

@@ -102,6 +102,7 @@ describe('the desk’s engine API: matching, runs and methods', () => {
       ['finetune', 'empirical'],
       ['neggrad', 'empirical'],
       ['hf', 'certified'],
+      ['certified', 'certified'],
     ])
   })
 

@@ -1,13 +1,14 @@
 /** Every unlearning method the engine offers, baselines first, then the research methods. */
 import { LetheError } from '../../contract'
 import { baselineMethods } from './baselines'
+import { certifiedMethod } from './certified'
 import { hfMethod } from './hf'
 import type { UnlearningMethod } from './method'
 
 /** Options arrive as untyped JSON from the contract; each method reads the ones it knows. */
 type AnyMethod = UnlearningMethod<Record<string, unknown>>
 
-export const unlearningMethodList = [...baselineMethods, hfMethod] as AnyMethod[]
+export const unlearningMethodList = [...baselineMethods, hfMethod, certifiedMethod] as AnyMethod[]
 
 export function methodNamed(name: string): AnyMethod {
   const method = unlearningMethodList.find((m) => m.name === name)

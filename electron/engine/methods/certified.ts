@@ -1,0 +1,643 @@
+/**
+ * Certified unlearning for deep networks (ALGORITHMS.md §3): one Newton step on the retained data,
+ * the inverse Hessian applied by LiSSA, then Gaussian noise calibrated to a bound Δ on the distance
+ * to the retrained model.
+ *
+ *   g  = ∇[mean CE over D_r + ½λ_wd‖θ‖²] at θ*
+ *   θ̃  = θ* − LiSSA(g),  LiSSA ≈ (∇²L(θ*, D_r) + (λ_wd + λ)I)⁻¹ g
+ *
+ * The Hessian-vector products are the exact R-operator of second-order.ts (never TF.js nested
+ * gradients), of L_j + ½(λ_wd + λ)‖θ‖², the SQUARED norm (the reference code's unsquared
+ * Σ‖θ_ℓ‖ is a bug, §3.6.1). Unlike HF it needs nothing recorded during training but the
+ * projection radius C, and it needs the retained data at deletion time.
+ */
+import { existsSync } from 'node:fs'
+import { readFile } from 'node:fs/promises'
+import path from 'node:path'
+import type { z } from 'zod'
+import { LetheError } from '../../contract'
+import type { Certification as CertificationSchema } from '../../contract/engine'
+import { parseStored } from '../../ledger/durable'
+import { evaluateRows } from '../metrics'
+import { lossAndGradient } from '../models/forward'
+import { UNLEARNING_FILE, type UnlearnResult } from '../models/runs'
+import type { ModelSpec } from '../models/spec'
+import { loadModel, readManifest, type ModelManifest } from '../models/store'
+import { analyticGaussianSigma, gaussianNoise } from '../privacy'
+import { Random } from '../random'
+import { hvp, topEigenvalue } from '../second-order'
+import { tf } from '../tf'
+import type { TrainConfig, TrainingData } from '../train'
+import type { Guarantee, UnlearningMethod } from './method'
+
+type Certification = z.infer<typeof CertificationSchema>
+
+export interface CertifiedOptions {
+  epsilon?: number
+  delta?: number
+  /** False skips the noise, for measurement only: the result is then not certified. */
+  noise?: boolean
+  /** λ: the local-convexity term added to the Hessian, (H + λI). */
+  lambda?: number
+  /** H: the LiSSA scale, an upper bound on the Hessian's norm; by default twice its estimated top eigenvalue. */
+  lissaScale?: number
+  /** s: LiSSA recursion depth. */
+  lissaDepth?: number
+  /** s₁: independent LiSSA runs averaged. */
+  lissaRepetitions?: number
+  /** Rows per stochastic Hessian sample (drawn with replacement); the whole retained set gives the exact Neumann series. */
+  lissaBatch?: number
+  /** M: the Hessian's Lipschitz constant, assumed (it is not measured). */
+  hessianLipschitz?: number
+  /** ρ: LiSSA's failure probability; the certificate holds with probability 1 − ρ. */
+  failureProbability?: number
+  /** Lowest test accuracy Lethe publishes a noisy model at; default the trained model's minus 0.05. */
+  accuracyFloor?: number
+  /** Seed of LiSSA's batch draws (not of the noise, which is never seeded). */
+  seed?: number
+}
+
+const DEFAULTS = {
+  epsilon: 1,
+  delta: 1e-5,
+  lambda: 0.01,
+  lissaDepth: 1000,
+  lissaRepetitions: 1,
+  lissaBatch: 128,
+  hessianLipschitz: 1,
+  failureProbability: 0.01,
+  accuracyDrop: 0.05,
+  seed: 0,
+}
+
+/** Below this gradient norm the trained model counts as a stationary point of its training loss. */
+const CONVERGED_GRADIENT = 1e-3
+/** The spectrum is estimated on at most this many retained rows (a fixed subsample past it). */
+const SPECTRUM_ROWS = 2048
+/** Rows per chunk of the retained-set gradient. */
+const GRADIENT_CHUNK = 4096
+
+/** Why a training configuration cannot be certified by this method, one reason per entry. */
+export function certifiedConformity(config: Pick<TrainConfig, 'optimizer' | 'projectRadius'>): string[] {
+  const problems: string[] = []
+  if (config.optimizer !== 'adam')
+    problems.push('certified unlearning follows the paper’s protocol: Adam with a projection onto a ball')
+  if (config.projectRadius === null)
+    problems.push(
+      'it needs a projection radius C (‖θ‖ ≤ C after every step): the bound on the distance to the retrained model is built on it',
+    )
+  return problems
+}
+
+const norm = (v: ArrayLike<number>) => {
+  let sum = 0
+  for (let i = 0; i < v.length; i++) sum += (v[i] as number) ** 2
+  return Math.sqrt(sum)
+}
+
+/** ∇[mean CE over `rows` + ½l2‖θ‖²] at θ, in chunks (float32). */
+export async function retainedGradient(
+  spec: ModelSpec,
+  params: Float32Array,
+  data: TrainingData,
+  rows: Int32Array,
+  l2: number,
+): Promise<Float32Array> {
+  const total = new Float64Array(spec.size)
+  const theta = tf.tensor1d(params)
+  try {
+    for (let start = 0; start < rows.length; start += GRADIENT_CHUNK) {
+      const chunk = rows.subarray(start, start + GRADIENT_CHUNK)
+      const grad = tf.tidy(() => {
+        const index = tf.tensor1d(chunk, 'int32')
+        const x = tf.gather(data.x, index) as tf.Tensor2D
+        const y = tf.gather(data.y, index) as tf.Tensor1D
+        const { grad } = lossAndGradient(spec, theta, x, y, 0)
+        return tf.mul(grad, chunk.length / rows.length)
+      })
+      const values = (await grad.data()) as Float32Array
+      grad.dispose()
+      for (let j = 0; j < values.length; j++) total[j] = (total[j] as number) + (values[j] as number)
+    }
+  } finally {
+    theta.dispose()
+  }
+  const out = new Float32Array(spec.size)
+  for (let j = 0; j < out.length; j++) out[j] = (total[j] as number) + l2 * (params[j] as number)
+  return out
+}
+
+export interface LissaOptions {
+  /** H: must bound the norm of every stochastic Hessian sample (plus l2), or the recursion diverges. */
+  scale: number
+  depth: number
+  repetitions: number
+  /** Rows per Hessian sample, drawn with replacement; ≥ rows.length uses all of them every step. */
+  batchSize: number
+  /** The L2 coefficient of the Hessian: λ_wd + λ. */
+  l2: number
+  seed?: number
+  signal?: AbortSignal
+}
+
+export interface LissaResult {
+  /** ≈ (H + l2·I)⁻¹ g. */
+  solution: Float32Array
+  /** ‖h‖ at the checkpoints of the first repetition (for the report), with the step. */
+  trace: { step: number; norm: number }[]
+  ms: number
+}
+
+/**
+ * LiSSA (ALGORITHMS.md §3.2, the code's form): per repetition h ← g, then for j = 1..depth
+ * h ← g + h − (∇²L_j + l2·I)h / scale, with L_j the mean CE of a batch drawn with replacement;
+ * the repetitions' h/scale are averaged. The HVPs are the exact R-operator ({@link hvp}).
+ *
+ * Divergence is monitored: when every sample's ‖I − A_j/scale‖ ≤ 1, ‖h_j‖ ≤ (j + 1)‖g‖. A larger
+ * ‖h‖ (or a non-finite one) proves the scale too small, and LiSSA stops with a LetheError.
+ */
+export async function lissa(
+  spec: ModelSpec,
+  params: Float32Array,
+  data: TrainingData,
+  rows: Int32Array,
+  g: Float32Array,
+  options: LissaOptions,
+): Promise<LissaResult> {
+  const started = performance.now()
+  const { scale, depth, repetitions, l2 } = options
+  if (!(scale > 0) || !Number.isFinite(scale))
+    throw new LetheError('BAD_INPUT', `The LiSSA scale must be a positive number, not ${scale}.`)
+  if (!(depth >= 1) || !(repetitions >= 1))
+    throw new LetheError('BAD_INPUT', 'LiSSA needs a depth and a number of repetitions of at least 1.')
+  if (rows.length === 0) throw new LetheError('BAD_INPUT', 'LiSSA needs retained rows to sample from.')
+  const full = options.batchSize >= rows.length
+  const random = new Random(options.seed ?? DEFAULTS.seed)
+  const gNorm = norm(g)
+  const checkEvery = Math.max(1, Math.floor(depth / 20))
+  const theta = tf.tensor1d(params)
+  const gt = tf.tensor2d(g, [1, spec.size])
+  const fixed = full
+    ? tf.tidy(() => {
+        const index = tf.tensor1d(rows, 'int32')
+        return { x: tf.gather(data.x, index) as tf.Tensor2D, y: tf.gather(data.y, index) as tf.Tensor1D }
+      })
+    : null
+  const sum = new Float64Array(spec.size)
+  const trace: LissaResult['trace'] = []
+  try {
+    for (let r = 0; r < repetitions; r++) {
+      let h = tf.clone(gt)
+      try {
+        for (let j = 1; j <= depth; j++) {
+          if (options.signal?.aborted) throw new LetheError('CANCELLED', 'Unlearning was cancelled.')
+          let batch: Int32Array | null = null
+          if (!fixed) {
+            batch = new Int32Array(options.batchSize)
+            for (let i = 0; i < batch.length; i++) batch[i] = rows[random.int(rows.length)] as number
+          }
+          const current = h
+          const next = tf.tidy(() => {
+            let x = fixed?.x
+            let y = fixed?.y
+            if (batch) {
+              const index = tf.tensor1d(batch, 'int32')
+              x = tf.gather(data.x, index) as tf.Tensor2D
+              y = tf.gather(data.y, index) as tf.Tensor1D
+            }
+            const hv = hvp(spec, theta, x as tf.Tensor2D, y as tf.Tensor1D, l2, current)
+            return tf.add(gt, tf.sub(current, tf.div(hv, scale))) as tf.Tensor2D
+          })
+          current.dispose()
+          h = next
+          if (j % checkEvery === 0 || j === depth) {
+            const size = tf.tidy(() => tf.norm(h).dataSync()[0] as number)
+            if (r === 0) trace.push({ step: j, norm: size })
+            if (!Number.isFinite(size) || size > (j + 1) * gNorm * 1.001 + 1e-12)
+              throw new LetheError(
+                'BAD_INPUT',
+                `LiSSA diverged: ‖h‖ grew to ${size.toPrecision(3)} after ${j} of ${depth} steps, more than the ${(j + 1).toString()}·‖g‖ = ${((j + 1) * gNorm).toPrecision(3)} it can reach when the scale H = ${scale} bounds the Hessian. The scale is below the top eigenvalue of the (mini-batch) Hessian; raise the LiSSA scale.`,
+                { step: j, norm: size, scale },
+              )
+          }
+        }
+        const values = (await h.data()) as Float32Array
+        for (let k = 0; k < sum.length; k++) sum[k] = (sum[k] as number) + (values[k] as number)
+      } finally {
+        h.dispose()
+      }
+    }
+  } finally {
+    theta.dispose()
+    gt.dispose()
+    fixed?.x.dispose()
+    fixed?.y.dispose()
+  }
+  const solution = new Float32Array(spec.size)
+  for (let k = 0; k < solution.length; k++) solution[k] = (sum[k] as number) / (repetitions * scale)
+  return { solution, trace, ms: performance.now() - started }
+}
+
+/** The constants the bound is computed from. */
+export interface BoundConstants {
+  /** C: radius of the weight-norm ball. */
+  radius: number
+  /** M: Lipschitz constant of the Hessian. */
+  hessianLipschitz: number
+  /** λ: local-convexity coefficient. */
+  lambda: number
+  /** λ_min: smallest eigenvalue of the Hessian at θ*. */
+  lambdaMin: number
+  /** L: Lipschitz constant of the gradient. */
+  gradientLipschitz: number
+  /** d: number of parameters. */
+  dimension: number
+  /** ρ: LiSSA's failure probability. */
+  failureProbability: number
+  /** ‖∇L(θ*, D_r)‖ when training did not converge; absent (or 0) when it did. */
+  retainedGradientNorm?: number
+}
+
+/**
+ * Δ, the bound on ‖θ̃ − θ_retrain‖ the noise is calibrated to. [UNCONFIRMED] This is the
+ * reconstruction of ALGORITHMS.md §3.1 from a third-party restatement (R2D Table 16); the
+ * paper's own statement could not be read:
+ *
+ *   Δ = 2C(MC + λ)/(λ + λ_min)                                 exact-inverse error (Thm 3.4)
+ *     + 2LC·(16·√(ln(d/ρ))/(λ + λ_min) + 1/16)                 LiSSA error, probability ≥ 1 − ρ
+ *     [+ ‖∇L(θ*, D_r)‖/(λ + λ_min)                             non-convergent training]
+ *
+ * Requires λ + λ_min > 0.
+ */
+export function certifiedBound(k: BoundConstants): number {
+  const curvature = k.lambda + k.lambdaMin
+  if (!(curvature > 0))
+    throw new LetheError(
+      'CONFLICT',
+      `λ + λ_min = ${curvature.toPrecision(3)} is not positive: the local convex approximation does not hold. Raise λ above ${(-k.lambdaMin).toPrecision(3)}.`,
+    )
+  const C = k.radius
+  const exact = (2 * C * (k.hessianLipschitz * C + k.lambda)) / curvature
+  const lissaTerm =
+    2 *
+    k.gradientLipschitz *
+    C *
+    ((16 * Math.sqrt(Math.log(k.dimension / k.failureProbability))) / curvature + 1 / 16)
+  const nonConvergent = (k.retainedGradientNorm ?? 0) / curvature
+  return exact + lissaTerm + nonConvergent
+}
+
+/** The trained version at the root of the chain, checking each step since was this method. */
+async function chainRoot(modelsDir: string, model: ModelManifest): Promise<ModelManifest> {
+  let current = model
+  while (current.parentId) {
+    if (current.method !== 'certified')
+      throw new LetheError(
+        'CONFLICT',
+        `${current.id} was changed by ${current.method}, not by certified unlearning, so no bound covers it; retrain the model instead.`,
+      )
+    current = await readManifest(modelsDir, current.parentId)
+  }
+  return current
+}
+
+/** What the parent release left: rows removed, the accumulated bound and the noise it carries. */
+async function previousRelease(
+  modelsDir: string,
+  model: ModelManifest,
+): Promise<{ rows: number; sensitivity: number; sigma: number }> {
+  if (!model.parentId) return { rows: 0, sensitivity: 0, sigma: 0 }
+  const file = path.join(modelsDir, model.id, UNLEARNING_FILE)
+  if (!existsSync(file))
+    throw new LetheError(
+      'CORRUPT',
+      `${model.id} has no record of the certified run that produced it (${file}).`,
+    )
+  const record = parseStored<UnlearnResult>(file, await readFile(file, 'utf8'))
+  const certification = record.details.certification as Certification | undefined
+  if (!certification) throw new LetheError('CORRUPT', `The record of ${model.id} carries no certification.`)
+  return {
+    rows: certification.rowsDeleted,
+    sensitivity: certification.sensitivity,
+    sigma: certification.sigma,
+  }
+}
+
+function guaranteeOf(
+  certification: Certification,
+  converged: boolean,
+  arch: ModelSpec['arch']['kind'],
+): Guarantee {
+  if (!certification.noise)
+    return {
+      kind: 'empirical',
+      meaning:
+        'Not certified: the calibrated noise was switched off for measurement. The model is one Newton step (LiSSA) towards retraining without the rows, and nothing bounds what remains.',
+    }
+  const { epsilon, delta, sigma, sensitivity: bound } = certification
+  const scope =
+    arch === 'logreg'
+      ? 'The loss (L2-regularised softmax regression) is convex.'
+      : 'The network’s loss is not convex: the bound rests on λ + λ_min > 0 with λ_min estimated, not proven.'
+  return {
+    kind: 'certified',
+    epsilon,
+    delta,
+    meaning: `Gaussian noise of σ = ${sigma.toPrecision(3)} on every parameter (analytic Gaussian mechanism (Balle & Wang)) hides any difference up to Δ = ${bound.toPrecision(3)} between this model and one retrained without the removed rows, with probability 1 − ρ over LiSSA's sampling. The form of Δ is [UNCONFIRMED]: reconstructed from a third-party restatement of the paper's theorem. ${converged ? 'Converged case: the trained model was a stationary point of its loss.' : 'Non-convergent case: the trained model was not a stationary point, so ‖∇L(θ*, D_r)‖/(λ + λ_min) is added to Δ.'} ${scope}`,
+  }
+}
+
+export const certifiedMethod: UnlearningMethod<CertifiedOptions> = {
+  name: 'certified',
+  label: 'Certified DNN: Newton step with noise',
+  description:
+    'Certified unlearning for deep networks: one Newton step on the retained data (the inverse Hessian applied by LiSSA, exact Hessian-vector products), then Gaussian noise calibrated to a bound on the distance to retraining, for an (ε, δ) guarantee. It needs a model trained with Adam and a projection onto a ball (radius C) and the retained data at deletion time; no statistics are recorded. Its bound is loose, so the noise often costs accuracy: Lethe refuses when it would.',
+  guarantee: (options): Guarantee =>
+    options.noise === false
+      ? { kind: 'empirical', meaning: 'Not certified: noise switched off for measurement.' }
+      : {
+          kind: 'certified',
+          epsilon: options.epsilon ?? DEFAULTS.epsilon,
+          delta: options.delta ?? DEFAULTS.delta,
+          meaning:
+            'Calibrated Gaussian noise hides the difference from a model retrained without the rows (bound [UNCONFIRMED]).',
+        },
+
+  async unlearn(context, options) {
+    const started = performance.now()
+    const { spec, original, forgetRows, retainRows, trainRows, data, dataset, modelsDir } = context
+    if (!modelsDir) throw new LetheError('INTERNAL', 'Certified unlearning needs the models folder.')
+    const epsilon = options.epsilon ?? DEFAULTS.epsilon
+    const delta = options.delta ?? DEFAULTS.delta
+    const noise = options.noise !== false
+    const lambda = options.lambda ?? DEFAULTS.lambda
+    const depth = Math.floor(options.lissaDepth ?? DEFAULTS.lissaDepth)
+    const repetitions = Math.floor(options.lissaRepetitions ?? DEFAULTS.lissaRepetitions)
+    const batchSize = Math.floor(options.lissaBatch ?? DEFAULTS.lissaBatch)
+    const M = options.hessianLipschitz ?? DEFAULTS.hessianLipschitz
+    const rho = options.failureProbability ?? DEFAULTS.failureProbability
+    if (!(lambda >= 0)) throw new LetheError('BAD_INPUT', `λ must be ≥ 0, not ${lambda}.`)
+    if (!(rho > 0 && rho < 1)) throw new LetheError('BAD_INPUT', `ρ must lie in (0, 1), not ${rho}.`)
+
+    const root = await chainRoot(modelsDir, original.manifest)
+    const config = root.training
+    if (noise) {
+      const problems = certifiedConformity(config)
+      if (problems.length)
+        throw new LetheError(
+          'CONFLICT',
+          `${root.id} cannot get a certified (noisy) release: ${problems.join('; ')}. Train it again with "--prepare certified" (Adam, projection radius C), or run with noise off to measure only.`,
+          { problems },
+        )
+    }
+    const earlier = new Set(original.manifest.forgottenRows)
+    const fresh = Array.from(forgetRows).filter((row) => !earlier.has(row))
+    if (fresh.length === 0)
+      throw new LetheError('BAD_INPUT', 'These rows were already removed from this model.')
+    const previous = await previousRelease(modelsDir, original.manifest)
+
+    const lambdaWd = config.l2
+    const theta = original.params
+    context.onProgress?.({ epoch: 0, epochs: 1, step: 0, steps: 1, loss: NaN, accuracy: NaN, etaMs: 0 })
+
+    // Spectrum of ∇²[L(θ*, D_r) + ½λ_wd‖θ‖²] on (a subsample of) the retained rows.
+    const spectrumRows =
+      retainRows.length <= SPECTRUM_ROWS
+        ? retainRows
+        : Int32Array.from(new Random(1).shuffle(retainRows).slice(0, SPECTRUM_ROWS)).sort()
+    const spectrum = tf.tidy(() => {
+      const index = tf.tensor1d(spectrumRows, 'int32')
+      const x = tf.gather(data.x, index) as tf.Tensor2D
+      const y = tf.gather(data.y, index) as tf.Tensor1D
+      const t = tf.tensor1d(theta)
+      const settings = { iterations: 200, tolerance: 1e-3, seed: 7 }
+      const top = topEigenvalue(spec, t, x, y, lambdaWd, settings)
+      const other = topEigenvalue(spec, t, x, y, lambdaWd, { ...settings, shift: top.value })
+      return { top: top.value, low: Math.min(top.value, other.value), high: Math.max(top.value, other.value) }
+    })
+    const analyticLow = spec.arch.kind === 'logreg'
+    // Softmax CE is convex, so for logreg λ_wd is a proven lower bound (the estimate overshoots from above).
+    const lambdaMin = analyticLow ? lambdaWd : spectrum.low
+    const gradientLipschitz = Math.max(Math.abs(spectrum.high), Math.abs(spectrum.low))
+    const topOfLissaHessian = spectrum.high + lambda
+    const scale = options.lissaScale ?? 2 * topOfLissaHessian
+    if (!(scale >= topOfLissaHessian))
+      throw new LetheError(
+        'BAD_INPUT',
+        `The LiSSA scale H = ${scale} is below the top eigenvalue of the Hessian plus λ (${topOfLissaHessian.toPrecision(4)}, by power iteration): LiSSA would diverge. Raise it to at least ${topOfLissaHessian.toPrecision(3)}.`,
+      )
+    if (!(lambda + lambdaMin > 0))
+      throw new LetheError(
+        'CONFLICT',
+        `The Hessian's smallest eigenvalue is about ${lambdaMin.toPrecision(3)}, so λ = ${lambda} does not make the local approximation convex (λ + λ_min ≤ 0). Raise λ above ${(-lambdaMin).toPrecision(3)}.`,
+      )
+
+    // Did training converge? The trained model's full-data gradient (with weight decay).
+    const trained = root.id === original.manifest.id ? theta : (await loadModel(modelsDir, root.id)).params
+    const trainedGradient = norm(await retainedGradient(spec, trained, data, trainRows, lambdaWd))
+    const converged = trainedGradient <= CONVERGED_GRADIENT
+
+    // The Newton step.
+    const g = await retainedGradient(spec, theta, data, retainRows, lambdaWd)
+    const gNorm = norm(g)
+    const solved = await lissa(spec, theta, data, retainRows, g, {
+      scale,
+      depth,
+      repetitions,
+      batchSize,
+      l2: lambdaWd + lambda,
+      seed: options.seed ?? DEFAULTS.seed,
+      signal: context.signal,
+    })
+    const params = new Float32Array(theta.length)
+    for (let j = 0; j < params.length; j++) params[j] = (theta[j] as number) - (solved.solution[j] as number)
+
+    // The bound, accumulated over the chain of requests (triangle inequality).
+    const C = config.projectRadius ?? norm(trained)
+    const stepBound = certifiedBound({
+      radius: C,
+      hessianLipschitz: M,
+      lambda,
+      lambdaMin,
+      gradientLipschitz,
+      dimension: spec.size,
+      failureProbability: rho,
+      retainedGradientNorm: converged ? 0 : gNorm,
+    })
+    const bound = previous.sensitivity + stepBound
+    const sigma = noise ? analyticGaussianSigma(epsilon, delta, bound) : 0
+    const topUp = noise ? Math.sqrt(Math.max(0, sigma ** 2 - previous.sigma ** 2)) : 0
+    if (topUp > 0) {
+      const draw = gaussianNoise(spec.size, topUp)
+      for (let j = 0; j < params.length; j++) params[j] = (params[j] as number) + (draw[j] as number)
+    }
+
+    // Utility floor: the published model's test accuracy against the trained model's.
+    const trainedAccuracy = (await evaluateRows(spec, trained, data, dataset.test)).accuracy
+    const accuracyFloor = options.accuracyFloor ?? trainedAccuracy - DEFAULTS.accuracyDrop
+    const testAccuracy = (await evaluateRows(spec, params, data, dataset.test)).accuracy
+    if (noise && testAccuracy < accuracyFloor)
+      throw new LetheError(
+        'CONFLICT',
+        `The certified release would be useless: the noise it needs (σ = ${sigma.toPrecision(3)} for Δ = ${bound.toPrecision(3)} at ε = ${epsilon}) brings test accuracy to ${(100 * testAccuracy).toFixed(1)}%, below the floor of ${(100 * accuracyFloor).toFixed(1)}% (trained: ${(100 * trainedAccuracy).toFixed(1)}%). Retrain the model without these rows instead (exact retraining).`,
+        { testAccuracy, accuracyFloor, sigma, sensitivity: bound },
+      )
+    const thetaNorm = norm(trained)
+    const published = noise ? sigma : previous.sigma
+    const deleted = forgetRows.length
+    const certification: Certification = {
+      noise,
+      epsilon,
+      delta,
+      sensitivity: bound,
+      sigma: published,
+      sigmaBefore: previous.sigma,
+      topUp,
+      relativeNoise: (published * Math.sqrt(spec.size)) / thetaNorm,
+      noiseLimit: accuracyFloor,
+      rowsThisRequest: fresh.length,
+      rowsDeleted: deleted,
+      capacityRows: deleted,
+      constants: [
+        { symbol: 'ε', name: 'privacy loss', value: epsilon, source: 'set', note: 'asked for this release' },
+        {
+          symbol: 'δ',
+          name: 'failure probability',
+          value: delta,
+          source: 'set',
+          note: 'asked for this release',
+        },
+        {
+          symbol: 'C',
+          name: 'weight-norm radius',
+          value: C,
+          source: config.projectRadius === null ? 'measured' : 'set',
+          note:
+            config.projectRadius === null
+              ? 'no projection in training: ‖θ*‖ stands in, and nothing is certified'
+              : 'the projection radius of training (‖θ‖ ≤ C after every step)',
+        },
+        {
+          symbol: 'λ',
+          name: 'local-convexity term',
+          value: lambda,
+          source: 'set',
+          note: 'added to the Hessian: H + λI',
+        },
+        {
+          symbol: 'λ_wd',
+          name: 'weight decay',
+          value: lambdaWd,
+          source: 'set',
+          note: 'the L2 coefficient of training, ½λ_wd‖θ‖² (squared norm)',
+        },
+        {
+          symbol: 'H',
+          name: 'LiSSA scale',
+          value: scale,
+          source: 'set',
+          note: `${options.lissaScale === undefined ? 'twice' : 'given; checked ≥'} the top eigenvalue of the Hessian + λ (${topOfLissaHessian.toPrecision(4)}, power iteration on ${spectrumRows.length} retained rows)`,
+        },
+        {
+          symbol: 's',
+          name: 'LiSSA depth',
+          value: depth,
+          source: 'set',
+          note: `${repetitions} repetition(s) averaged, ${batchSize >= retainRows.length ? 'the whole retained set' : `batches of ${batchSize} rows`} per Hessian sample`,
+        },
+        analyticLow
+          ? {
+              symbol: 'λ_min',
+              name: 'smallest Hessian eigenvalue',
+              value: lambdaMin,
+              source: 'set',
+              note: `the weight decay, a proven lower bound (softmax cross-entropy is convex); shifted power iteration gives ${spectrum.low.toPrecision(4)}`,
+            }
+          : {
+              symbol: 'λ_min',
+              name: 'smallest Hessian eigenvalue',
+              value: lambdaMin,
+              source: 'estimated',
+              note: `shifted power iteration on ${spectrumRows.length} retained rows; negative means the loss is not convex at θ*`,
+            },
+        {
+          symbol: 'L',
+          name: 'gradient Lipschitz constant',
+          value: gradientLipschitz,
+          source: 'estimated',
+          note: 'largest |eigenvalue| of the Hessian at θ* (power iteration), not a global bound',
+        },
+        {
+          symbol: 'M',
+          name: 'Hessian Lipschitz constant',
+          value: M,
+          source: 'assumed',
+          note: `${options.hessianLipschitz === undefined ? 'default' : 'given'} value, not measured (option hessianLipschitz)`,
+        },
+        {
+          symbol: 'ρ',
+          name: 'LiSSA failure probability',
+          value: rho,
+          source: 'set',
+          note: 'the bound holds with probability 1 − ρ',
+        },
+        {
+          symbol: 'd',
+          name: 'parameters',
+          value: spec.size,
+          source: 'set',
+          note: 'enters the LiSSA term as ln(d/ρ)',
+        },
+        {
+          symbol: '‖∇L(θ*)‖',
+          name: 'trained model’s gradient norm',
+          value: trainedGradient,
+          source: 'measured',
+          note: converged
+            ? `at most ${CONVERGED_GRADIENT}: the converged case`
+            : `above ${CONVERGED_GRADIENT}: the non-convergent case, ‖∇L(θ*, D_r)‖/(λ + λ_min) = ${(gNorm / (lambda + lambdaMin)).toPrecision(3)} added to Δ`,
+        },
+        {
+          symbol: 'Δ_k',
+          name: 'this request’s bound',
+          value: stepBound,
+          source: 'estimated',
+          note: `[UNCONFIRMED] form; added to the ${previous.sensitivity.toPrecision(3)} accumulated by earlier requests`,
+        },
+      ],
+      assumptions: [
+        'The form of Δ is [UNCONFIRMED]: 2C(MC + λ)/(λ + λ_min) + 2LC(16√ln(d/ρ)/(λ + λ_min) + 1/16), reconstructed from a third-party restatement of the paper’s Theorem 3.4 and its LiSSA error; it was not checked against the paper.',
+        'σ comes from Δ and (ε, δ) by the analytic Gaussian mechanism (Balle & Wang), valid for every ε > 0.',
+        'M (the Hessian’s Lipschitz constant) is assumed, not measured; L and λ_min are estimated at θ* by power iteration, not proven global constants.',
+        converged
+          ? 'Converged case: the trained model’s gradient norm was about 0, so θ* is taken for a stationary point.'
+          : 'Non-convergent case: the trained model’s gradient norm was not about 0, so ‖∇L(θ*, D_r)‖/(λ + λ_min) was added to Δ.',
+        'Sequential requests: Δ is the sum of every request’s bound since training (triangle inequality), and each release tops the noise up to what that sum needs; each Newton step starts from the previous published model, noise included.',
+        `The utility floor is test accuracy ${(100 * accuracyFloor).toFixed(1)}% (noiseLimit holds it); there is no closed-form deletion capacity, so capacityRows is the rows deleted so far.`,
+        'The guarantee holds with probability 1 − ρ over LiSSA’s sampling.',
+      ],
+    }
+    return {
+      params,
+      guarantee: guaranteeOf(certification, converged, spec.arch.kind),
+      details: {
+        certification,
+        convergence: {
+          case: converged ? 'converged' : 'nonconvergent',
+          trainedGradientNorm: trainedGradient,
+        },
+        lissa: {
+          scale,
+          depth,
+          repetitions,
+          batchSize,
+          gradientNorm: gNorm,
+          stepNorm: norm(solved.solution),
+          trace: solved.trace,
+        },
+        testAccuracy,
+        timings: { lissaMs: solved.ms, applyMs: performance.now() - started },
+      },
+    }
+  },
+}
