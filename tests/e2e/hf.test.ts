@@ -25,6 +25,7 @@ interface Certification {
   sigma: number
   sigmaBefore: number
   rowsDeleted: number
+  noiseLimit: number
   capacityRows: number
   constants: { symbol: string; source: string }[]
   assumptions: string[]
