@@ -52,22 +52,24 @@ function formatUnlearn(value: unknown): string {
     d.noiseFloor === null
       ? ''
       : `  Noise floor (distance between two independent exact retrains): ${d.noiseFloor.toFixed(4)}`,
-    certificationLines(r.details),
+    certificationLines(r.method, r.details),
   ]
     .filter(Boolean)
     .join('\n')
 }
 
 /** A certified run's noise, budget and constants, with where each constant came from. */
-function certificationLines(details: Record<string, unknown>): string {
+function certificationLines(method: string, details: Record<string, unknown>): string {
   const c = details.certification as z.infer<typeof Certification> | undefined
   if (!c) return ''
   const timings = details.timings as { applyMs: number } | undefined
+  // HF's limit is on the noise's size (× ‖θ‖) and gives a row capacity; the certified method's is a test-accuracy floor.
+  const hf = method === 'hf'
   return [
     c.noise
-      ? `  Noise: σ = ${c.sigma.toPrecision(3)} in all (${c.topUp.toPrecision(3)} added now), for Δ = ${c.sensitivity.toPrecision(3)}; ${c.relativeNoise.toFixed(3)}× ‖θ‖ of the limit ${c.noiseLimit}`
+      ? `  Noise: σ = ${c.sigma.toPrecision(3)} in all (${c.topUp.toPrecision(3)} added now), for Δ = ${c.sensitivity.toPrecision(3)}; ${c.relativeNoise.toFixed(3)}× ‖θ‖${hf ? ` of the limit ${c.noiseLimit}` : ''}`
       : '  Noise switched off: this result is NOT certified.',
-    `  Rows removed from the trained model: ${c.rowsDeleted} of the ${c.capacityRows} the noise limit allows${timings ? `; deletion took ${timings.applyMs.toFixed(2)} ms` : ''}`,
+    `  Rows removed from the trained model: ${c.rowsDeleted}${hf ? ` of the ${c.capacityRows} the noise limit allows` : ''}${timings ? `; deletion took ${timings.applyMs.toFixed(2)} ms` : ''}`,
     ...c.constants.map(
       (k) =>
         `    ${k.symbol.padEnd(6)} ${String(Number(k.value.toPrecision(4))).padStart(11)}  ${k.source.padEnd(9)} ${k.name}: ${k.note}`,

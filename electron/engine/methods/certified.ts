@@ -11,23 +11,19 @@
  * Σ‖θ_ℓ‖ is a bug, §3.6.1). Unlike HF it needs nothing recorded during training but the
  * projection radius C, and it needs the retained data at deletion time.
  */
-import { existsSync } from 'node:fs'
-import { readFile } from 'node:fs/promises'
-import path from 'node:path'
 import type { z } from 'zod'
 import { LetheError } from '../../contract'
 import type { Certification as CertificationSchema } from '../../contract/engine'
-import { parseStored } from '../../ledger/durable'
 import { evaluateRows } from '../metrics'
 import { lossAndGradient } from '../models/forward'
-import { UNLEARNING_FILE, type UnlearnResult } from '../models/runs'
 import type { ModelSpec } from '../models/spec'
-import { loadModel, readManifest, type ModelManifest } from '../models/store'
+import { loadModel } from '../models/store'
 import { analyticGaussianSigma, gaussianNoise } from '../privacy'
 import { Random } from '../random'
 import { hvp, topEigenvalue } from '../second-order'
 import { tf } from '../tf'
 import type { TrainConfig, TrainingData } from '../train'
+import { chainRoot, releaseCertification } from './lineage'
 import type { Guarantee, UnlearningMethod } from './method'
 
 type Certification = z.infer<typeof CertificationSchema>
@@ -287,42 +283,6 @@ export function certifiedBound(k: BoundConstants): number {
   return exact + lissaTerm + nonConvergent
 }
 
-/** The trained version at the root of the chain, checking each step since was this method. */
-async function chainRoot(modelsDir: string, model: ModelManifest): Promise<ModelManifest> {
-  let current = model
-  while (current.parentId) {
-    if (current.method !== 'certified')
-      throw new LetheError(
-        'CONFLICT',
-        `${current.id} was changed by ${current.method}, not by certified unlearning, so no bound covers it; retrain the model instead.`,
-      )
-    current = await readManifest(modelsDir, current.parentId)
-  }
-  return current
-}
-
-/** What the parent release left: rows removed, the accumulated bound and the noise it carries. */
-async function previousRelease(
-  modelsDir: string,
-  model: ModelManifest,
-): Promise<{ rows: number; sensitivity: number; sigma: number }> {
-  if (!model.parentId) return { rows: 0, sensitivity: 0, sigma: 0 }
-  const file = path.join(modelsDir, model.id, UNLEARNING_FILE)
-  if (!existsSync(file))
-    throw new LetheError(
-      'CORRUPT',
-      `${model.id} has no record of the certified run that produced it (${file}).`,
-    )
-  const record = parseStored<UnlearnResult>(file, await readFile(file, 'utf8'))
-  const certification = record.details.certification as Certification | undefined
-  if (!certification) throw new LetheError('CORRUPT', `The record of ${model.id} carries no certification.`)
-  return {
-    rows: certification.rowsDeleted,
-    sensitivity: certification.sensitivity,
-    sigma: certification.sigma,
-  }
-}
-
 function guaranteeOf(
   certification: Certification,
   converged: boolean,
@@ -379,7 +339,12 @@ export const certifiedMethod: UnlearningMethod<CertifiedOptions> = {
     if (!(lambda >= 0)) throw new LetheError('BAD_INPUT', `λ must be ≥ 0, not ${lambda}.`)
     if (!(rho > 0 && rho < 1)) throw new LetheError('BAD_INPUT', `ρ must lie in (0, 1), not ${rho}.`)
 
-    const root = await chainRoot(modelsDir, original.manifest)
+    const root = await chainRoot(
+      modelsDir,
+      original.manifest,
+      { name: 'certified', label: 'certified unlearning' },
+      'No bound covers another method’s change; retrain the model instead.',
+    )
     const config = root.training
     if (noise) {
       const problems = certifiedConformity(config)
@@ -394,7 +359,10 @@ export const certifiedMethod: UnlearningMethod<CertifiedOptions> = {
     const fresh = Array.from(forgetRows).filter((row) => !earlier.has(row))
     if (fresh.length === 0)
       throw new LetheError('BAD_INPUT', 'These rows were already removed from this model.')
-    const previous = await previousRelease(modelsDir, original.manifest)
+    const previous = (await releaseCertification(modelsDir, original.manifest)) ?? {
+      sensitivity: 0,
+      sigma: 0,
+    }
 
     const lambdaWd = config.l2
     const theta = original.params

@@ -20,14 +20,14 @@ import { LetheError } from '../../contract'
 import type { z } from 'zod'
 import type { Certification as CertificationSchema } from '../../contract/engine'
 import { DurableJsonFile, parseStored } from '../../ledger/durable'
-import { UNLEARNING_FILE, type UnlearnResult } from '../models/runs'
 import type { ModelSpec } from '../models/spec'
-import { loadModel, readManifest, type ModelManifest } from '../models/store'
+import { loadModel, type ModelManifest } from '../models/store'
 import { analyticGaussianSigma, gaussianNoise } from '../privacy'
 import { hvp, hvpChunkRows, perSampleGradients, topEigenvalue } from '../second-order'
 import { tf } from '../tf'
 import { batchPlan, learningRateAt, type StepContext, type TrainConfig } from '../train'
 import { StatisticsFile, writeStatistics } from './hf-store'
+import { chainRoot, releaseCertification } from './lineage'
 import type { Guarantee, Recorder, UnlearningMethod } from './method'
 
 type Certification = z.infer<typeof CertificationSchema>
@@ -302,41 +302,6 @@ export function sensitivity(trajectory: Trajectory, gradientBound: number, m: nu
   return gradientBound * m * worst
 }
 
-/** The trained version whose statistics apply, checking every step from it to `model` was HF. */
-async function statisticsRoot(modelsDir: string, model: ModelManifest): Promise<ModelManifest> {
-  let current = model
-  while (current.parentId) {
-    if (current.method !== 'hf')
-      throw new LetheError(
-        'CONFLICT',
-        `${current.id} was changed by ${current.method}, not by HF. HF statistics describe the original training run and stop applying once another method has changed the model; retrain it (with HF recording) instead.`,
-      )
-    current = await readManifest(modelsDir, current.parentId)
-  }
-  if (current.preparation?.method !== 'hf')
-    throw new LetheError(
-      'CONFLICT',
-      `${current.id} was trained without HF recording, so there are no statistics to unlearn with. Train it again with "Record for HF" (plain SGD, one fixed batch order).`,
-    )
-  return current
-}
-
-/** The certification state the parent release left: rows removed so far and the noise it carries. */
-async function previousRelease(
-  modelsDir: string,
-  model: ModelManifest,
-): Promise<{ rows: number; sigma: number }> {
-  if (!model.parentId) return { rows: 0, sigma: 0 }
-  const file = path.join(modelsDir, model.id, UNLEARNING_FILE)
-  if (!existsSync(file))
-    throw new LetheError('CORRUPT', `${model.id} has no record of the HF run that produced it (${file}).`)
-  const record = parseStored<UnlearnResult>(file, await readFile(file, 'utf8'))
-  const certification = record.details.certification as Certification | undefined
-  if (!certification)
-    throw new LetheError('CORRUPT', `The record of ${model.id} carries no HF certification.`)
-  return { rows: certification.rowsDeleted, sigma: certification.sigma }
-}
-
 const norm = (v: Float32Array) => Math.sqrt(v.reduce((sum, x) => sum + x * x, 0))
 
 function guaranteeOf(certification: Certification, arch: ModelSpec['arch']['kind']): Guarantee {
@@ -395,7 +360,17 @@ export const hfMethod: UnlearningMethod<HfOptions> = {
     const delta = options.delta ?? DEFAULTS.delta
     const noiseLimit = options.noiseLimit ?? DEFAULTS.noiseLimit
     const noise = options.noise !== false
-    const root = await statisticsRoot(modelsDir, original.manifest)
+    const root = await chainRoot(
+      modelsDir,
+      original.manifest,
+      { name: 'hf', label: 'HF' },
+      'HF statistics describe the original training run and stop applying once another method has changed the model; retrain it (with HF recording) instead.',
+    )
+    if (root.preparation?.method !== 'hf')
+      throw new LetheError(
+        'CONFLICT',
+        `${root.id} was trained without HF recording, so there are no statistics to unlearn with. Train it again with "Record for HF" (plain SGD, one fixed batch order).`,
+      )
     const preparation = root.preparation as NonNullable<ModelManifest['preparation']>
     const recordingFile = path.join(modelsDir, root.id, RECORDING_FILE)
     if (!existsSync(recordingFile))
@@ -471,7 +446,7 @@ export const hfMethod: UnlearningMethod<HfOptions> = {
         `HF's deletion capacity for this model is spent: removing ${deleted} rows in all needs noise of σ = ${sigma.toPrecision(3)}, ${relative(sigma).toFixed(2)}× the size of the parameters, beyond the limit of ${noiseLimit}. Retrain the model without these rows instead (exact retraining), then record HF again for later requests.`,
         { capacityRows: capacity, rowsDeleted: deleted },
       )
-    const previous = await previousRelease(modelsDir, original.manifest)
+    const previous = (await releaseCertification(modelsDir, original.manifest)) ?? { sigma: 0 }
 
     // Top-up: the published model then carries N(0, σ²) in all, what Δ for every row removed so far needs.
     const topUp = noise ? Math.sqrt(Math.max(0, sigma ** 2 - previous.sigma ** 2)) : 0

@@ -1,0 +1,51 @@
+/**
+ * The chain of releases a certified method builds on: every version since the trained one must
+ * come from the same method (another method's change is not covered by its bound), and each
+ * release's record says what the next one inherits (rows removed, the bound, the noise).
+ */
+import { existsSync } from 'node:fs'
+import { readFile } from 'node:fs/promises'
+import path from 'node:path'
+import type { z } from 'zod'
+import { LetheError } from '../../contract'
+import type { Certification } from '../../contract/engine'
+import { parseStored } from '../../ledger/durable'
+import { UNLEARNING_FILE, type UnlearnResult } from '../models/runs'
+import { readManifest, type ModelManifest } from '../models/store'
+
+/**
+ * The trained version at the root of `model`'s chain, refusing a step made by another method;
+ * `consequence` finishes the refusal (why that matters, and what to do).
+ */
+export async function chainRoot(
+  modelsDir: string,
+  model: ModelManifest,
+  method: { name: string; label: string },
+  consequence: string,
+): Promise<ModelManifest> {
+  let current = model
+  while (current.parentId) {
+    if (current.method !== method.name)
+      throw new LetheError(
+        'CONFLICT',
+        `${current.id} was changed by ${current.method}, not by ${method.label}. ${consequence}`,
+      )
+    current = await readManifest(modelsDir, current.parentId)
+  }
+  return current
+}
+
+/** The certification the release `model` carries, or null for a trained version (nothing removed, no noise). */
+export async function releaseCertification(
+  modelsDir: string,
+  model: ModelManifest,
+): Promise<z.infer<typeof Certification> | null> {
+  if (!model.parentId) return null
+  const file = path.join(modelsDir, model.id, UNLEARNING_FILE)
+  if (!existsSync(file))
+    throw new LetheError('CORRUPT', `${model.id} has no record of the run that produced it (${file}).`)
+  const record = parseStored<UnlearnResult>(file, await readFile(file, 'utf8'))
+  const certification = record.details.certification as z.infer<typeof Certification> | undefined
+  if (!certification) throw new LetheError('CORRUPT', `The record of ${model.id} carries no certification.`)
+  return certification
+}
