@@ -243,6 +243,13 @@ export function l2Distance(a: Float32Array, b: Float32Array): number {
   return Math.sqrt(sum)
 }
 
+/** ‖v‖₂, accumulated in float64. */
+export function l2Norm(v: ArrayLike<number>): number {
+  let sum = 0
+  for (let i = 0; i < v.length; i++) sum += (v[i] as number) ** 2
+  return Math.sqrt(sum)
+}
+
 /** Fraction of rows on which two models predict the same class. */
 export function agreement(a: RowsEvaluation, b: RowsEvaluation): number {
   let same = 0

@@ -14,16 +14,16 @@
 import type { z } from 'zod'
 import { LetheError } from '../../contract'
 import type { Certification as CertificationSchema } from '../../contract/engine'
-import { evaluateRows } from '../metrics'
+import { evaluateRows, l2Norm } from '../metrics'
 import { lossAndGradient } from '../models/forward'
 import type { ModelSpec } from '../models/spec'
 import { loadModel } from '../models/store'
-import { analyticGaussianSigma, gaussianNoise } from '../privacy'
+import { analyticGaussianSigma } from '../privacy'
 import { Random } from '../random'
 import { hvp, topEigenvalue } from '../second-order'
 import { tf } from '../tf'
 import type { TrainConfig, TrainingData } from '../train'
-import { chainRoot, releaseCertification } from './lineage'
+import { chainRoot, releaseCertification, topUpNoise } from './lineage'
 import type { Guarantee, UnlearningMethod } from './method'
 
 type Certification = z.infer<typeof CertificationSchema>
@@ -83,12 +83,6 @@ export function certifiedConformity(config: Pick<TrainConfig, 'optimizer' | 'pro
       'it needs a projection radius C (‖θ‖ ≤ C after every step): the bound on the distance to the retrained model is built on it',
     )
   return problems
-}
-
-const norm = (v: ArrayLike<number>) => {
-  let sum = 0
-  for (let i = 0; i < v.length; i++) sum += (v[i] as number) ** 2
-  return Math.sqrt(sum)
 }
 
 /** ∇[mean CE over `rows` + ½l2‖θ‖²] at θ, in chunks (float32). */
@@ -169,7 +163,7 @@ export async function lissa(
   if (rows.length === 0) throw new LetheError('BAD_INPUT', 'LiSSA needs retained rows to sample from.')
   const full = options.batchSize >= rows.length
   const random = new Random(options.seed ?? DEFAULTS.seed)
-  const gNorm = norm(g)
+  const gNorm = l2Norm(g)
   const checkEvery = Math.max(1, Math.floor(depth / 20))
   const theta = tf.tensor1d(params)
   const gt = tf.tensor2d(g, [1, spec.size])
@@ -402,12 +396,12 @@ export const certifiedMethod: UnlearningMethod<CertifiedOptions> = {
 
     // Did training converge? The trained model's full-data gradient (with weight decay).
     const trained = root.id === original.manifest.id ? theta : (await loadModel(modelsDir, root.id)).params
-    const trainedGradient = norm(await retainedGradient(spec, trained, data, trainRows, lambdaWd))
+    const trainedGradient = l2Norm(await retainedGradient(spec, trained, data, trainRows, lambdaWd))
     const converged = trainedGradient <= CONVERGED_GRADIENT
 
     // The Newton step.
     const g = await retainedGradient(spec, theta, data, retainRows, lambdaWd)
-    const gNorm = norm(g)
+    const gNorm = l2Norm(g)
     const solved = await lissa(spec, theta, data, retainRows, g, {
       scale,
       depth,
@@ -421,7 +415,7 @@ export const certifiedMethod: UnlearningMethod<CertifiedOptions> = {
     for (let j = 0; j < params.length; j++) params[j] = (theta[j] as number) - (solved.solution[j] as number)
 
     // The bound, accumulated over the chain of requests (triangle inequality).
-    const C = config.projectRadius ?? norm(trained)
+    const C = config.projectRadius ?? l2Norm(trained)
     const stepBound = certifiedBound({
       radius: C,
       hessianLipschitz: M,
@@ -434,11 +428,7 @@ export const certifiedMethod: UnlearningMethod<CertifiedOptions> = {
     })
     const bound = previous.sensitivity + stepBound
     const sigma = noise ? analyticGaussianSigma(epsilon, delta, bound) : 0
-    const topUp = noise ? Math.sqrt(Math.max(0, sigma ** 2 - previous.sigma ** 2)) : 0
-    if (topUp > 0) {
-      const draw = gaussianNoise(spec.size, topUp)
-      for (let j = 0; j < params.length; j++) params[j] = (params[j] as number) + (draw[j] as number)
-    }
+    const topUp = noise ? topUpNoise(params, sigma, previous.sigma) : 0
 
     // Utility floor: the published model's test accuracy against the trained model's.
     const trainedAccuracy = (await evaluateRows(spec, trained, data, dataset.test)).accuracy
@@ -450,7 +440,7 @@ export const certifiedMethod: UnlearningMethod<CertifiedOptions> = {
         `The certified release would be useless: the noise it needs (σ = ${sigma.toPrecision(3)} for Δ = ${bound.toPrecision(3)} at ε = ${epsilon}) brings test accuracy to ${(100 * testAccuracy).toFixed(1)}%, below the floor of ${(100 * accuracyFloor).toFixed(1)}% (trained: ${(100 * trainedAccuracy).toFixed(1)}%). Retrain the model without these rows instead (exact retraining).`,
         { testAccuracy, accuracyFloor, sigma, sensitivity: bound },
       )
-    const thetaNorm = norm(trained)
+    const thetaNorm = l2Norm(trained)
     const published = noise ? sigma : previous.sigma
     const deleted = forgetRows.length
     const certification: Certification = {
@@ -600,7 +590,7 @@ export const certifiedMethod: UnlearningMethod<CertifiedOptions> = {
           repetitions,
           batchSize,
           gradientNorm: gNorm,
-          stepNorm: norm(solved.solution),
+          stepNorm: l2Norm(solved.solution),
           trace: solved.trace,
         },
         testAccuracy,

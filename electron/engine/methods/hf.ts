@@ -20,14 +20,15 @@ import { LetheError } from '../../contract'
 import type { z } from 'zod'
 import type { Certification as CertificationSchema } from '../../contract/engine'
 import { DurableJsonFile, parseStored } from '../../ledger/durable'
+import { l2Norm } from '../metrics'
 import type { ModelSpec } from '../models/spec'
 import { loadModel, type ModelManifest } from '../models/store'
-import { analyticGaussianSigma, gaussianNoise } from '../privacy'
+import { analyticGaussianSigma } from '../privacy'
 import { hvp, hvpChunkRows, perSampleGradients, topEigenvalue } from '../second-order'
 import { tf } from '../tf'
 import { batchPlan, learningRateAt, type StepContext, type TrainConfig } from '../train'
 import { StatisticsFile, writeStatistics } from './hf-store'
-import { chainRoot, releaseCertification } from './lineage'
+import { chainRoot, releaseCertification, topUpNoise } from './lineage'
 import type { Guarantee, Recorder, UnlearningMethod } from './method'
 
 type Certification = z.infer<typeof CertificationSchema>
@@ -302,8 +303,6 @@ export function sensitivity(trajectory: Trajectory, gradientBound: number, m: nu
   return gradientBound * m * worst
 }
 
-const norm = (v: Float32Array) => Math.sqrt(v.reduce((sum, x) => sum + x * x, 0))
-
 function guaranteeOf(certification: Certification, arch: ModelSpec['arch']['kind']): Guarantee {
   if (!certification.noise)
     return {
@@ -426,7 +425,7 @@ export const hfMethod: UnlearningMethod<HfOptions> = {
     // Noise is measured against the trained model: earlier releases' noise must not loosen the limit.
     const trained =
       root.id === original.manifest.id ? original.params : (await loadModel(modelsDir, root.id)).params
-    const thetaNorm = norm(trained)
+    const thetaNorm = l2Norm(trained)
     // The Gaussian mechanism's σ is linear in Δ: calibrate once for Δ = 1.
     const perUnit = analyticGaussianSigma(epsilon, delta, 1)
     const sigmaFor = (rows: number) => perUnit * sensitivity(trajectory, recording.gradientBound, rows)
@@ -449,11 +448,7 @@ export const hfMethod: UnlearningMethod<HfOptions> = {
     const previous = (await releaseCertification(modelsDir, original.manifest)) ?? { sigma: 0 }
 
     // Top-up: the published model then carries N(0, σ²) in all, what Δ for every row removed so far needs.
-    const topUp = noise ? Math.sqrt(Math.max(0, sigma ** 2 - previous.sigma ** 2)) : 0
-    if (topUp > 0) {
-      const draw = gaussianNoise(spec.size, topUp)
-      for (let j = 0; j < params.length; j++) params[j] = (params[j] as number) + (draw[j] as number)
-    }
+    const topUp = noise ? topUpNoise(params, sigma, previous.sigma) : 0
     const applyMs = performance.now() - started
     const config = root.training
     const certification: Certification = {

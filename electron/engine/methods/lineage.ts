@@ -1,7 +1,8 @@
 /**
  * The chain of releases a certified method builds on: every version since the trained one must
- * come from the same method (another method's change is not covered by its bound), and each
- * release's record says what the next one inherits (rows removed, the bound, the noise).
+ * come from the same method (another method's change is not covered by its bound), each
+ * release's record says what the next one inherits (rows removed, the bound, the noise), and
+ * each release tops the noise up to what its own bound needs.
  */
 import { existsSync } from 'node:fs'
 import { readFile } from 'node:fs/promises'
@@ -11,6 +12,7 @@ import { LetheError } from '../../contract'
 import type { Certification } from '../../contract/engine'
 import { parseStored } from '../../ledger/durable'
 import { UNLEARNING_FILE, type UnlearnResult } from '../models/runs'
+import { gaussianNoise } from '../privacy'
 import { readManifest, type ModelManifest } from '../models/store'
 
 /**
@@ -48,4 +50,17 @@ export async function releaseCertification(
   const certification = record.details.certification as z.infer<typeof Certification> | undefined
   if (!certification) throw new LetheError('CORRUPT', `The record of ${model.id} carries no certification.`)
   return certification
+}
+
+/**
+ * Adds N(0, σ² − σ_before²) to `params`, so that with the noise the parent already carries the
+ * release holds N(0, σ²) in all (never a noiseless intermediate); returns the top-up's σ.
+ */
+export function topUpNoise(params: Float32Array, sigma: number, sigmaBefore: number): number {
+  const topUp = Math.sqrt(Math.max(0, sigma ** 2 - sigmaBefore ** 2))
+  if (topUp > 0) {
+    const draw = gaussianNoise(params.length, topUp)
+    for (let j = 0; j < params.length; j++) params[j] = (params[j] as number) + (draw[j] as number)
+  }
+  return topUp
 }
