@@ -10,27 +10,25 @@
  * - the noise each ε ∈ {0.1, 1, 10} needs (δ = 1e-5) and the test accuracy it leaves, with the
  *   accuracy floor lifted so the number is shown rather than refused.
  *
- * Needs Debian's dataset-fashion-mnist (`apt-get install dataset-fashion-mnist`).
+ * Data: Debian's dataset-fashion-mnist, installed by the bench when missing (as root).
  *
  *   npx tsx bench/certified.ts [--rows 4000] [--models logreg,mlp] [--epochs 10] [--hidden 32]
  *                              [--forget 40] [--json]
  */
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { mkdirSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { parseArgs } from 'node:util'
-import { gunzipSync } from 'node:zlib'
 import type { z } from 'zod'
 import { TrainOptions, type ArchitectureInput, type Certification } from '../electron/contract/engine'
 import { probeBackends, selectBackend } from '../electron/engine/backends'
 import { loadDataset } from '../electron/engine/data/dataset'
 import { folders } from '../electron/engine/folders'
-import { importDataset, trainModel, unlearnModel, type JobControl } from '../electron/engine/jobs'
+import { trainModel, unlearnModel, type JobControl } from '../electron/engine/jobs'
 import type { UnlearnResult } from '../electron/engine/models/runs'
 import { Random } from '../electron/engine/random'
 import { tf } from '../electron/engine/tf'
-
-const SOURCE = '/usr/share/datasets/fashion-mnist'
+import { importFashionMnist } from './fashion-mnist'
 
 const { values: args } = parseArgs({
   options: {
@@ -46,42 +44,13 @@ const trainRows = Number(args.rows)
 const log = (line: string) => process.stderr.write(`${line}\n`)
 const control: JobControl = { signal: new AbortController().signal, progress: () => {} }
 
-if (!existsSync(path.join(SOURCE, 'train-images-idx3-ubyte.gz'))) {
-  log(`Fashion-MNIST is not installed: apt-get install dataset-fashion-mnist (looked in ${SOURCE}).`)
-  process.exit(2)
-}
-
-/** The first `count` images and labels of the training files, as IDX files the importer reads. */
-function subsetIdx(dir: string, count: number): { images: string; labels: string } {
-  const cut = (file: string, itemBytes: number, headerBytes: number) => {
-    const raw = gunzipSync(readFileSync(path.join(SOURCE, file)))
-    const out = Buffer.from(raw.subarray(0, headerBytes + count * itemBytes))
-    out.writeUInt32BE(count, 4)
-    const target = path.join(dir, file.replace('.gz', ''))
-    writeFileSync(target, out)
-    return target
-  }
-  return {
-    images: cut('train-images-idx3-ubyte.gz', 784, 16),
-    labels: cut('train-labels-idx1-ubyte.gz', 1, 8),
-  }
-}
-
 const report = await selectBackend(await probeBackends(), null)
 await tf.setBackend(report.selected as string)
 log(`Backend: ${report.selected} (${os.cpus().length} cores)`)
 
 const dataDir = path.join(os.tmpdir(), `lethe-bench-certified-${process.pid}`)
 mkdirSync(dataDir, { recursive: true })
-const files = subsetIdx(dataDir, Math.round(trainRows / 0.8))
-const manifest = await importDataset({
-  dataDir,
-  path: files.images,
-  labelsPath: files.labels,
-  name: `Fashion-MNIST (first ${Math.round(trainRows / 0.8)})`,
-  testFraction: 0.2,
-  seed: 42,
-})
+const manifest = await importFashionMnist(dataDir, trainRows)
 const dataset = await loadDataset(folders(dataDir).datasets, manifest.id)
 const forget = new Random(7).shuffle(dataset.train).slice(0, Number(args.forget))
 log(`${dataset.train.length} training rows, ${dataset.test.length} test rows; forgetting ${forget.length}`)

@@ -11,10 +11,8 @@
  *
  * The data: /usr/share/datasets/fashion-mnist (Debian's dataset-fashion-mnist package).
  */
-import { spawnSync } from 'node:child_process'
-import { existsSync, readFileSync } from 'node:fs'
+import { readFileSync } from 'node:fs'
 import os from 'node:os'
-import path from 'node:path'
 import { parseArgs } from 'node:util'
 import type { BackendStatus } from '../electron/contract/system'
 import { probeBackends, selectBackend } from '../electron/engine/backends'
@@ -22,6 +20,7 @@ import { importIdxDataset } from '../electron/engine/data/idx'
 import { initParams, specOf, type Architecture } from '../electron/engine/models/spec'
 import { Random } from '../electron/engine/random'
 import { tf } from '../electron/engine/tf'
+import { ensureFashionMnist, IMAGES, LABELS } from './fashion-mnist'
 import {
   defaultTrainConfig,
   train,
@@ -30,10 +29,6 @@ import {
   type TrainConfig,
 } from '../electron/engine/train'
 
-const DATA_DIR = '/usr/share/datasets/fashion-mnist'
-const IMAGES = path.join(DATA_DIR, 'train-images-idx3-ubyte.gz')
-const LABELS = path.join(DATA_DIR, 'train-labels-idx1-ubyte.gz')
-const PACKAGE = 'dataset-fashion-mnist'
 const BATCH = 128
 const WARMUP_STEPS = 50
 /** The plain-JS backend needs a good part of a second per MLP step: a shorter warm-up there. */
@@ -76,27 +71,6 @@ interface Row {
 const log = (line: string) => process.stderr.write(`${line}\n`)
 const round = (x: number, digits = 2) => Math.round(x * 10 ** digits) / 10 ** digits
 
-/** The IDX files, installed from the distribution's package when missing and we may. */
-function ensureData(): void {
-  if (existsSync(IMAGES) && existsSync(LABELS)) return
-  const root = process.getuid?.() === 0
-  if (!root) {
-    console.error(
-      `Fashion-MNIST is not in ${DATA_DIR}. Install it with\n  sudo apt-get install -y ${PACKAGE}\nand run this again.`,
-    )
-    process.exit(1)
-  }
-  log(`Fashion-MNIST is not in ${DATA_DIR}; installing ${PACKAGE} with apt-get…`)
-  const result = spawnSync('apt-get', ['install', '-y', PACKAGE], { stdio: ['ignore', 'inherit', 'inherit'] })
-  if (result.status !== 0 || !existsSync(IMAGES) || !existsSync(LABELS)) {
-    console.error(
-      `apt-get install -y ${PACKAGE} did not provide ${IMAGES} and ${LABELS} (exit ${result.status ?? result.error?.message}). ` +
-        'Run `apt-get update` first if the package is unknown.',
-    )
-    process.exit(1)
-  }
-}
-
 /** `count` batches of BATCH rows drawn at random from `rows`, step numbers from 0. */
 function randomBatches(rows: Int32Array, count: number, seed: number): PlannedBatch[] {
   const random = new Random(seed)
@@ -116,7 +90,7 @@ async function main(): Promise<void> {
   })
   const targetSeconds = Number(values.seconds)
   if (!(targetSeconds > 0)) throw new Error('--seconds takes a positive number')
-  ensureData()
+  ensureFashionMnist()
 
   let t = performance.now()
   const dataset = importIdxDataset(

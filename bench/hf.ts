@@ -13,28 +13,27 @@
  *   bound, noise) — plus the read-and-add on a d = 101,770 store (a 784-128-10 MLP's size),
  *   filled with random rows: the latency goal is ≤ 0.2 ms for one row at d ≈ 100k.
  *
- * Needs Debian's dataset-fashion-mnist (`apt-get install dataset-fashion-mnist`).
+ * Data: Debian's dataset-fashion-mnist, installed by the bench when missing (as root).
  *
  *   npx tsx bench/hf.ts [--rows 4000] [--models logreg,mlp,cnn] [--epochs 5] [--mlp-epochs 3]
  *                       [--hidden 16] [--forget 40] [--json]
  */
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { mkdirSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { parseArgs } from 'node:util'
-import { gunzipSync } from 'node:zlib'
 import { TrainOptions, type ArchitectureInput } from '../electron/contract/engine'
 import type { z } from 'zod'
 import { probeBackends, selectBackend } from '../electron/engine/backends'
 import { loadDataset } from '../electron/engine/data/dataset'
 import { folders } from '../electron/engine/folders'
-import { importDataset, trainModel, unlearnModel, type JobControl } from '../electron/engine/jobs'
+import { trainModel, unlearnModel, type JobControl } from '../electron/engine/jobs'
 import { StatisticsFile, writeStatistics } from '../electron/engine/methods/hf-store'
 import type { UnlearnResult } from '../electron/engine/models/runs'
 import { Random } from '../electron/engine/random'
 import { tf } from '../electron/engine/tf'
+import { importFashionMnist } from './fashion-mnist'
 
-const SOURCE = '/usr/share/datasets/fashion-mnist'
 const LATENCY_DIM = 784 * 128 + 128 + 128 * 10 + 10
 
 const { values: args } = parseArgs({
@@ -53,27 +52,6 @@ const trainRows = Number(args.rows)
 const forgetCount = Number(args.forget)
 const log = (line: string) => process.stderr.write(`${line}\n`)
 const control: JobControl = { signal: new AbortController().signal, progress: () => {} }
-
-if (!existsSync(path.join(SOURCE, 'train-images-idx3-ubyte.gz'))) {
-  log(`Fashion-MNIST is not installed: apt-get install dataset-fashion-mnist (looked in ${SOURCE}).`)
-  process.exit(2)
-}
-
-/** The first `count` images and labels of the training files, as IDX files the importer reads. */
-function subsetIdx(dir: string, count: number): { images: string; labels: string } {
-  const cut = (file: string, itemBytes: number, headerBytes: number) => {
-    const raw = gunzipSync(readFileSync(path.join(SOURCE, file)))
-    const out = Buffer.from(raw.subarray(0, headerBytes + count * itemBytes))
-    out.writeUInt32BE(count, 4)
-    const target = path.join(dir, file.replace('.gz', ''))
-    writeFileSync(target, out)
-    return target
-  }
-  return {
-    images: cut('train-images-idx3-ubyte.gz', 784, 16),
-    labels: cut('train-labels-idx1-ubyte.gz', 1, 8),
-  }
-}
 
 const median = (values: number[]) => {
   const sorted = [...values].sort((a, b) => a - b)
@@ -100,15 +78,7 @@ log(`Backend: ${report.selected} (${os.cpus().length} cores)`)
 
 const dataDir = path.join(os.tmpdir(), `lethe-bench-hf-${process.pid}`)
 mkdirSync(dataDir, { recursive: true })
-const files = subsetIdx(dataDir, Math.round(trainRows / 0.8))
-const manifest = await importDataset({
-  dataDir,
-  path: files.images,
-  labelsPath: files.labels,
-  name: `Fashion-MNIST (first ${Math.round(trainRows / 0.8)})`,
-  testFraction: 0.2,
-  seed: 42,
-})
+const manifest = await importFashionMnist(dataDir, trainRows)
 const dataset = await loadDataset(folders(dataDir).datasets, manifest.id)
 const shuffled = new Random(7).shuffle(dataset.train)
 const forget = shuffled.slice(0, forgetCount)
