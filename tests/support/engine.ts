@@ -1,25 +1,68 @@
 import { readFileSync } from 'node:fs'
+import type { z } from 'zod'
+import type { Certification } from '../../electron/contract/engine'
+import { loadDataset, type Dataset } from '../../electron/engine/data/dataset'
+import { folders } from '../../electron/engine/folders'
+import { importDataset } from '../../electron/engine/jobs'
 import path from 'node:path'
 import type { Output } from '../../electron/contract'
 import { dispatch } from '../../electron/contract/dispatch'
 import type { UnlearnResult } from '../../electron/engine/models/runs'
 import type { LetheServices } from '../../electron/host/services'
 import { importCsvDataset } from '../../electron/engine/data/csv-dataset'
-import type { Dataset } from '../../electron/engine/data/dataset'
 import { unlearnContext, type UnlearnContext } from '../../electron/engine/methods/method'
 import { identify, trainedDraft, type ModelManifest } from '../../electron/engine/models/store'
 import { initParams, specOf, type Architecture } from '../../electron/engine/models/spec'
 import { Random } from '../../electron/engine/random'
 import { defaultTrainConfig, train, uploadData, type TrainConfig } from '../../electron/engine/train'
 
-export function demoDataset(name: 'breast-cancer' | 'digits'): Dataset {
-  const file = `resources/datasets/${name}.csv`
-  const mapping =
-    name === 'breast-cancer'
-      ? { subjectColumn: 'patient_id', labelColumn: 'diagnosis' }
-      : { subjectColumn: 'subject_id', labelColumn: 'digit' }
-  return importCsvDataset(readFileSync(file, 'utf8'), { file, mapping, createdAt: '2026-01-01T00:00:00Z' })
+type DemoName = 'breast-cancer' | 'digits'
+
+const demoFile = (name: DemoName) => `resources/datasets/${name}.csv`
+const demoMapping = (name: DemoName) =>
+  name === 'breast-cancer'
+    ? { subjectColumn: 'patient_id', labelColumn: 'diagnosis' }
+    : { subjectColumn: 'subject_id', labelColumn: 'digit' }
+
+export function demoDataset(name: DemoName): Dataset {
+  const file = demoFile(name)
+  return importCsvDataset(readFileSync(file, 'utf8'), {
+    file,
+    mapping: demoMapping(name),
+    createdAt: '2026-01-01T00:00:00Z',
+  })
 }
+
+/**
+ * A demo dataset imported into a data folder by the engine's own job (as the app does), with
+ * `rowsOfSubjects(skip, count)`: the training rows of `count` subjects after skipping `skip`,
+ * whole subjects as an erasure request removes them.
+ */
+export async function importedDemo(name: DemoName, dataDir: string) {
+  const manifest = await importDataset({
+    dataDir,
+    path: path.resolve(demoFile(name)),
+    ...demoMapping(name),
+    testFraction: 0.2,
+    seed: 42,
+  })
+  const dataset = await loadDataset(folders(dataDir).datasets, manifest.id)
+  const bySubject = new Map<string, number[]>()
+  for (const row of dataset.train) {
+    const subject = dataset.subjects[row] as string
+    bySubject.set(subject, [...(bySubject.get(subject) ?? []), row])
+  }
+  const rowsOfSubjects = (skip: number, count: number) =>
+    [...bySubject.values()].slice(skip, skip + count).flat()
+  return { dataset, rowsOfSubjects }
+}
+
+/** ‖unlearned − retrained‖ / ‖original − retrained‖ of a run with a reference: 1 for a method that does nothing. */
+export const distanceRatio = (r: UnlearnResult) =>
+  (r.report.distance.unlearnedToReference as number) / (r.report.distance.originalToReference as number)
+
+/** The certification a certified method's run recorded. */
+export const certificationOf = (r: UnlearnResult) => r.details.certification as z.infer<typeof Certification>
 
 /** Trains a model on the dataset's training split and returns what an unlearning method is given. */
 export async function trainedContext(

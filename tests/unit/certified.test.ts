@@ -3,28 +3,26 @@
  * the engine's own jobs, against the replayed exact retrain: a no-op would give a distance ratio
  * of 1, so these tests fail if the method does nothing.
  */
-import path from 'node:path'
 import { beforeAll, describe, expect, it } from 'vitest'
 import type { z } from 'zod'
 import { TrainOptions } from '../../electron/contract/engine'
-import type { Certification } from '../../electron/contract/engine'
-import { loadDataset, type Dataset } from '../../electron/engine/data/dataset'
+import type { Dataset } from '../../electron/engine/data/dataset'
 import { folders } from '../../electron/engine/folders'
-import { importDataset, trainModel, unlearnModel, type JobControl } from '../../electron/engine/jobs'
+import { trainModel, unlearnModel, type JobControl } from '../../electron/engine/jobs'
 import { certifiedBound, lissa, retainedGradient } from '../../electron/engine/methods/certified'
-import type { UnlearnResult } from '../../electron/engine/models/runs'
 import { specOf } from '../../electron/engine/models/spec'
 import { loadModel } from '../../electron/engine/models/store'
 import { analyticGaussianSigma } from '../../electron/engine/privacy'
 import { exactLogregHessian, topEigenvalue } from '../../electron/engine/second-order'
 import { tf } from '../../electron/engine/tf'
 import { uploadData } from '../../electron/engine/train'
+import { certificationOf, distanceRatio, importedDemo } from '../support/engine'
 import { tempDir } from '../support/fixtures'
 
 const control: JobControl = { signal: new AbortController().signal, progress: () => {} }
 let dataDir: string
 let dataset: Dataset
-let subjectsRows: Map<string, number[]>
+let rowsOfSubjects: (skip: number, count: number) => number[]
 
 /**
  * The paper's protocol (Adam, projection onto a ball), made to converge so the exact retrain is at
@@ -65,31 +63,10 @@ const unlearn = (modelId: string, rows: number[], options: Record<string, unknow
     control,
   )
 
-const rowsOfSubjects = (skip: number, count: number) =>
-  [...subjectsRows.values()].slice(skip, skip + count).flat()
-
-const ratio = (r: UnlearnResult) =>
-  (r.report.distance.unlearnedToReference as number) / (r.report.distance.originalToReference as number)
-
-const certificationOf = (r: UnlearnResult) => r.details.certification as z.infer<typeof Certification>
-
 beforeAll(async () => {
   await tf.setBackend('wasm')
   dataDir = tempDir('lethe-certified-')
-  const manifest = await importDataset({
-    dataDir,
-    path: path.resolve('resources/datasets/breast-cancer.csv'),
-    subjectColumn: 'patient_id',
-    labelColumn: 'diagnosis',
-    testFraction: 0.2,
-    seed: 42,
-  })
-  dataset = await loadDataset(folders(dataDir).datasets, manifest.id)
-  subjectsRows = new Map()
-  for (const row of dataset.train) {
-    const subject = dataset.subjects[row] as string
-    subjectsRows.set(subject, [...(subjectsRows.get(subject) ?? []), row])
-  }
+  ;({ dataset, rowsOfSubjects } = await importedDemo('breast-cancer', dataDir))
 })
 
 /** Solves A x = b for a symmetric positive-definite A (n × n, row-major) by Cholesky, in float64. */
@@ -130,9 +107,9 @@ describe('certified unlearning on L2-regularised logistic regression (breast can
   it('lands far closer to the replayed exact retrain than the original is (noise off)', async () => {
     const result = await unlearn(modelId, rowsOfSubjects(0, 10), { ...exactish, noise: false }, true)
     console.info(
-      `certified logreg, 10 rows, noise off: distance ratio ${ratio(result).toFixed(5)} (${(result.details.convergence as { case: string }).case}), LiSSA ${(result.details.timings as { lissaMs: number }).lissaMs.toFixed(0)} ms`,
+      `certified logreg, 10 rows, noise off: distance ratio ${distanceRatio(result).toFixed(5)} (${(result.details.convergence as { case: string }).case}), LiSSA ${(result.details.timings as { lissaMs: number }).lissaMs.toFixed(0)} ms`,
     )
-    expect(ratio(result)).toBeLessThan(0.1)
+    expect(distanceRatio(result)).toBeLessThan(0.1)
     expect(result.guarantee.kind).toBe('empirical')
     expect(result.guarantee.meaning).toMatch(/^Not certified/)
     expect(certificationOf(result)).toMatchObject({ noise: false, topUp: 0, rowsDeleted: 10 })
@@ -298,19 +275,11 @@ describe('certified unlearning on L2-regularised logistic regression (breast can
 
 describe('certified unlearning on an MLP (handwritten digits, whole writers removed)', () => {
   it('moves the forget set’s membership-inference AUC towards the replayed retrain’s (noise off)', async () => {
-    const digits = await importDataset({
-      dataDir,
-      path: path.resolve('resources/datasets/digits.csv'),
-      subjectColumn: 'subject_id',
-      labelColumn: 'digit',
-      testFraction: 0.2,
-      seed: 42,
-    })
-    const data = await loadDataset(folders(dataDir).datasets, digits.id)
+    const { dataset: data } = await importedDemo('digits', dataDir)
     const model = await trainModel(
       {
         dataDir,
-        datasetId: digits.id,
+        datasetId: data.manifest.id,
         arch: { kind: 'mlp', hidden: [16] },
         training: certifiedTraining({ epochs: 300, learningRate: 0.02, l2: 1e-3, projectRadius: 20 }),
         prepare: 'certified',
@@ -336,7 +305,7 @@ describe('certified unlearning on an MLP (handwritten digits, whole writers remo
     const retrained = reference as NonNullable<typeof reference>
     const lissaMs = (result.details.timings as { lissaMs: number }).lissaMs
     console.info(
-      `certified MLP, ${rows.length} rows: distance ratio ${ratio(result).toFixed(4)}; forget accuracy ${[original, unlearned, retrained].map((s) => s.forget.accuracy?.toFixed(3)).join(' / ')}; MIA AUC ${[original, unlearned, retrained].map((s) => s.mia.auc?.toFixed(3)).join(' / ')}; LiSSA ${lissaMs.toFixed(0)} ms; ${(result.details.convergence as { case: string }).case}`,
+      `certified MLP, ${rows.length} rows: distance ratio ${distanceRatio(result).toFixed(4)}; forget accuracy ${[original, unlearned, retrained].map((s) => s.forget.accuracy?.toFixed(3)).join(' / ')}; MIA AUC ${[original, unlearned, retrained].map((s) => s.mia.auc?.toFixed(3)).join(' / ')}; LiSSA ${lissaMs.toFixed(0)} ms; ${(result.details.convergence as { case: string }).case}`,
     )
     // The parameter distance is no yardstick here: the replayed retrain of a non-convex net drifts to
     // another point of its basin (measured ratio 1.03), while the Newton step (λ = 0.005, full-batch

@@ -7,21 +7,20 @@ import { copyFileSync, readFileSync, truncateSync, writeFileSync } from 'node:fs
 import path from 'node:path'
 import { beforeAll, describe, expect, it } from 'vitest'
 import { TrainOptions } from '../../electron/contract/engine'
-import type { Certification } from '../../electron/contract/engine'
-import { importDataset, trainModel, unlearnModel, type JobControl } from '../../electron/engine/jobs'
-import { loadDataset } from '../../electron/engine/data/dataset'
+import { trainModel, unlearnModel, type JobControl } from '../../electron/engine/jobs'
 import { folders } from '../../electron/engine/folders'
 import { STATISTICS_FILE } from '../../electron/engine/methods/hf'
 import type { UnlearnResult } from '../../electron/engine/models/runs'
 import { analyticGaussianSigma } from '../../electron/engine/privacy'
 import { tf } from '../../electron/engine/tf'
+import { certificationOf, distanceRatio, importedDemo } from '../support/engine'
 import { tempDir } from '../support/fixtures'
 import type { z } from 'zod'
 
 const control: JobControl = { signal: new AbortController().signal, progress: () => {} }
 let dataDir: string
 let datasetId: string
-let subjectsRows: Map<string, number[]>
+let rowsOfSubjects: (skip: number, count: number) => number[]
 
 /** HF's training protocol: plain SGD, one fixed batch order, per-step exponential decay. */
 const hfTraining = (overrides: Partial<z.input<typeof TrainOptions>> = {}) =>
@@ -56,33 +55,12 @@ const unlearn = (modelId: string, rows: number[], options: Record<string, unknow
     control,
   )
 
-/** Training rows of the first `count` subjects after skipping `skip`: whole subjects, as a request removes. */
-const rowsOfSubjects = (skip: number, count: number) =>
-  [...subjectsRows.values()].slice(skip, skip + count).flat()
-
-const ratio = (r: UnlearnResult) =>
-  (r.report.distance.unlearnedToReference as number) / (r.report.distance.originalToReference as number)
-
-const certificationOf = (r: UnlearnResult) => r.details.certification as z.infer<typeof Certification>
-
 beforeAll(async () => {
   await tf.setBackend('wasm')
   dataDir = tempDir('lethe-hf-')
-  const manifest = await importDataset({
-    dataDir,
-    path: path.resolve('resources/datasets/breast-cancer.csv'),
-    subjectColumn: 'patient_id',
-    labelColumn: 'diagnosis',
-    testFraction: 0.2,
-    seed: 42,
-  })
-  datasetId = manifest.id
-  const dataset = await loadDataset(folders(dataDir).datasets, datasetId)
-  subjectsRows = new Map()
-  for (const row of dataset.train) {
-    const subject = dataset.subjects[row] as string
-    subjectsRows.set(subject, [...(subjectsRows.get(subject) ?? []), row])
-  }
+  const demo = await importedDemo('breast-cancer', dataDir)
+  datasetId = demo.dataset.manifest.id
+  rowsOfSubjects = demo.rowsOfSubjects
 })
 
 describe('HF on L2-regularised logistic regression (breast cancer)', () => {
@@ -99,8 +77,8 @@ describe('HF on L2-regularised logistic regression (breast cancer)', () => {
 
   it('lands much closer to the replayed exact retrain than the original is (noise off)', async () => {
     const result = await unlearn(modelId, rowsOfSubjects(0, 10), { noise: false })
-    console.info(`HF logreg, 10 rows, noise off: distance ratio ${ratio(result).toFixed(4)}`)
-    expect(ratio(result)).toBeLessThan(0.1)
+    console.info(`HF logreg, 10 rows, noise off: distance ratio ${distanceRatio(result).toFixed(4)}`)
+    expect(distanceRatio(result)).toBeLessThan(0.1)
     // The bound the noise is calibrated to holds (with a wide margin: it is a worst case over any m rows).
     expect(certificationOf(result).sensitivity).toBeGreaterThan(
       result.report.distance.unlearnedToReference as number,
@@ -125,10 +103,10 @@ describe('HF on L2-regularised logistic regression (breast cancer)', () => {
     const trained = atOnce.report.distance.originalToReference as number
     const online = (sequential.report.distance.unlearnedToReference as number) / trained
     console.info(
-      `HF logreg, 24 rows: distance ratio ${online.toFixed(4)} in three requests, ${ratio(atOnce).toFixed(4)} at once`,
+      `HF logreg, 24 rows: distance ratio ${online.toFixed(4)} in three requests, ${distanceRatio(atOnce).toFixed(4)} at once`,
     )
     expect(online).toBeLessThan(0.1)
-    expect(online).toBeCloseTo(ratio(atOnce), 3)
+    expect(online).toBeCloseTo(distanceRatio(atOnce), 3)
   })
 
   it('adds calibrated noise, topped up request by request so the published model always carries σ_k', async () => {
@@ -203,14 +181,14 @@ describe('HF on L2-regularised logistic regression (breast cancer)', () => {
       writeFileSync(own, saved)
     }
     const again = await unlearn(modelId, rowsOfSubjects(0, 2), { noise: false })
-    expect(ratio(again)).toBeLessThan(0.1)
+    expect(distanceRatio(again)).toBeLessThan(0.1)
   })
 
   it('stores statistics as float16 at half the size, at a measured cost in fidelity', async () => {
     // The same training twice is the same version: recording it again in float16 replaces its statistics.
     const rows = rowsOfSubjects(0, 10)
     const full = await train({ seed: 3 })
-    const r32 = ratio(await unlearn(full.id, rows, { noise: false }))
+    const r32 = distanceRatio(await unlearn(full.id, rows, { noise: false }))
     const half = await trainModel(
       {
         dataDir,
@@ -224,7 +202,7 @@ describe('HF on L2-regularised logistic regression (breast cancer)', () => {
     )
     expect(half.id).toBe(full.id)
     expect(half.preparation?.bytes).toBeLessThan(0.6 * (full.preparation?.bytes as number))
-    const r16 = ratio(await unlearn(half.id, rows, { noise: false }))
+    const r16 = distanceRatio(await unlearn(half.id, rows, { noise: false }))
     console.info(`HF logreg, 10 rows: distance ratio float32 ${r32.toFixed(5)}, float16 ${r16.toFixed(5)}`)
     expect(r16).toBeLessThan(0.1)
     expect(Math.abs(r16 - r32)).toBeLessThan(0.01)
@@ -247,24 +225,16 @@ describe('HF on an MLP (handwritten digits, whole writers removed)', () => {
       control,
     )
     const result = await unlearn(model.id, rowsOfSubjects(5, 1), { noise: false })
-    console.info(`HF MLP 30-8-2, η = 0.005, one row: distance ratio ${ratio(result).toFixed(5)}`)
-    expect(ratio(result)).toBeLessThan(0.01)
+    console.info(`HF MLP 30-8-2, η = 0.005, one row: distance ratio ${distanceRatio(result).toFixed(5)}`)
+    expect(distanceRatio(result)).toBeLessThan(0.01)
   })
 
   it('moves the forget set’s accuracy and membership-inference AUC to the replayed retrain’s', async () => {
-    const digits = await importDataset({
-      dataDir,
-      path: path.resolve('resources/datasets/digits.csv'),
-      subjectColumn: 'subject_id',
-      labelColumn: 'digit',
-      testFraction: 0.2,
-      seed: 42,
-    })
-    const dataset = await loadDataset(folders(dataDir).datasets, digits.id)
+    const { dataset } = await importedDemo('digits', dataDir)
     const model = await trainModel(
       {
         dataDir,
-        datasetId: digits.id,
+        datasetId: dataset.manifest.id,
         arch: { kind: 'mlp', hidden: [16] },
         training: hfTraining({ epochs: 6, batchSize: 64, learningRate: 0.05, l2: 1e-3 }),
         prepare: 'hf',
@@ -289,14 +259,14 @@ describe('HF on an MLP (handwritten digits, whole writers removed)', () => {
     const { original, unlearned, reference } = result.report
     const retrained = reference as NonNullable<typeof reference>
     console.info(
-      `HF MLP, ${rows.length} rows: distance ratio ${ratio(result).toFixed(4)}; forget accuracy ${[original, unlearned, retrained].map((s) => s.forget.accuracy?.toFixed(3)).join(' / ')}; MIA AUC ${[original, unlearned, retrained].map((s) => s.mia.auc?.toFixed(3)).join(' / ')} (retrained CI ${retrained.mia.ci?.map((v) => v.toFixed(3)).join('–')}); Δ ${certificationOf(result).sensitivity.toPrecision(3)}, ρ ${certificationOf(
+      `HF MLP, ${rows.length} rows: distance ratio ${distanceRatio(result).toFixed(4)}; forget accuracy ${[original, unlearned, retrained].map((s) => s.forget.accuracy?.toFixed(3)).join(' / ')}; MIA AUC ${[original, unlearned, retrained].map((s) => s.mia.auc?.toFixed(3)).join(' / ')} (retrained CI ${retrained.mia.ci?.map((v) => v.toFixed(3)).join('–')}); Δ ${certificationOf(result).sensitivity.toPrecision(3)}, ρ ${certificationOf(
         result,
       )
         .constants.find((c) => c.symbol === 'ρ')
         ?.value.toPrecision(4)}`,
     )
     // Non-convex: the first-order recursion is looser than on logistic regression (about 0.4 here, 1 for a no-op).
-    expect(ratio(result)).toBeLessThan(0.6)
+    expect(distanceRatio(result)).toBeLessThan(0.6)
     const auc = (s: typeof original) => s.mia.auc as number
     expect(Math.abs(auc(unlearned) - auc(retrained))).toBeLessThan(Math.abs(auc(original) - auc(retrained)))
     const [low, high] = retrained.mia.ci as [number, number]
