@@ -21,6 +21,7 @@ import {
   listModels,
   loadModel,
   saveModel,
+  saveNoiseless,
   trainedDraft,
   type ModelManifest,
   type Preparation,
@@ -357,6 +358,9 @@ export async function unlearnModel(
       reference: reference && { mode: reference.mode, ms: reference.ms },
       timings: { unlearnMs },
       details: outcome.details,
+      ...(outcome.noiseless && {
+        noiselessSha256: await saveNoiseless(dirs.models, model.id, outcome.noiseless),
+      }),
     }
     // The run's evidence stays with the version it produced: certificates are built from it.
     await new DurableJsonFile<UnlearnResult>(path.join(dirs.models, model.id, UNLEARNING_FILE)).write(result)

@@ -3,6 +3,8 @@
  * the engine's own jobs, against the replayed exact retrain: a no-op would give a distance ratio
  * of 1, so these tests fail if the method does nothing.
  */
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs'
+import path from 'node:path'
 import { beforeAll, describe, expect, it } from 'vitest'
 import type { z } from 'zod'
 import { TrainOptions } from '../../electron/contract/engine'
@@ -11,7 +13,7 @@ import { folders } from '../../electron/engine/folders'
 import { trainModel, unlearnModel, type JobControl } from '../../electron/engine/jobs'
 import { certifiedBound, lissa, retainedGradient } from '../../electron/engine/methods/certified'
 import { specOf } from '../../electron/engine/models/spec'
-import { loadModel } from '../../electron/engine/models/store'
+import { loadModel, loadNoiseless } from '../../electron/engine/models/store'
 import { analyticGaussianSigma } from '../../electron/engine/privacy'
 import { exactLogregHessian, topEigenvalue } from '../../electron/engine/second-order'
 import { tf } from '../../electron/engine/tf'
@@ -199,7 +201,7 @@ describe('certified unlearning on L2-regularised logistic regression (breast can
     expect(() => certifiedBound({ ...constants, lambdaMin: -0.02 })).toThrow(/Raise λ/)
   })
 
-  it('calibrates σ by the analytic Gaussian mechanism, tops it up over a sequence, and accumulates Δ', async () => {
+  it('calibrates σ by the analytic Gaussian mechanism, and chains requests on the noiseless estimates (Prop. 4.2)', async () => {
     // The mechanics of the noise, with the utility floor lifted (this bound needs far more noise than the model can carry).
     const lifted = { ...exactish, lissaDepth: 200, accuracyFloor: 0, delta: 1e-5 }
     const first = await unlearn(modelId, rowsOfSubjects(40, 5), { ...lifted, epsilon: 1 })
@@ -223,12 +225,25 @@ describe('certified unlearning on L2-regularised logistic regression (breast can
     )
     const second = await unlearn(first.model.id, rowsOfSubjects(45, 5), { ...lifted, epsilon: 1 })
     const c2 = certificationOf(second)
-    const step2 = c2.constants.find((c) => c.symbol === 'Δ_k')?.value as number
     expect(c2.rowsDeleted).toBe(c1.rowsDeleted + c2.rowsThisRequest)
-    expect(c2.sensitivity).toBeCloseTo(c1.sensitivity + step2, 6)
+    // Prop. 4.2: one request's bound, and fresh noise on the noiseless estimate.
+    expect(c2.sensitivity).toBe(c2.constants.find((c) => c.symbol === 'Δ_k')?.value)
+    expect(c2.sigma).toBeCloseTo(analyticGaussianSigma(1, 1e-5, c2.sensitivity), 10)
+    expect(c2.topUp).toBe(c2.sigma)
     expect(c2.sigmaBefore).toBe(c1.sigma)
-    expect(c2.sigma).toBeGreaterThan(c1.sigma)
-    expect(c2.topUp ** 2).toBeCloseTo(c2.sigma ** 2 - c1.sigma ** 2, 6)
+    // The chain runs on the noiseless estimates: the same two requests without noise give exactly
+    // the estimates the noisy releases keep privately (a step from the noisy release would not).
+    const quiet1 = await unlearn(modelId, rowsOfSubjects(40, 5), { ...lifted, noise: false })
+    const quiet2 = await unlearn(quiet1.model.id, rowsOfSubjects(45, 5), { ...lifted, noise: false })
+    const models = folders(dataDir).models
+    const kept = async (r: typeof first) => loadNoiseless(models, r.model, r.noiselessSha256 as string)
+    expect(Array.from(await kept(first))).toEqual(
+      Array.from((await loadModel(models, quiet1.model.id)).params),
+    )
+    expect(Array.from(await kept(second))).toEqual(
+      Array.from((await loadModel(models, quiet2.model.id)).params),
+    )
+    expect(quiet1.noiselessSha256).toBeUndefined()
     // A looser ε needs less noise for the same rows.
     const loose = certificationOf(await unlearn(modelId, rowsOfSubjects(40, 5), { ...lifted, epsilon: 5 }))
     expect(loose.sigma).toBeLessThan(c1.sigma)
@@ -241,6 +256,22 @@ describe('certified unlearning on L2-regularised logistic regression (breast can
       code: 'CONFLICT',
       message: expect.stringMatching(/below the floor.*Retrain/s),
     })
+  })
+
+  it('refuses to go on from a release whose noiseless estimate was altered, and keeps everything', async () => {
+    const lifted = { ...exactish, lissaDepth: 50, accuracyFloor: 0, epsilon: 1 }
+    const release = await unlearn(modelId, rowsOfSubjects(60, 3), lifted)
+    const file = path.join(folders(dataDir).models, release.model.id, 'noiseless.f32')
+    const bytes = readFileSync(file)
+    bytes[100] = (bytes[100] as number) ^ 0xff
+    writeFileSync(file, bytes)
+    const before = readdirSync(folders(dataDir).models).length
+    await expect(unlearn(release.model.id, rowsOfSubjects(63, 3), lifted)).rejects.toMatchObject({
+      code: 'CORRUPT',
+      message: expect.stringMatching(/noiseless estimate of m-[0-9a-f]+ was altered/),
+    })
+    expect(readdirSync(folders(dataDir).models).length).toBe(before)
+    expect((await loadModel(folders(dataDir).models, release.model.id)).manifest.id).toBe(release.model.id)
   })
 
   it('refuses a model trained without Adam and a projection, saying why', async () => {

@@ -23,8 +23,8 @@ import { Random } from '../random'
 import { hvp, topEigenvalue } from '../second-order'
 import { tf } from '../tf'
 import type { TrainConfig, TrainingData } from '../train'
-import { chainRoot, releaseCertification, topUpNoise } from './lineage'
-import type { Guarantee, UnlearningMethod } from './method'
+import { chainRoot, chainState, releaseCertification, releaseRecord, topUpNoise } from './lineage'
+import type { Guarantee, UnlearnContext, UnlearningMethod } from './method'
 
 type Certification = z.infer<typeof CertificationSchema>
 
@@ -72,6 +72,38 @@ const CONVERGED_GRADIENT = 1e-3
 const SPECTRUM_ROWS = 2048
 /** Rows per chunk of the retained-set gradient. */
 const GRADIENT_CHUNK = 4096
+
+/**
+ * ‖∇[L(θ*, D) + ½λ_wd‖θ*‖²]‖ of the trained model θ*, which decides the converged case. On the
+ * chain's first request the step starts at θ*, so the retained gradient `g` and the forgotten
+ * rows' gradient make it up without another pass over the data; later requests inherit it from
+ * the previous release's record.
+ */
+async function trainedGradientNorm(
+  context: UnlearnContext,
+  g: Float32Array,
+  l2: number,
+  modelsDir: string,
+): Promise<number> {
+  const { spec, original, data, forgetRows, retainRows } = context
+  const parent = await releaseRecord(modelsDir, original.manifest)
+  if (parent) {
+    const inherited = (parent.details.convergence as { trainedGradientNorm?: number } | undefined)
+      ?.trainedGradientNorm
+    if (typeof inherited !== 'number')
+      throw new LetheError(
+        'CORRUPT',
+        `The record of ${original.manifest.id} does not say whether training converged.`,
+      )
+    return inherited
+  }
+  const forgotten = await retainedGradient(spec, original.params, data, forgetRows, l2)
+  const n = forgetRows.length + retainRows.length
+  const full = new Float32Array(g.length)
+  for (let j = 0; j < full.length; j++)
+    full[j] = ((g[j] as number) * retainRows.length + (forgotten[j] as number) * forgetRows.length) / n
+  return l2Norm(full)
+}
 
 /** Why a training configuration cannot be certified by this method, one reason per entry. */
 export function certifiedConformity(config: Pick<TrainConfig, 'optimizer' | 'projectRadius'>): string[] {
@@ -319,7 +351,7 @@ export const certifiedMethod: UnlearningMethod<CertifiedOptions> = {
 
   async unlearn(context, options) {
     const started = performance.now()
-    const { spec, original, forgetRows, retainRows, trainRows, data, dataset, modelsDir } = context
+    const { spec, original, forgetRows, retainRows, data, dataset, modelsDir } = context
     if (!modelsDir) throw new LetheError('INTERNAL', 'Certified unlearning needs the models folder.')
     const epsilon = options.epsilon ?? DEFAULTS.epsilon
     const delta = options.delta ?? DEFAULTS.delta
@@ -353,14 +385,13 @@ export const certifiedMethod: UnlearningMethod<CertifiedOptions> = {
     const fresh = Array.from(forgetRows).filter((row) => !earlier.has(row))
     if (fresh.length === 0)
       throw new LetheError('BAD_INPUT', 'These rows were already removed from this model.')
-    const previous = (await releaseCertification(modelsDir, original.manifest)) ?? {
-      sensitivity: 0,
-      sigma: 0,
-    }
+    const previous = (await releaseCertification(modelsDir, original.manifest)) ?? { sigma: 0 }
 
     const lambdaWd = config.l2
-    const theta = original.params
+    // Each Newton step starts from the previous noiseless estimate, never from a noisy release (§3.4).
+    const theta = await chainState(modelsDir, original)
     context.onProgress?.({ epoch: 0, epochs: 1, step: 0, steps: 1, loss: NaN, accuracy: NaN, etaMs: 0 })
+    const spectrumStarted = performance.now()
 
     // Spectrum of ∇²[L(θ*, D_r) + ½λ_wd‖θ‖²] on (a subsample of) the retained rows.
     const spectrumRows =
@@ -377,6 +408,7 @@ export const certifiedMethod: UnlearningMethod<CertifiedOptions> = {
       const other = topEigenvalue(spec, t, x, y, lambdaWd, { ...settings, shift: top.value })
       return { top: top.value, low: Math.min(top.value, other.value), high: Math.max(top.value, other.value) }
     })
+    const spectrumMs = performance.now() - spectrumStarted
     const analyticLow = spec.arch.kind === 'logreg'
     // Softmax CE is convex, so for logreg λ_wd is a proven lower bound (the estimate overshoots from above).
     const lambdaMin = analyticLow ? lambdaWd : spectrum.low
@@ -394,14 +426,13 @@ export const certifiedMethod: UnlearningMethod<CertifiedOptions> = {
         `The Hessian's smallest eigenvalue is about ${lambdaMin.toPrecision(3)}, so λ = ${lambda} does not make the local approximation convex (λ + λ_min ≤ 0). Raise λ above ${(-lambdaMin).toPrecision(3)}.`,
       )
 
-    // Did training converge? The trained model's full-data gradient (with weight decay).
-    const trained = root.id === original.manifest.id ? theta : (await loadModel(modelsDir, root.id)).params
-    const trainedGradient = l2Norm(await retainedGradient(spec, trained, data, trainRows, lambdaWd))
-    const converged = trainedGradient <= CONVERGED_GRADIENT
-
     // The Newton step.
+    const gradientStarted = performance.now()
     const g = await retainedGradient(spec, theta, data, retainRows, lambdaWd)
     const gNorm = l2Norm(g)
+    const trainedGradient = await trainedGradientNorm(context, g, lambdaWd, modelsDir)
+    const converged = trainedGradient <= CONVERGED_GRADIENT
+    const gradientMs = performance.now() - gradientStarted
     const solved = await lissa(spec, theta, data, retainRows, g, {
       scale,
       depth,
@@ -414,9 +445,11 @@ export const certifiedMethod: UnlearningMethod<CertifiedOptions> = {
     const params = new Float32Array(theta.length)
     for (let j = 0; j < params.length; j++) params[j] = (theta[j] as number) - (solved.solution[j] as number)
 
-    // The bound, accumulated over the chain of requests (triangle inequality).
-    const C = config.projectRadius ?? l2Norm(trained)
-    const stepBound = certifiedBound({
+    const estimate = Float32Array.from(params)
+
+    // The bound: the same for every request in the chain (Prop. 4.2: the norm constraint bounds it).
+    const C = config.projectRadius ?? l2Norm(theta)
+    const bound = certifiedBound({
       radius: C,
       hessianLipschitz: M,
       lambda,
@@ -426,11 +459,13 @@ export const certifiedMethod: UnlearningMethod<CertifiedOptions> = {
       failureProbability: rho,
       retainedGradientNorm: converged ? 0 : gNorm,
     })
-    const bound = previous.sensitivity + stepBound
     const sigma = noise ? analyticGaussianSigma(epsilon, delta, bound) : 0
-    const topUp = noise ? topUpNoise(params, sigma, previous.sigma) : 0
+    // Fresh noise on the noiseless estimate: a release never carries an earlier release's draw.
+    const topUp = noise ? topUpNoise(params, sigma, 0) : 0
 
     // Utility floor: the published model's test accuracy against the trained model's.
+    const trained =
+      root.id === original.manifest.id ? original.params : (await loadModel(modelsDir, root.id)).params
     const trainedAccuracy = (await evaluateRows(spec, trained, data, dataset.test)).accuracy
     const accuracyFloor = options.accuracyFloor ?? trainedAccuracy - DEFAULTS.accuracyDrop
     const testAccuracy = (await evaluateRows(spec, params, data, dataset.test)).accuracy
@@ -441,17 +476,16 @@ export const certifiedMethod: UnlearningMethod<CertifiedOptions> = {
         { testAccuracy, accuracyFloor, sigma, sensitivity: bound },
       )
     const thetaNorm = l2Norm(trained)
-    const published = noise ? sigma : previous.sigma
     const deleted = forgetRows.length
     const certification: Certification = {
       noise,
       epsilon,
       delta,
       sensitivity: bound,
-      sigma: published,
+      sigma,
       sigmaBefore: previous.sigma,
       topUp,
-      relativeNoise: (published * Math.sqrt(spec.size)) / thetaNorm,
+      relativeNoise: (sigma * Math.sqrt(spec.size)) / thetaNorm,
       noiseLimit: accuracyFloor,
       rowsThisRequest: fresh.length,
       rowsDeleted: deleted,
@@ -558,9 +592,9 @@ export const certifiedMethod: UnlearningMethod<CertifiedOptions> = {
         {
           symbol: 'Δ_k',
           name: 'this request’s bound',
-          value: stepBound,
+          value: bound,
           source: 'estimated',
-          note: `[UNCONFIRMED] form; added to the ${previous.sensitivity.toPrecision(3)} accumulated by earlier requests`,
+          note: '[UNCONFIRMED] form; the same for every request in the chain (Prop. 4.2)',
         },
       ],
       assumptions: [
@@ -570,7 +604,7 @@ export const certifiedMethod: UnlearningMethod<CertifiedOptions> = {
         converged
           ? 'Converged case: the trained model’s gradient norm was about 0, so θ* is taken for a stationary point.'
           : 'Non-convergent case: the trained model’s gradient norm was not about 0, so ‖∇L(θ*, D_r)‖/(λ + λ_min) was added to Δ.',
-        'Sequential requests: Δ is the sum of every request’s bound since training (triangle inequality), and each release tops the noise up to what that sum needs; each Newton step starts from the previous published model, noise included.',
+        'Sequential requests: each Newton step starts from the previous noiseless estimate (kept privately beside the release, never published) on the current retained data, and the bound is the same as for one request (the paper’s Prop. 4.2: the weight-norm constraint bounds it). Each release carries its own fresh noise; someone who sees several releases sees the composition of their guarantees.',
         `The utility floor is test accuracy ${(100 * accuracyFloor).toFixed(1)}% (noiseLimit holds it); there is no closed-form deletion capacity, so capacityRows is the rows deleted so far.`,
         'The guarantee holds with probability 1 − ρ over LiSSA’s sampling.',
       ],
@@ -593,9 +627,12 @@ export const certifiedMethod: UnlearningMethod<CertifiedOptions> = {
           stepNorm: l2Norm(solved.solution),
           trace: solved.trace,
         },
+        /** ‖θ̃‖ before the noise: the Newton step may leave the ball ‖θ‖ ≤ C. */
+        estimateNorm: l2Norm(estimate),
         testAccuracy,
-        timings: { lissaMs: solved.ms, applyMs: performance.now() - started },
+        timings: { spectrumMs, gradientMs, lissaMs: solved.ms, applyMs: performance.now() - started },
       },
+      ...(noise && { noiseless: estimate }),
     }
   },
 }

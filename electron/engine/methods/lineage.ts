@@ -13,7 +13,7 @@ import type { Certification } from '../../contract/engine'
 import { parseStored } from '../../ledger/durable'
 import { UNLEARNING_FILE, type UnlearnResult } from '../models/runs'
 import { gaussianNoise } from '../privacy'
-import { readManifest, type ModelManifest } from '../models/store'
+import { loadNoiseless, readManifest, type ModelManifest } from '../models/store'
 
 /**
  * The trained version at the root of `model`'s chain, refusing a step made by another method;
@@ -37,19 +37,38 @@ export async function chainRoot(
   return current
 }
 
+/** The run record of the release `model`, or null for a trained version. */
+export async function releaseRecord(modelsDir: string, model: ModelManifest): Promise<UnlearnResult | null> {
+  if (!model.parentId) return null
+  const file = path.join(modelsDir, model.id, UNLEARNING_FILE)
+  if (!existsSync(file))
+    throw new LetheError('CORRUPT', `${model.id} has no record of the run that produced it (${file}).`)
+  return parseStored<UnlearnResult>(file, await readFile(file, 'utf8'))
+}
+
 /** The certification the release `model` carries, or null for a trained version (nothing removed, no noise). */
 export async function releaseCertification(
   modelsDir: string,
   model: ModelManifest,
 ): Promise<z.infer<typeof Certification> | null> {
-  if (!model.parentId) return null
-  const file = path.join(modelsDir, model.id, UNLEARNING_FILE)
-  if (!existsSync(file))
-    throw new LetheError('CORRUPT', `${model.id} has no record of the run that produced it (${file}).`)
-  const record = parseStored<UnlearnResult>(file, await readFile(file, 'utf8'))
+  const record = await releaseRecord(modelsDir, model)
+  if (!record) return null
   const certification = record.details.certification as z.infer<typeof Certification> | undefined
   if (!certification) throw new LetheError('CORRUPT', `The record of ${model.id} carries no certification.`)
   return certification
+}
+
+/**
+ * The parameters the next request in a chain starts from: the noiseless estimate kept beside a
+ * noisy release, or the version's own parameters (a trained version, or a release without noise).
+ */
+export async function chainState(
+  modelsDir: string,
+  model: { manifest: ModelManifest; params: Float32Array },
+): Promise<Float32Array> {
+  const record = await releaseRecord(modelsDir, model.manifest)
+  if (!record?.noiselessSha256) return model.params
+  return loadNoiseless(modelsDir, model.manifest, record.noiselessSha256)
 }
 
 /**

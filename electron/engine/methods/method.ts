@@ -53,6 +53,8 @@ export interface UnlearnOutcome {
   details: Record<string, unknown>
   /** The guarantee as this run established it (constants, noise), when it depends on more than the options. */
   guarantee?: Guarantee
+  /** The estimate before its release noise, kept privately for the next request in the chain. */
+  noiseless?: Float32Array
 }
 
 /** What a train-time recording leaves beside the trained version. */

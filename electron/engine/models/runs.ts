@@ -30,6 +30,8 @@ export interface UnlearnResult {
   reference: { mode: RetrainMode; ms: number } | null
   timings: { unlearnMs: number }
   details: Record<string, unknown>
+  /** SHA-256 of the noiseless estimate kept beside a noisy certified release (never published). */
+  noiselessSha256?: string
 }
 
 /** The evidence of the unlearning run that produced a model version. */

@@ -152,3 +152,37 @@ export async function listModels(folder: string): Promise<ModelManifest[]> {
   }
   return out.sort((a, b) => a.createdAt.localeCompare(b.createdAt))
 }
+
+/**
+ * The noiseless estimate behind a noisy certified release: the next request in the chain starts
+ * from it (ALGORITHMS.md §3.4), so noise never compounds into the Newton steps. It stays beside
+ * the version and is never published; the run record keeps its SHA-256.
+ */
+const NOISELESS_FILE = 'noiseless.f32'
+
+export async function saveNoiseless(folder: string, id: string, params: Float32Array): Promise<string> {
+  await writeFileDurably(path.join(folder, path.basename(id), NOISELESS_FILE), bytesOf(params))
+  return sha256Hex(bytesOf(params))
+}
+
+export async function loadNoiseless(
+  folder: string,
+  manifest: ModelManifest,
+  sha256: string,
+): Promise<Float32Array> {
+  const file = path.join(folder, path.basename(manifest.id), NOISELESS_FILE)
+  if (!existsSync(file))
+    throw new LetheError(
+      'CORRUPT',
+      `${manifest.id} is a noisy release whose noiseless estimate (${file}) is missing: the chain of requests cannot go on from it. Retrain the model without the rows instead.`,
+      { file },
+    )
+  const bytes = new Uint8Array(await readFile(file))
+  if (bytes.length !== manifest.parameters * 4 || sha256Hex(bytes) !== sha256)
+    throw new LetheError(
+      'CORRUPT',
+      `${file} does not match the SHA-256 in its run record: the noiseless estimate of ${manifest.id} was altered or damaged.`,
+      { file },
+    )
+  return new Float32Array(bytes.buffer, bytes.byteOffset, manifest.parameters)
+}
