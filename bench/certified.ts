@@ -35,6 +35,11 @@ const { values: args } = parseArgs({
     rows: { type: 'string', default: '4000' },
     models: { type: 'string', default: 'logreg,mlp' },
     epochs: { type: 'string', default: '10' },
+    lr: { type: 'string', default: '1e-3' },
+    schedule: { type: 'string', default: 'cosine' },
+    lambda: { type: 'string', default: '0.01' },
+    'lissa-depth': { type: 'string', default: '1000' },
+    'lissa-batch': { type: 'string', default: '128' },
     hidden: { type: 'string', default: '32' },
     forget: { type: 'string', default: '40' },
     json: { type: 'boolean', default: false },
@@ -68,7 +73,8 @@ for (const kind of args.models.split(',')) {
     kind === 'mlp' ? { kind: 'mlp', hidden: [Number(args.hidden)] } : { kind: 'logreg' }
   const training = TrainOptions.parse({
     optimizer: 'adam',
-    learningRate: 1e-3,
+    learningRate: Number(args.lr),
+    schedule: args.schedule,
     epochs: Number(args.epochs),
     batchSize: 128,
     l2: 5e-4,
@@ -79,6 +85,11 @@ for (const kind of args.models.split(',')) {
     { dataDir, datasetId: manifest.id, arch, training, prepare: 'certified', name: `${kind} certified` },
     control,
   )
+  const lissa = {
+    lambda: Number(args.lambda),
+    lissaDepth: Number(args['lissa-depth']),
+    lissaBatch: Number(args['lissa-batch']),
+  }
   const unlearn = (options: Record<string, unknown>, reference: boolean) =>
     unlearnModel(
       {
@@ -89,7 +100,7 @@ for (const kind of args.models.split(',')) {
         strictRows: true,
         requestId: null,
         reference,
-        options,
+        options: { ...lissa, ...options },
       },
       control,
     )
@@ -116,6 +127,8 @@ for (const kind of args.models.split(',')) {
     parameters: model.parameters,
     epochs: training.epochs,
     unlearnS,
+    phases: exact.details.timings as { spectrumMs: number; gradientMs: number; lissaMs: number },
+    convergence: exact.details.convergence as { case: string; trainedGradientNorm: number },
     retrainS,
     speedup: retrainS / unlearnS,
     distanceRatio:
@@ -146,6 +159,9 @@ else {
     console.log(`\n${r.model} (d = ${r.parameters}, Adam, ${r.epochs} epochs, ‖θ‖ ≤ 20)`)
     console.log(
       `  unlearning ${f(r.unlearnS, 2)} s, replayed retrain ${f(r.retrainS, 2)} s: ${f(r.speedup, 1)}× faster`,
+    )
+    console.log(
+      `  phases: spectrum ${f(r.phases.spectrumMs / 1000, 2)} s, gradients ${f(r.phases.gradientMs / 1000, 2)} s, LiSSA ${f(r.phases.lissaMs / 1000, 2)} s; ${r.convergence.case} (‖∇L(θ*)‖ = ${r.convergence.trainedGradientNorm.toPrecision(3)})`,
     )
     console.log(`  distance to the retrain, unlearned / original: ${f(r.distanceRatio, 4)}`)
     for (const [name, s] of [

@@ -42,6 +42,9 @@ export function ensureFashionMnist(): void {
 export async function importFashionMnist(dataDir: string, trainRows: number) {
   ensureFashionMnist()
   const count = Math.round(trainRows / 0.8)
+  // The training file holds 60,000 images; a fifth of the subset is held out for testing.
+  if (count > 60_000)
+    throw new Error(`Fashion-MNIST has 60,000 images: at most 48,000 training rows, not ${trainRows}.`)
   const cut = (file: string, itemBytes: number, headerBytes: number) => {
     const raw = gunzipSync(readFileSync(file))
     const out = Buffer.from(raw.subarray(0, headerBytes + count * itemBytes))

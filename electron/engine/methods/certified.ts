@@ -398,6 +398,8 @@ export const certifiedMethod: UnlearningMethod<CertifiedOptions> = {
       retainRows.length <= SPECTRUM_ROWS
         ? retainRows
         : Int32Array.from(new Random(1).shuffle(retainRows).slice(0, SPECTRUM_ROWS)).sort()
+    // Softmax CE is convex, so for logreg λ_wd is a proven lower bound and the low end is not estimated.
+    const analyticLow = spec.arch.kind === 'logreg'
     const spectrum = tf.tidy(() => {
       const index = tf.tensor1d(spectrumRows, 'int32')
       const x = tf.gather(data.x, index) as tf.Tensor2D
@@ -405,13 +407,12 @@ export const certifiedMethod: UnlearningMethod<CertifiedOptions> = {
       const t = tf.tensor1d(theta)
       const settings = { iterations: 200, tolerance: 1e-3, seed: 7 }
       const top = topEigenvalue(spec, t, x, y, lambdaWd, settings)
+      if (analyticLow) return { high: top.value, low: lambdaWd }
       const other = topEigenvalue(spec, t, x, y, lambdaWd, { ...settings, shift: top.value })
-      return { top: top.value, low: Math.min(top.value, other.value), high: Math.max(top.value, other.value) }
+      return { low: Math.min(top.value, other.value), high: Math.max(top.value, other.value) }
     })
     const spectrumMs = performance.now() - spectrumStarted
-    const analyticLow = spec.arch.kind === 'logreg'
-    // Softmax CE is convex, so for logreg λ_wd is a proven lower bound (the estimate overshoots from above).
-    const lambdaMin = analyticLow ? lambdaWd : spectrum.low
+    const lambdaMin = spectrum.low
     const gradientLipschitz = Math.max(Math.abs(spectrum.high), Math.abs(spectrum.low))
     const topOfLissaHessian = spectrum.high + lambda
     const scale = options.lissaScale ?? 2 * topOfLissaHessian
@@ -543,7 +544,7 @@ export const certifiedMethod: UnlearningMethod<CertifiedOptions> = {
               name: 'smallest Hessian eigenvalue',
               value: lambdaMin,
               source: 'set',
-              note: `the weight decay, a proven lower bound (softmax cross-entropy is convex); shifted power iteration gives ${spectrum.low.toPrecision(4)}`,
+              note: 'the weight decay, a proven lower bound (softmax cross-entropy is convex)',
             }
           : {
               symbol: 'λ_min',
