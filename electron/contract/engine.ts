@@ -84,6 +84,8 @@ export const ModelInfo = z.object({
   backend: z.string(),
   /** The train-time recording a research method needs (HF statistics), on the trained version. */
   preparation: Preparation.nullable(),
+  /** The training options of the chain's trained version (an unlearned version keeps its parent's), from its manifest. */
+  training: TrainOptions,
   createdAt: z.string(),
 })
 

@@ -8,7 +8,7 @@ import path from 'node:path'
 import { LetheError, toErrorPayload, type LetheEvent } from '../contract'
 import type { CallContext, Handlers } from '../contract/dispatch'
 import { demoDatasets } from '../contract/demos'
-import type { engineMethods, JobStatus } from '../contract/engine'
+import { TrainOptions, type engineMethods, type JobStatus } from '../contract/engine'
 import type { CurvePoint } from '../contract/events'
 import type { EventHub } from '../host/events'
 import { actorOf, type LedgerService } from '../ledger/service'
@@ -41,6 +41,22 @@ const datasetInfo = (m: DatasetManifest) => ({
   createdAt: m.createdAt,
 })
 
+/** The manifest's training config in the contract's TrainOptions form (the schedule as its name). */
+const trainingOf = (t: ModelManifest['training']): z.infer<typeof TrainOptions> => ({
+  optimizer: t.optimizer,
+  learningRate: t.learningRate,
+  momentum: t.momentum,
+  epochs: t.epochs,
+  batchSize: t.batchSize,
+  l2: t.l2,
+  schedule: t.schedule.kind,
+  lrDecay: t.schedule.kind === 'exponential' ? t.schedule.gamma : TrainOptions.shape.lrDecay.parse(undefined),
+  seed: t.seed,
+  samePermutationEachEpoch: t.samePermutationEachEpoch,
+  // Manifests written before the projection existed have no radius.
+  projectRadius: t.projectRadius ?? null,
+})
+
 const modelInfo = (m: ModelManifest) => ({
   id: m.id,
   name: m.name,
@@ -54,6 +70,7 @@ const modelInfo = (m: ModelManifest) => ({
   forgottenRows: m.forgottenRows.length,
   backend: m.backend,
   preparation: m.preparation ?? null,
+  training: trainingOf(m.training),
   createdAt: m.createdAt,
 })
 

@@ -11,6 +11,15 @@ export type TrainInput = Input<'models.train'>
 export type ImportInput = Input<'datasets.import'>
 export type DemoName = Input<'datasets.importDemo'>['demo']
 
+/** Whether a version can get a certified (noisy) release from the Newton-step method, and why not. */
+export type CertifiedReadiness =
+  | { ready: true; radius: number; root: ModelInfo }
+  /** The trained version lacks Adam or a projection radius: `problems` in words. */
+  | { ready: false; why: 'training'; root: ModelInfo; problems: string[] }
+  /** A version on the way was made by another method. */
+  | { ready: false; why: 'method'; via: ModelInfo }
+  | { ready: false; why: 'unknown' }
+
 /** A job followed live: its progress and loss curve from events, its outcome when it ends. */
 export interface LiveJob {
   jobId: string
@@ -307,6 +316,30 @@ export const useModelsStore = defineStore('models', () => {
     return null
   }
 
+  /**
+   * Whether a version can get a certified release from the Newton-step method: its chain's
+   * trained version used Adam with a projection radius C, and every version since came from
+   * that method (any other leaves the bound behind). Otherwise, why not.
+   */
+  function certifiedReadiness(id: string): CertifiedReadiness {
+    const byId = new Map(models.value.map((m) => [m.id, m]))
+    for (let at = byId.get(id), hops = 0; at && hops < 1000; hops++) {
+      if (at.method === 'train') {
+        const { optimizer, projectRadius } = at.training
+        if (optimizer === 'adam' && projectRadius !== null)
+          return { ready: true, radius: projectRadius, root: at }
+        const problems = [
+          ...(optimizer !== 'adam' ? [`with ${optimizer.toUpperCase()}, not Adam`] : []),
+          ...(projectRadius === null ? ['without a projection radius C'] : []),
+        ]
+        return { ready: false, why: 'training', root: at, problems }
+      }
+      if (at.method !== 'certified' || !at.parentId) return { ready: false, why: 'method', via: at }
+      at = byId.get(at.parentId)
+    }
+    return { ready: false, why: 'unknown' }
+  }
+
   return {
     datasets,
     models,
@@ -336,5 +369,6 @@ export const useModelsStore = defineStore('models', () => {
     datasetName,
     versionOf,
     hfStatisticsOf,
+    certifiedReadiness,
   }
 })

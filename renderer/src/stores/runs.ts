@@ -16,7 +16,7 @@ export interface RunStart {
   method: string
   requestId: string
   reference: boolean
-  /** The method's own options (HF: epsilon, delta, noise). */
+  /** The method's own options (HF and certified: epsilon, delta, noise, …). */
   options?: Record<string, unknown>
 }
 
@@ -29,6 +29,7 @@ const METHOD_NAMES: Record<string, string> = {
   finetune: 'Fine-tuning',
   neggrad: 'Gradient ascent',
   hf: 'Hessian-free (HF)',
+  certified: 'Certified Newton step',
 }
 /** A model version's method, in words. */
 export const methodLabel = (method: string) => METHOD_NAMES[method] ?? method

@@ -1,6 +1,7 @@
 /**
- * The (ε, δ) of certified unlearning as people type and read them: ε a plain number, δ in
- * scientific notation (1e-5), each checked against the bounds the settings accept.
+ * Certified unlearning (HF and the certified Newton step) as people type and read it: ε a plain
+ * number, δ in scientific notation (1e-5), each checked against the bounds the settings accept;
+ * and what a certified run's record carries.
  */
 import type { z } from 'zod'
 import type { Certification as CertificationSchema } from '@contract/engine'
@@ -58,9 +59,45 @@ export const provenance = {
   assumed: { text: 'assumed', type: 'danger', about: 'taken as true without a check' },
 } as const
 
-/** What an HF run stored beside its certification: the statistics it read and how long it took. */
+/** The methods whose runs carry a certification, and take (ε, δ) and a noise switch. */
+export const certifiedMethods = ['hf', 'certified'] as const
+export type CertifiedMethod = (typeof certifiedMethods)[number]
+export const isCertifiedMethod = (method: string): method is CertifiedMethod =>
+  (certifiedMethods as readonly string[]).includes(method)
+
+/**
+ * An accuracy floor typed as a percent ("90", "90.5"), as the fraction the engine takes; empty is
+ * null (the engine's default: the trained model's accuracy minus 5 points).
+ */
+export function parseAccuracyFloor(text: string): { value: number | null; error: string | null } {
+  if (text.trim() === '') return { value: null, error: null }
+  const value = number(text)
+  if (!Number.isFinite(value) || value < 0 || value > 100)
+    return { value: null, error: 'A percentage from 0 to 100, or empty for the default.' }
+  return { value: value / 100, error: null }
+}
+
+/** What the certified Newton step stored beside its certification. */
+export interface NewtonStep {
+  convergence: { case: 'converged' | 'nonconvergent'; trainedGradientNorm: number } | null
+  lissa: {
+    scale: number
+    depth: number
+    repetitions: number
+    batchSize: number
+    gradientNorm: number
+    stepNorm: number
+    /** ‖h‖ along the first repetition of the recursion. */
+    trace: { step: number; norm: number }[]
+  } | null
+  /** The published model's test accuracy (a fraction). */
+  testAccuracy: number | null
+}
+
+/** What a certified run stored beside its certification: HF's statistics, or the Newton step's LiSSA. */
 export interface CertifiedRun {
   certification: Certification
+  /** HF: the statistics it read. */
   statistics: {
     bytes: number
     dtype: string
@@ -69,15 +106,19 @@ export interface CertifiedRun {
     createdAt: string
     recordMs: number
   } | null
-  timings: { readMs: number; applyMs: number } | null
+  /** applyMs: the whole deletion; readMs: HF reading the rows' vectors; lissaMs: the Newton step's LiSSA. */
+  timings: { applyMs: number; readMs: number | null; lissaMs: number | null } | null
+  /** The certified Newton step's own details; null for HF. */
+  newton: NewtonStep | null
 }
 
 const isObject = (x: unknown): x is Record<string, unknown> => typeof x === 'object' && x !== null
 const numbers = (x: Record<string, unknown>, keys: string[]) => keys.every((k) => typeof x[k] === 'number')
+const numberOrNull = (x: unknown) => (typeof x === 'number' ? x : null)
 
 /** The certification a run's record carries in its details, or null for a method without one. */
 export function certificationOf(record: RunRecord): CertifiedRun | null {
-  const { certification, statistics, timings } = record.details
+  const { certification, statistics, timings, convergence, lissa, testAccuracy } = record.details
   // The engine writes these to the contract's schema; a record from an older build may lack parts.
   if (
     !isObject(certification) ||
@@ -93,8 +134,28 @@ export function certificationOf(record: RunRecord): CertifiedRun | null {
         ? (statistics as unknown as CertifiedRun['statistics'])
         : null,
     timings:
-      isObject(timings) && numbers(timings, ['readMs', 'applyMs'])
-        ? (timings as unknown as CertifiedRun['timings'])
+      isObject(timings) && typeof timings.applyMs === 'number'
+        ? {
+            applyMs: timings.applyMs,
+            readMs: numberOrNull(timings.readMs),
+            lissaMs: numberOrNull(timings.lissaMs),
+          }
+        : null,
+    newton:
+      record.method === 'certified'
+        ? {
+            convergence:
+              isObject(convergence) && typeof convergence.trainedGradientNorm === 'number'
+                ? (convergence as unknown as NonNullable<NewtonStep['convergence']>)
+                : null,
+            lissa:
+              isObject(lissa) &&
+              numbers(lissa, ['scale', 'depth', 'gradientNorm', 'stepNorm']) &&
+              Array.isArray(lissa.trace)
+                ? (lissa as unknown as NonNullable<NewtonStep['lissa']>)
+                : null,
+            testAccuracy: numberOrNull(testAccuracy),
+          }
         : null,
   }
 }
