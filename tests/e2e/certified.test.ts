@@ -266,7 +266,7 @@ describe('certified unlearning (Newton step) in Chromium', () => {
       await page.getByLabel('ε', { exact: true }).fill('100')
       // The noise is drawn afresh each run and σ = 0.69 is large beside ‖θ‖: over 16 CLI runs test
       // accuracy fell between 74 % and 96 %, so the default floor (trained − 5 = 91.5 %) refused
-      // most of them. A floor of 60 % holds this release to something it meets.
+      // most of them. A floor of 60 % (judged on the mean of unpublished draws) is one it meets.
       await page.getByLabel('Accuracy floor (%)').fill('60')
       await expect(page.locator('[data-test=run-reference] input').isChecked()).resolves.toBe(true)
       released = await startAndWait()
@@ -280,10 +280,14 @@ describe('certified unlearning (Newton step) in Chromium', () => {
         convergence: { case: string; trainedGradientNorm: number }
         lissa: { depth: number; trace: unknown[] }
         testAccuracy: number
+        floorCheck: { probes: number[]; expectedAccuracy: number }
       }
       expect(details.lissa.depth).toBe(200)
       expect(certification.noiseLimit).toBe(0.6)
-      expect(details.testAccuracy).toBeGreaterThanOrEqual(0.6)
+      // The floor is judged on unpublished draws; the release is a fresh one.
+      expect(details.floorCheck.probes).toHaveLength(3)
+      expect(details.floorCheck.expectedAccuracy).toBeGreaterThanOrEqual(0.6)
+      expect(details.testAccuracy).toBeGreaterThan(0.5)
       // The new version keeps its chain's training, so it can take a further certified release.
       const version = (await api<ModelInfo[]>('models.list')).find((m) => m.id === released) as ModelInfo
       expect(version).toMatchObject({ method: 'certified', parentId: prepared.id })

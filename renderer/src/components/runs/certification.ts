@@ -92,6 +92,8 @@ export interface NewtonStep {
   } | null
   /** The published model's test accuracy (a fraction). */
   testAccuracy: number | null
+  /** The floor's check: test accuracy of unpublished noise draws, and their mean. */
+  floorCheck: { probes: number[]; expectedAccuracy: number } | null
 }
 
 /** What a certified run stored beside its certification: HF's statistics, or the Newton step's LiSSA. */
@@ -118,7 +120,7 @@ const numberOrNull = (x: unknown) => (typeof x === 'number' ? x : null)
 
 /** The certification a run's record carries in its details, or null for a method without one. */
 export function certificationOf(record: RunRecord): CertifiedRun | null {
-  const { certification, statistics, timings, convergence, lissa, testAccuracy } = record.details
+  const { certification, statistics, timings, convergence, lissa, testAccuracy, floorCheck } = record.details
   // The engine writes these to the contract's schema; a record from an older build may lack parts.
   if (
     !isObject(certification) ||
@@ -155,6 +157,12 @@ export function certificationOf(record: RunRecord): CertifiedRun | null {
                 ? (lissa as unknown as NonNullable<NewtonStep['lissa']>)
                 : null,
             testAccuracy: numberOrNull(testAccuracy),
+            floorCheck:
+              isObject(floorCheck) &&
+              typeof floorCheck.expectedAccuracy === 'number' &&
+              Array.isArray(floorCheck.probes)
+                ? (floorCheck as unknown as NonNullable<NewtonStep['floorCheck']>)
+                : null,
           }
         : null,
   }
