@@ -139,6 +139,7 @@ for (const kind of args.models.split(',')) {
     retrained: scores(retrained),
     noise,
   })
+  log(`  ${JSON.stringify(runs.at(-1))}`) // kept on stderr as each model finishes
 }
 
 const result = {
