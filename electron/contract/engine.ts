@@ -52,7 +52,7 @@ export const TrainOptions = z.object({
 })
 
 /** Train-time recording a method needs before it can unlearn ('hf': per-sample statistics; 'certified': only a training it can certify, Adam with a projection radius). */
-export const preparations = ['hf', 'certified'] as const
+export const preparations = ['hf', 'certified', 'del'] as const
 
 /** What a prepared model recorded while it trained. */
 export const Preparation = z.object({
@@ -87,7 +87,7 @@ export const ModelInfo = z.object({
   createdAt: z.string(),
 })
 
-export const unlearningMethods = ['retrain', 'finetune', 'neggrad', 'hf', 'certified'] as const
+export const unlearningMethods = ['retrain', 'finetune', 'neggrad', 'hf', 'certified', 'del'] as const
 
 /** One constant a certified guarantee rests on, with where its value came from. */
 export const CertificationConstant = z.object({
