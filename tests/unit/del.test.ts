@@ -5,6 +5,8 @@
  * retrain on the forget rows while keeping their test accuracy. A no-op would leave forget
  * accuracy and the attack's AUC where the original had them, and change no parameter.
  */
+import { writeFileSync } from 'node:fs'
+import path from 'node:path'
 import { beforeAll, describe, expect, it } from 'vitest'
 import { TrainOptions } from '../../electron/contract/engine'
 import type { Dataset } from '../../electron/engine/data/dataset'
@@ -24,12 +26,14 @@ import {
 } from '../../electron/engine/methods/del'
 import { unlearnContext } from '../../electron/engine/methods/method'
 import { initParams, specOf, type ParamView } from '../../electron/engine/models/spec'
+import type { UnlearnResult } from '../../electron/engine/models/runs'
 import { loadModel } from '../../electron/engine/models/store'
 import { Random } from '../../electron/engine/random'
 import { tf } from '../../electron/engine/tf'
 import { defaultTrainConfig, train, uploadData, type TrainConfig } from '../../electron/engine/train'
 import { verificationReport, type ModelScores } from '../../electron/engine/verify'
 import { demoDataset, importedDemo, trainedContext } from '../support/engine'
+import { lethe } from '../support/cli'
 import { tempDir } from '../support/fixtures'
 
 const control: JobControl = { signal: new AbortController().signal, progress: () => {} }
@@ -300,4 +304,66 @@ describe('DEL on the digits demo (whole writers removed, α = 0.3)', () => {
       code: 'BAD_INPUT',
     })
   })
+})
+
+describe('lethe unlearn --method del', () => {
+  it('passes the fraction, the localization, the epochs and the learning rate through', () => {
+    const dir = tempDir('lethe-del-cli-')
+    const run = (args: string[]) => {
+      const result = lethe([...args, '--json'], { dataDir: dir })
+      expect(result.stderr).not.toMatch(/lethe: [A-Z_]+:/)
+      expect(result.code).toBe(0)
+      return JSON.parse(result.stdout) as Record<string, unknown>
+    }
+    const dataset = run([
+      'dataset',
+      'import',
+      'resources/datasets/breast-cancer.csv',
+      '--subject-column',
+      'patient_id',
+      '--label-column',
+      'diagnosis',
+    ])
+    const model = run([
+      'model',
+      'train',
+      '--dataset',
+      String(dataset.id),
+      '--arch',
+      'mlp',
+      '--hidden',
+      '16',
+      '--epochs',
+      '5',
+    ])
+    const subjects = path.join(dir, 'subjects.txt')
+    writeFileSync(subjects, 'P-0001\nP-0002\nP-0003\nP-0004\nP-0005\nP-0006\n')
+    const result = run([
+      'unlearn',
+      '--model',
+      String(model.id),
+      '--method',
+      'del',
+      '--subjects',
+      subjects,
+      '--fraction',
+      '0.1',
+      '--localization',
+      'saliency',
+      '--epochs',
+      '2',
+      '--lr',
+      '0.02',
+    ]) as unknown as UnlearnResult
+    expect(result.method).toBe('del')
+    expect(result.details).toMatchObject({
+      fraction: 0.1,
+      localization: 'saliency',
+      granularity: 'param',
+      epochs: 2,
+      learningRate: 0.02,
+    })
+    const d = specOf({ kind: 'mlp', inputs: 30, hidden: [16], classes: 2 }).size
+    expect((result.details.mask as MaskView).totals.selected).toBe(budgetOf(0.1, d))
+  }, 60_000)
 })
