@@ -36,7 +36,9 @@ export interface DelOptions {
   reset?: ResetTarget
   /** Seed of the fresh initialisation (and of the random mask); recorded either way. */
   resetSeed?: number
+  /** Fine-tuning epochs; default half the original training's. */
   epochs?: number
+  /** Default: the original training's learning rate. */
   learningRate?: number
 }
 
