@@ -6,6 +6,7 @@ import type { Input } from '../contract'
 import type { Evaluation } from '../engine/jobs'
 import type { UnlearnResult } from '../engine/models/runs'
 import type { ModelScores } from '../engine/verify'
+import type { MaskView } from '../engine/methods/del'
 import type { ModelManifest } from '../engine/models/store'
 import type { z } from 'zod'
 import type { Certification } from '../contract/engine'
@@ -53,9 +54,18 @@ function formatUnlearn(value: unknown): string {
       ? ''
       : `  Noise floor (distance between two independent exact retrains): ${d.noiseFloor.toFixed(4)}`,
     certificationLines(r.method, r.details),
+    maskLine(r.details),
   ]
     .filter(Boolean)
     .join('\n')
+}
+
+/** A localized run's selection: how much of the model it reset and how much fine-tuning moved. */
+function maskLine(details: Record<string, unknown>): string {
+  const mask = details.mask as MaskView | undefined
+  if (!mask) return ''
+  const t = mask.totals
+  return `  Localization ${String(details.localization)}: ${t.selected} of ${t.entries} parameters reset (${pct(t.selectedFraction)}); ${pct(t.trainableFraction)} trainable with the head, ${pct(t.changedFraction)} changed; the rest is bit-identical.`
 }
 
 /** A certified run's noise, budget and constants, with where each constant came from. */
@@ -258,7 +268,7 @@ export function registerEngineCommands(program: Command): void {
   common(program.command('unlearn'))
     .description('remove rows from a model: by request, by subject ids, or by row ids')
     .requiredOption('--model <id>', 'model version to unlearn from')
-    .requiredOption('--method <name>', 'retrain, finetune, neggrad, hf or certified')
+    .requiredOption('--method <name>', 'retrain, finetune, neggrad, hf, certified or del')
     .option('--request <id>', 'the erasure request whose subjects to remove')
     .option('--subjects <file>', 'file of subject ids, one per line')
     .option('--rows <file>', 'file of row ids, one per line')
@@ -283,6 +293,13 @@ export function registerEngineCommands(program: Command): void {
       number,
     )
     .option('--lambda <λ>', 'certified: local-convexity term added to the Hessian (default 0.01)', number)
+    .option('--fraction <α>', 'DEL: share of all parameters to reset and retrain (default 0.3)', number)
+    .option(
+      '--localization <rule>',
+      'DEL: del (|θ·∇loss| per neuron or channel, default), random or saliency (SalUn: |∇loss| per parameter)',
+    )
+    .option('--epochs <n>', 'finetune, neggrad, DEL: epochs of (fine-)tuning', integer)
+    .option('--lr <rate>', 'finetune, neggrad, DEL: learning rate', number)
     .action((o: CommonOptions & Record<string, string | number | boolean | undefined>) => {
       const options = Object.fromEntries(
         Object.entries({
@@ -293,6 +310,10 @@ export function registerEngineCommands(program: Command): void {
           lissaDepth: o.lissaDepth,
           lissaScale: o.lissaScale,
           lambda: o.lambda,
+          fraction: o.fraction,
+          localization: o.localization,
+          epochs: o.epochs,
+          learningRate: o.lr,
         }).filter(([, v]) => v !== undefined),
       )
       const input = {

@@ -89,7 +89,7 @@ export const ModelInfo = z.object({
   createdAt: z.string(),
 })
 
-export const unlearningMethods = ['retrain', 'finetune', 'neggrad', 'hf', 'certified'] as const
+export const unlearningMethods = ['retrain', 'finetune', 'neggrad', 'hf', 'certified', 'del'] as const
 
 /** One constant a certified guarantee rests on, with where its value came from. */
 export const CertificationConstant = z.object({

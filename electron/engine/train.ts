@@ -138,6 +138,13 @@ export interface TrainHooks {
   signal?: AbortSignal
   /** Override the batch plan (replayed retraining). */
   plan?: (epoch: number) => PlannedBatch[]
+  /**
+   * The entries that may train (non-zero = trainable), one per parameter. The gradient is
+   * masked before the optimiser (so momentum and Adam state stay zero outside), and the final
+   * update, after L2 and any projection, is taken only inside: every other entry keeps its
+   * initial value bit for bit (localized unlearning, DEL).
+   */
+  mask?: Float32Array | Uint8Array
 }
 
 export interface TrainResult {
@@ -165,6 +172,11 @@ export async function train(
       `Initial parameters have ${init.length} values; the model has ${spec.size}.`,
     )
   if (rows.length === 0) throw new LetheError('BAD_INPUT', 'There are no rows to train on.')
+  if (hooks.mask && hooks.mask.length !== spec.size)
+    throw new LetheError(
+      'BAD_INPUT',
+      `The training mask has ${hooks.mask.length} entries; the model has ${spec.size}.`,
+    )
   const plan = hooks.plan ?? ((epoch: number) => batchPlan(rows, config, epoch))
   const stepsPerEpoch = Math.ceil(rows.length / config.batchSize)
   const totalSteps = stepsPerEpoch * config.epochs
@@ -176,6 +188,8 @@ export async function train(
   const state = { m: tf.variable(first, false), v: tf.variable(second, false) }
   first.dispose()
   second.dispose()
+  const mask = hooks.mask ? tf.tensor1d(Float32Array.from(hooks.mask, (m) => (m ? 1 : 0))) : null
+  const trainable = mask ? tf.cast(mask, 'bool') : null
   const epochLoss: number[] = []
   let taken = 0
   let projections = 0
@@ -195,7 +209,9 @@ export async function train(
         index.dispose()
         if (hooks.onStep)
           await hooks.onStep({ epoch, step: batch.step, rows: batch.rows, learningRate: lr, params, x, y })
-        const { loss, grad } = lossAndGradient(spec, params, x, y, config.l2)
+        const { loss, grad: full } = lossAndGradient(spec, params, x, y, config.l2)
+        const grad = mask ? (tf.mul(full, mask) as tf.Tensor1D) : full
+        if (mask) full.dispose()
         let next = tf.tidy(() => update(config, params, grad, state, lr, taken + 1))
         grad.dispose()
         const radius = config.projectRadius
@@ -207,6 +223,11 @@ export async function train(
             next.dispose()
             next = projected
           }
+        }
+        if (trainable) {
+          const kept = tf.where(trainable, next, params) as tf.Tensor1D
+          next.dispose()
+          next = kept
         }
         params.assign(next)
         next.dispose()
@@ -256,6 +277,8 @@ export async function train(
     params.dispose()
     state.m.dispose()
     state.v.dispose()
+    mask?.dispose()
+    trainable?.dispose()
   }
 }
 

@@ -103,6 +103,7 @@ describe('the desk’s engine API: matching, runs and methods', () => {
       ['neggrad', 'empirical'],
       ['hf', 'certified'],
       ['certified', 'certified'],
+      ['del', 'empirical'],
     ])
   })
 

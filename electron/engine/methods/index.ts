@@ -2,13 +2,14 @@
 import { LetheError } from '../../contract'
 import { baselineMethods } from './baselines'
 import { certifiedMethod } from './certified'
+import { delMethod } from './del'
 import { hfMethod } from './hf'
 import type { UnlearningMethod } from './method'
 
 /** Options arrive as untyped JSON from the contract; each method reads the ones it knows. */
 type AnyMethod = UnlearningMethod<Record<string, unknown>>
 
-export const unlearningMethodList = [...baselineMethods, hfMethod, certifiedMethod] as AnyMethod[]
+export const unlearningMethodList = [...baselineMethods, hfMethod, certifiedMethod, delMethod] as AnyMethod[]
 
 export function methodNamed(name: string): AnyMethod {
   const method = unlearningMethodList.find((m) => m.name === name)

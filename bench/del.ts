@@ -1,0 +1,183 @@
+/**
+ * `npm run bench:del`: DEL, localized unlearning (ALGORITHMS.md §4), on Fashion-MNIST, on the
+ * selected backend (WASM without a GPU), for a CNN and an MLP trained with SGD and momentum; a
+ * seeded set of rows is forgotten.
+ *
+ * For each model, side by side in one run: DEL at α ∈ {0.05, 0.1, 0.3} against the random and
+ * saliency (SalLoc) masks at the same budget, full fine-tuning, gradient ascent (NegGrad) and the
+ * replayed exact retrain: the share of parameters changed, the time (and its ratio to the
+ * retrain's), forget, retain and test accuracy and the forget set's MIA AUC.
+ *
+ * Data: Debian's dataset-fashion-mnist, installed by the bench when missing (as root).
+ *
+ *   npx tsx bench/del.ts [--rows 4000] [--models cnn,mlp] [--epochs 10] [--forget 400]
+ *                        [--fractions 0.05,0.1,0.3] [--del-epochs N] [--json]
+ */
+import { mkdirSync } from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import { parseArgs } from 'node:util'
+import type { z } from 'zod'
+import { TrainOptions, type ArchitectureInput } from '../electron/contract/engine'
+import { probeBackends, selectBackend } from '../electron/engine/backends'
+import { loadDataset } from '../electron/engine/data/dataset'
+import { folders } from '../electron/engine/folders'
+import { trainModel, unlearnModel, type JobControl } from '../electron/engine/jobs'
+import type { MaskView } from '../electron/engine/methods/del'
+import type { UnlearnResult } from '../electron/engine/models/runs'
+import { loadModel } from '../electron/engine/models/store'
+import { Random } from '../electron/engine/random'
+import { tf } from '../electron/engine/tf'
+import { importFashionMnist } from './fashion-mnist'
+
+const { values: args } = parseArgs({
+  options: {
+    rows: { type: 'string', default: '4000' },
+    models: { type: 'string', default: 'cnn,mlp' },
+    epochs: { type: 'string', default: '10' },
+    forget: { type: 'string', default: '400' },
+    fractions: { type: 'string', default: '0.05,0.1,0.3' },
+    'del-epochs': { type: 'string' },
+    json: { type: 'boolean', default: false },
+  },
+})
+const trainRows = Number(args.rows)
+const log = (line: string) => process.stderr.write(`${line}\n`)
+const control: JobControl = { signal: new AbortController().signal, progress: () => {} }
+
+const backend = await selectBackend(await probeBackends(), null)
+await tf.setBackend(backend.selected as string)
+log(`Backend: ${backend.selected} (${os.cpus().length} cores)`)
+
+const dataDir = path.join(os.tmpdir(), `lethe-bench-del-${process.pid}`)
+mkdirSync(dataDir, { recursive: true })
+const manifest = await importFashionMnist(dataDir, trainRows)
+const dataset = await loadDataset(folders(dataDir).datasets, manifest.id)
+const forget = new Random(7).shuffle(dataset.train).slice(0, Number(args.forget))
+log(`${dataset.train.length} training rows, ${dataset.test.length} test rows; forgetting ${forget.length}`)
+
+type Scores = UnlearnResult['report']['original']
+const scores = (s: Scores) => ({
+  test: s.test.accuracy as number,
+  forget: s.forget.accuracy as number,
+  retain: s.retain.accuracy as number,
+  miaAuc: s.mia.auc,
+})
+
+interface Row {
+  method: string
+  changed: number
+  seconds: number
+  scores: ReturnType<typeof scores>
+}
+
+const runs = []
+for (const kind of args.models.split(',')) {
+  const arch: z.infer<typeof ArchitectureInput> =
+    kind === 'cnn' ? { kind: 'cnn', filters: [8, 16], kernel: 3, dense: 64 } : { kind: 'mlp', hidden: [128] }
+  const training = TrainOptions.parse({
+    learningRate: 0.05,
+    momentum: 0.9,
+    epochs: Number(args.epochs),
+    batchSize: 64,
+    schedule: 'cosine',
+    l2: 0,
+  })
+  log(`\n${kind}: training (SGD, momentum 0.9, cosine, ${training.epochs} epochs)…`)
+  const started = performance.now()
+  const model = await trainModel({ dataDir, datasetId: manifest.id, arch, training, name: kind }, control)
+  const trainS = (performance.now() - started) / 1000
+  const original = (await loadModel(folders(dataDir).models, model.id)).params
+  const changedShare = async (result: UnlearnResult) => {
+    const params = (await loadModel(folders(dataDir).models, result.model.id)).params
+    let changed = 0
+    for (let i = 0; i < params.length; i++) if (!Object.is(params[i], original[i])) changed += 1
+    return changed / params.length
+  }
+  const unlearn = (method: string, options: Record<string, unknown>, reference = false) =>
+    unlearnModel(
+      {
+        dataDir,
+        modelId: model.id,
+        method,
+        rows: forget,
+        strictRows: true,
+        requestId: null,
+        reference,
+        options,
+      },
+      control,
+    )
+  const rows: Row[] = []
+  const add = async (label: string, result: UnlearnResult) => {
+    const row = {
+      method: label,
+      changed: await changedShare(result),
+      seconds: result.timings.unlearnMs / 1000,
+      scores: scores(result.report.unlearned),
+    }
+    rows.push(row)
+    log(`  ${label}: ${row.seconds.toFixed(1)} s, test ${row.scores.test.toFixed(3)}`)
+    return result
+  }
+
+  log('  fine-tuning, with the replayed exact retrain beside it…')
+  const finetuned = await add('finetune', await unlearn('finetune', {}, true))
+  const reference = finetuned.report.reference as Scores
+  const retrainS = (finetuned.reference?.ms ?? Number.NaN) / 1000
+  rows.unshift({ method: 'retrain (replay)', changed: 1, seconds: retrainS, scores: scores(reference) })
+  await add('neggrad', await unlearn('neggrad', {}))
+  const delEpochs = args['del-epochs'] === undefined ? undefined : Number(args['del-epochs'])
+  for (const fraction of args.fractions.split(',').map(Number)) {
+    for (const localization of ['del', 'random', 'saliency']) {
+      const result = await add(
+        `${localization} α=${fraction}`,
+        await unlearn('del', { fraction, localization, epochs: delEpochs }),
+      )
+      const mask = result.details.mask as MaskView
+      if (localization === 'del')
+        log(
+          `    reset ${(100 * mask.totals.selectedFraction).toFixed(1)}%, trainable ${(100 * mask.totals.trainableFraction).toFixed(1)}%`,
+        )
+    }
+  }
+  runs.push({
+    model: kind === 'cnn' ? 'CNN conv 8/16 (3×3), dense 64' : 'MLP 784-128-10',
+    parameters: model.parameters,
+    epochs: training.epochs,
+    trainS,
+    retrainS,
+    original: scores(finetuned.report.original),
+    rows,
+  })
+}
+
+const result = {
+  backend: backend.selected,
+  cores: os.cpus().length,
+  trainRows: dataset.train.length,
+  forget: forget.length,
+  runs,
+}
+if (args.json) console.log(JSON.stringify(result, null, 2))
+else {
+  const f = (v: number | null, digits = 3) => (v !== null && Number.isFinite(v) ? v.toFixed(digits) : '—')
+  const pct = (v: number) => `${(100 * v).toFixed(1)}%`.padStart(6)
+  console.log(
+    `DEL on Fashion-MNIST, ${result.trainRows} training rows, ${result.forget} forgotten, backend ${result.backend} (${result.cores} cores)`,
+  )
+  for (const r of runs) {
+    console.log(
+      `\n${r.model} (d = ${r.parameters}, SGD, ${r.epochs} epochs; training took ${f(r.trainS, 1)} s)`,
+    )
+    console.log(
+      `  ${'method'.padEnd(20)} ${'changed'.padStart(7)} ${'time'.padStart(8)} ${'÷retrain'.padStart(8)}  ${'forget'.padStart(6)}  ${'retain'.padStart(6)}  ${'test'.padStart(6)}  MIA AUC`,
+    )
+    const line = (method: string, changed: number | null, seconds: number | null, s: Row['scores']) =>
+      console.log(
+        `  ${method.padEnd(20)} ${changed === null ? '—'.padStart(7) : pct(changed).padStart(7)} ${seconds === null ? '—'.padStart(8) : `${f(seconds, 1)} s`.padStart(8)} ${seconds === null ? '—'.padStart(8) : f(seconds / r.retrainS, 2).padStart(8)}  ${pct(s.forget)}  ${pct(s.retain)}  ${pct(s.test)}  ${f(s.miaAuc)}`,
+      )
+    line('original', null, null, r.original)
+    for (const row of r.rows) line(row.method, row.changed, row.seconds, row.scores)
+  }
+}
