@@ -30,6 +30,7 @@ const METHOD_NAMES: Record<string, string> = {
   neggrad: 'Gradient ascent',
   hf: 'Hessian-free (HF)',
   certified: 'Certified Newton step',
+  del: 'DEL (localized reset)',
 }
 /** A model version's method, in words. */
 export const methodLabel = (method: string) => METHOD_NAMES[method] ?? method
