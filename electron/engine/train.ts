@@ -21,7 +21,12 @@ export interface TrainConfig {
   schedule:
     | { kind: 'constant' }
     | { kind: 'step'; everyEpochs: number; gamma: number }
-    | { kind: 'cosine' }
+    /**
+     * Half a cosine from η₀ down to floor·η₀ (default 0) over the run, per step; or, with
+     * perEpoch, one rate per epoch as PyTorch's CosineAnnealingLR(T_max = epochs) stepped once
+     * an epoch (DEL's recipe).
+     */
+    | { kind: 'cosine'; floor?: number; perEpoch?: boolean }
     /** η_t = η₀·γ^t with t the global step (HF's schedule: the decay makes the recursion contract). */
     | { kind: 'exponential'; gamma: number }
   /** Seeds the batch order. */
@@ -90,8 +95,14 @@ export function learningRateAt(
       return learningRate
     case 'step':
       return learningRate * schedule.gamma ** Math.floor(step / stepsPerEpoch / schedule.everyEpochs)
-    case 'cosine':
-      return 0.5 * learningRate * (1 + Math.cos((Math.PI * step) / Math.max(1, totalSteps)))
+    case 'cosine': {
+      const angle = schedule.perEpoch
+        ? (Math.PI * Math.floor(step / stepsPerEpoch)) / Math.max(1, config.epochs)
+        : (Math.PI * step) / Math.max(1, totalSteps)
+      const cosine = 0.5 * learningRate * (1 + Math.cos(angle))
+      const floor = schedule.floor ?? 0
+      return floor ? floor * learningRate + (1 - floor) * cosine : cosine
+    }
     case 'exponential':
       return learningRate * schedule.gamma ** step
   }

@@ -7,6 +7,7 @@ import { tf } from '../../electron/engine/tf'
 import {
   batchPlan,
   defaultTrainConfig,
+  learningRateAt,
   replayPlan,
   train,
   uploadData,
@@ -119,6 +120,22 @@ describe('batch plans', () => {
     expect(Array.from((without[0] as { rows: Int32Array }).rows)).toEqual(
       Array.from((plan[0] as { rows: Int32Array }).rows).filter((r) => r !== one),
     )
+  })
+})
+
+describe('learning-rate schedules', () => {
+  it('anneals a cosine per step to 0, or per epoch to a floor as PyTorch’s CosineAnnealingLR does', () => {
+    const base = { ...defaultTrainConfig, learningRate: 0.1, epochs: 4 }
+    const perStep = { ...base, schedule: { kind: 'cosine' as const } }
+    // 4 epochs × 5 steps: half-way through the run the rate is η₀/2, and it ends near 0.
+    expect(learningRateAt(perStep, 0, 20, 5)).toBe(0.1)
+    expect(learningRateAt(perStep, 10, 20, 5)).toBeCloseTo(0.05, 12)
+    expect(learningRateAt(perStep, 19, 20, 5)).toBeLessThan(0.001)
+    // η_e = η_min + (η₀ − η_min)(1 + cos(πe/E))/2 with η_min = 0.01·η₀, constant within an epoch.
+    const perEpoch = { ...base, schedule: { kind: 'cosine' as const, floor: 0.01, perEpoch: true } }
+    const torch = (e: number) => 0.001 + (0.1 - 0.001) * 0.5 * (1 + Math.cos((Math.PI * e) / 4))
+    for (const step of [0, 4, 5, 9, 12, 19])
+      expect(learningRateAt(perEpoch, step, 20, 5)).toBeCloseTo(torch(Math.floor(step / 5)), 12)
   })
 })
 

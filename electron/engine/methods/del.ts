@@ -341,14 +341,13 @@ export const delMethod: UnlearningMethod<DelOptions> = {
     const init = initParams(spec, resetSeed)
     const start = Float32Array.from(original.params, (v, i) => (selected[i] ? (init[i] as number) : v))
 
-    // The code's recipe: SGD, momentum 0.9, no weight decay, cosine annealing to 0.01·lr stepped per
-    // epoch. Lethe's cosine anneals per step to 0: the nearest the trainer's schedules come.
+    // The code's recipe: SGD, momentum 0.9, no weight decay, cosine annealing to 0.01·lr stepped per epoch.
     const config: TrainConfig = {
       ...recorded,
       optimizer: 'sgd',
       momentum: 0.9,
       l2: 0,
-      schedule: { kind: 'cosine' },
+      schedule: { kind: 'cosine', floor: 0.01, perEpoch: true },
       epochs: options.epochs ?? Math.max(1, Math.round(recorded.epochs / 2)),
       learningRate: options.learningRate ?? recorded.learningRate,
       seed: recorded.seed + 3,
@@ -370,7 +369,7 @@ export const delMethod: UnlearningMethod<DelOptions> = {
         epochs: config.epochs,
         learningRate: config.learningRate,
         steps: result.steps,
-        schedule: 'SGD, momentum 0.9, no weight decay, cosine to 0 per step',
+        schedule: 'SGD, momentum 0.9, no weight decay, cosine to 0.01·lr stepped per epoch',
         timings: { localizeMs, finetuneMs },
         mask: maskView(spec, selected, original.params, result.params),
       },
