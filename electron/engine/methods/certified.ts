@@ -23,7 +23,8 @@ import { Random } from '../random'
 import { hvp, topEigenvalue } from '../second-order'
 import { tf } from '../tf'
 import type { TrainConfig, TrainingData } from '../train'
-import { chainRoot, chainState, releaseCertification, releaseRecord, topUpNoise } from './lineage'
+import { certificationIn, chainRoot, chainState, releaseRecord, topUpNoise } from './lineage'
+import type { UnlearnResult } from '../models/runs'
 import type { Guarantee, UnlearnContext, UnlearningMethod } from './method'
 
 type Certification = z.infer<typeof CertificationSchema>
@@ -79,16 +80,15 @@ const FLOOR_PROBES = 3
  * ‖∇[L(θ*, D) + ½λ_wd‖θ*‖²]‖ of the trained model θ*, which decides the converged case. On the
  * chain's first request the step starts at θ*, so the retained gradient `g` and the forgotten
  * rows' gradient make it up without another pass over the data; later requests inherit it from
- * the previous release's record.
+ * the previous release's record (`parent`).
  */
 async function trainedGradientNorm(
   context: UnlearnContext,
   g: Float32Array,
   l2: number,
-  modelsDir: string,
+  parent: UnlearnResult | null,
 ): Promise<number> {
   const { spec, original, data, forgetRows, retainRows } = context
-  const parent = await releaseRecord(modelsDir, original.manifest)
   if (parent) {
     const inherited = (parent.details.convergence as { trainedGradientNorm?: number } | undefined)
       ?.trainedGradientNorm
@@ -387,11 +387,12 @@ export const certifiedMethod: UnlearningMethod<CertifiedOptions> = {
     const fresh = Array.from(forgetRows).filter((row) => !earlier.has(row))
     if (fresh.length === 0)
       throw new LetheError('BAD_INPUT', 'These rows were already removed from this model.')
-    const previous = (await releaseCertification(modelsDir, original.manifest)) ?? { sigma: 0 }
+    const parent = await releaseRecord(modelsDir, original.manifest)
+    const sigmaBefore = parent ? certificationIn(parent).sigma : 0
 
     const lambdaWd = config.l2
     // Each Newton step starts from the previous noiseless estimate, never from a noisy release (§3.4).
-    const theta = await chainState(modelsDir, original)
+    const theta = await chainState(modelsDir, original, parent)
     context.onProgress?.({ epoch: 0, epochs: 1, step: 0, steps: 1, loss: NaN, accuracy: NaN, etaMs: 0 })
     const spectrumStarted = performance.now()
 
@@ -433,7 +434,7 @@ export const certifiedMethod: UnlearningMethod<CertifiedOptions> = {
     const gradientStarted = performance.now()
     const g = await retainedGradient(spec, theta, data, retainRows, lambdaWd)
     const gNorm = l2Norm(g)
-    const trainedGradient = await trainedGradientNorm(context, g, lambdaWd, modelsDir)
+    const trainedGradient = await trainedGradientNorm(context, g, lambdaWd, parent)
     const converged = trainedGradient <= CONVERGED_GRADIENT
     const gradientMs = performance.now() - gradientStarted
     const solved = await lissa(spec, theta, data, retainRows, g, {
@@ -494,7 +495,7 @@ export const certifiedMethod: UnlearningMethod<CertifiedOptions> = {
       delta,
       sensitivity: bound,
       sigma,
-      sigmaBefore: previous.sigma,
+      sigmaBefore,
       topUp,
       relativeNoise: (sigma * Math.sqrt(spec.size)) / thetaNorm,
       noiseLimit: accuracyFloor,

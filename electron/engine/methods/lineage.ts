@@ -46,27 +46,33 @@ export async function releaseRecord(modelsDir: string, model: ModelManifest): Pr
   return parseStored<UnlearnResult>(file, await readFile(file, 'utf8'))
 }
 
+/** The certification a release's run record carries. */
+export function certificationIn(record: UnlearnResult): z.infer<typeof Certification> {
+  const certification = record.details.certification as z.infer<typeof Certification> | undefined
+  if (!certification)
+    throw new LetheError('CORRUPT', `The record of ${record.model.id} carries no certification.`)
+  return certification
+}
+
 /** The certification the release `model` carries, or null for a trained version (nothing removed, no noise). */
 export async function releaseCertification(
   modelsDir: string,
   model: ModelManifest,
 ): Promise<z.infer<typeof Certification> | null> {
   const record = await releaseRecord(modelsDir, model)
-  if (!record) return null
-  const certification = record.details.certification as z.infer<typeof Certification> | undefined
-  if (!certification) throw new LetheError('CORRUPT', `The record of ${model.id} carries no certification.`)
-  return certification
+  return record && certificationIn(record)
 }
 
 /**
  * The parameters the next request in a chain starts from: the noiseless estimate kept beside a
- * noisy release, or the version's own parameters (a trained version, or a release without noise).
+ * noisy release (`record`, the version's run record), or the version's own parameters (a trained
+ * version, or a release without noise).
  */
 export async function chainState(
   modelsDir: string,
   model: { manifest: ModelManifest; params: Float32Array },
+  record: UnlearnResult | null,
 ): Promise<Float32Array> {
-  const record = await releaseRecord(modelsDir, model.manifest)
   if (!record?.noiselessSha256) return model.params
   return loadNoiseless(modelsDir, model.manifest, record.noiselessSha256)
 }
