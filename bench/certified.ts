@@ -15,20 +15,13 @@
  *   npx tsx bench/certified.ts [--rows 4000] [--models logreg,mlp] [--epochs 10] [--hidden 32]
  *                              [--forget 40] [--json]
  */
-import { mkdirSync } from 'node:fs'
 import os from 'node:os'
-import path from 'node:path'
 import { parseArgs } from 'node:util'
 import type { z } from 'zod'
 import { TrainOptions, type ArchitectureInput, type Certification } from '../electron/contract/engine'
-import { probeBackends, selectBackend } from '../electron/engine/backends'
-import { loadDataset } from '../electron/engine/data/dataset'
-import { folders } from '../electron/engine/folders'
 import { trainModel, unlearnModel, type JobControl } from '../electron/engine/jobs'
 import type { UnlearnResult } from '../electron/engine/models/runs'
-import { Random } from '../electron/engine/random'
-import { tf } from '../electron/engine/tf'
-import { importFashionMnist } from './fashion-mnist'
+import { log, scoresOf, unlearningSetting } from './fashion-mnist'
 
 const { values: args } = parseArgs({
   options: {
@@ -46,26 +39,13 @@ const { values: args } = parseArgs({
   },
 })
 const trainRows = Number(args.rows)
-const log = (line: string) => process.stderr.write(`${line}\n`)
 const control: JobControl = { signal: new AbortController().signal, progress: () => {} }
 
-const report = await selectBackend(await probeBackends(), null)
-await tf.setBackend(report.selected as string)
-log(`Backend: ${report.selected} (${os.cpus().length} cores)`)
-
-const dataDir = path.join(os.tmpdir(), `lethe-bench-certified-${process.pid}`)
-mkdirSync(dataDir, { recursive: true })
-const manifest = await importFashionMnist(dataDir, trainRows)
-const dataset = await loadDataset(folders(dataDir).datasets, manifest.id)
-const forget = new Random(7).shuffle(dataset.train).slice(0, Number(args.forget))
-log(`${dataset.train.length} training rows, ${dataset.test.length} test rows; forgetting ${forget.length}`)
-
-const scores = (s: UnlearnResult['report']['original']) => ({
-  test: s.test.accuracy as number,
-  forget: s.forget.accuracy as number,
-  retain: s.retain.accuracy as number,
-  miaAuc: s.mia.auc,
-})
+const { backend, dataDir, manifest, dataset, forget } = await unlearningSetting(
+  'certified',
+  trainRows,
+  Number(args.forget),
+)
 
 const runs = []
 for (const kind of args.models.split(',')) {
@@ -134,16 +114,16 @@ for (const kind of args.models.split(',')) {
     distanceRatio:
       (exact.report.distance.unlearnedToReference as number) /
       (exact.report.distance.originalToReference as number),
-    original: scores(exact.report.original),
-    unlearned: scores(exact.report.unlearned),
-    retrained: scores(retrained),
+    original: scoresOf(exact.report.original),
+    unlearned: scoresOf(exact.report.unlearned),
+    retrained: scoresOf(retrained),
     noise,
   })
   log(`  ${JSON.stringify(runs.at(-1))}`) // kept on stderr as each model finishes
 }
 
 const result = {
-  backend: report.selected,
+  backend,
   cores: os.cpus().length,
   trainRows: dataset.train.length,
   forget: forget.length,

@@ -13,22 +13,16 @@
  *   npx tsx bench/del.ts [--rows 4000] [--models cnn,mlp] [--epochs 10] [--forget 400]
  *                        [--fractions 0.05,0.1,0.3] [--del-epochs N] [--json]
  */
-import { mkdirSync } from 'node:fs'
 import os from 'node:os'
-import path from 'node:path'
 import { parseArgs } from 'node:util'
 import type { z } from 'zod'
 import { TrainOptions, type ArchitectureInput } from '../electron/contract/engine'
-import { probeBackends, selectBackend } from '../electron/engine/backends'
-import { loadDataset } from '../electron/engine/data/dataset'
 import { folders } from '../electron/engine/folders'
 import { trainModel, unlearnModel, type JobControl } from '../electron/engine/jobs'
 import type { MaskView } from '../electron/engine/methods/del'
 import type { UnlearnResult } from '../electron/engine/models/runs'
 import { loadModel } from '../electron/engine/models/store'
-import { Random } from '../electron/engine/random'
-import { tf } from '../electron/engine/tf'
-import { importFashionMnist } from './fashion-mnist'
+import { log, scoresOf, unlearningSetting } from './fashion-mnist'
 
 const { values: args } = parseArgs({
   options: {
@@ -42,33 +36,21 @@ const { values: args } = parseArgs({
   },
 })
 const trainRows = Number(args.rows)
-const log = (line: string) => process.stderr.write(`${line}\n`)
 const control: JobControl = { signal: new AbortController().signal, progress: () => {} }
 
-const backend = await selectBackend(await probeBackends(), null)
-await tf.setBackend(backend.selected as string)
-log(`Backend: ${backend.selected} (${os.cpus().length} cores)`)
-
-const dataDir = path.join(os.tmpdir(), `lethe-bench-del-${process.pid}`)
-mkdirSync(dataDir, { recursive: true })
-const manifest = await importFashionMnist(dataDir, trainRows)
-const dataset = await loadDataset(folders(dataDir).datasets, manifest.id)
-const forget = new Random(7).shuffle(dataset.train).slice(0, Number(args.forget))
-log(`${dataset.train.length} training rows, ${dataset.test.length} test rows; forgetting ${forget.length}`)
+const { backend, dataDir, manifest, dataset, forget } = await unlearningSetting(
+  'del',
+  trainRows,
+  Number(args.forget),
+)
 
 type Scores = UnlearnResult['report']['original']
-const scores = (s: Scores) => ({
-  test: s.test.accuracy as number,
-  forget: s.forget.accuracy as number,
-  retain: s.retain.accuracy as number,
-  miaAuc: s.mia.auc,
-})
 
 interface Row {
   method: string
   changed: number
   seconds: number
-  scores: ReturnType<typeof scores>
+  scores: ReturnType<typeof scoresOf>
 }
 
 const runs = []
@@ -114,7 +96,7 @@ for (const kind of args.models.split(',')) {
       method: label,
       changed: await changedShare(result),
       seconds: result.timings.unlearnMs / 1000,
-      scores: scores(result.report.unlearned),
+      scores: scoresOf(result.report.unlearned),
     }
     rows.push(row)
     log(`  ${label}: ${row.seconds.toFixed(1)} s, test ${row.scores.test.toFixed(3)}`)
@@ -125,7 +107,7 @@ for (const kind of args.models.split(',')) {
   const finetuned = await add('finetune', await unlearn('finetune', {}, true))
   const reference = finetuned.report.reference as Scores
   const retrainS = (finetuned.reference?.ms ?? Number.NaN) / 1000
-  rows.unshift({ method: 'retrain (replay)', changed: 1, seconds: retrainS, scores: scores(reference) })
+  rows.unshift({ method: 'retrain (replay)', changed: 1, seconds: retrainS, scores: scoresOf(reference) })
   await add('neggrad', await unlearn('neggrad', {}))
   const delEpochs = args['del-epochs'] === undefined ? undefined : Number(args['del-epochs'])
   for (const fraction of args.fractions.split(',').map(Number)) {
@@ -147,13 +129,13 @@ for (const kind of args.models.split(',')) {
     epochs: training.epochs,
     trainS,
     retrainS,
-    original: scores(finetuned.report.original),
+    original: scoresOf(finetuned.report.original),
     rows,
   })
 }
 
 const result = {
-  backend: backend.selected,
+  backend,
   cores: os.cpus().length,
   trainRows: dataset.train.length,
   forget: forget.length,

@@ -4,10 +4,17 @@
  * asks for, through the engine's own IDX importer.
  */
 import { spawnSync } from 'node:child_process'
-import { existsSync, readFileSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import os from 'node:os'
 import path from 'node:path'
 import { gunzipSync } from 'node:zlib'
+import { probeBackends, selectBackend } from '../electron/engine/backends'
+import { loadDataset } from '../electron/engine/data/dataset'
+import { folders } from '../electron/engine/folders'
 import { importDataset } from '../electron/engine/jobs'
+import type { UnlearnResult } from '../electron/engine/models/runs'
+import { Random } from '../electron/engine/random'
+import { tf } from '../electron/engine/tf'
 
 const DATA_DIR = '/usr/share/datasets/fashion-mnist'
 export const IMAGES = path.join(DATA_DIR, 'train-images-idx3-ubyte.gz')
@@ -62,3 +69,33 @@ export async function importFashionMnist(dataDir: string, trainRows: number) {
     seed: 42,
   })
 }
+
+export const log = (line: string) => process.stderr.write(`${line}\n`)
+
+/**
+ * An unlearning bench's setting: the selected backend, a fresh data folder holding `trainRows`
+ * training rows of Fashion-MNIST, those rows in a seeded order (`shuffled`) and the first
+ * `forgetCount` of them as the rows to forget.
+ */
+export async function unlearningSetting(bench: string, trainRows: number, forgetCount: number) {
+  const report = await selectBackend(await probeBackends(), null)
+  const backend = report.selected as string
+  await tf.setBackend(backend)
+  log(`Backend: ${backend} (${os.cpus().length} cores)`)
+  const dataDir = path.join(os.tmpdir(), `lethe-bench-${bench}-${process.pid}`)
+  mkdirSync(dataDir, { recursive: true })
+  const manifest = await importFashionMnist(dataDir, trainRows)
+  const dataset = await loadDataset(folders(dataDir).datasets, manifest.id)
+  const shuffled = new Random(7).shuffle(dataset.train)
+  const forget = shuffled.slice(0, forgetCount)
+  log(`${dataset.train.length} training rows, ${dataset.test.length} test rows; forgetting ${forget.length}`)
+  return { backend, dataDir, manifest, dataset, shuffled, forget }
+}
+
+/** A verified model's accuracies on the test, forget and retained rows, and the forget set's MIA AUC. */
+export const scoresOf = (s: UnlearnResult['report']['original']) => ({
+  test: s.test.accuracy as number,
+  forget: s.forget.accuracy as number,
+  retain: s.retain.accuracy as number,
+  miaAuc: s.mia.auc,
+})

@@ -18,21 +18,17 @@
  *   npx tsx bench/hf.ts [--rows 4000] [--models logreg,mlp,cnn] [--epochs 5] [--mlp-epochs 3]
  *                       [--hidden 16] [--forget 40] [--json]
  */
-import { mkdirSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { parseArgs } from 'node:util'
 import { TrainOptions, type ArchitectureInput } from '../electron/contract/engine'
 import type { z } from 'zod'
-import { probeBackends, selectBackend } from '../electron/engine/backends'
-import { loadDataset } from '../electron/engine/data/dataset'
 import { folders } from '../electron/engine/folders'
 import { trainModel, unlearnModel, type JobControl } from '../electron/engine/jobs'
 import { StatisticsFile, writeStatistics } from '../electron/engine/methods/hf-store'
 import type { UnlearnResult } from '../electron/engine/models/runs'
 import { Random } from '../electron/engine/random'
-import { tf } from '../electron/engine/tf'
-import { importFashionMnist } from './fashion-mnist'
+import { log, unlearningSetting } from './fashion-mnist'
 
 const LATENCY_DIM = 784 * 128 + 128 + 128 * 10 + 10
 
@@ -50,7 +46,6 @@ const { values: args } = parseArgs({
 })
 const trainRows = Number(args.rows)
 const forgetCount = Number(args.forget)
-const log = (line: string) => process.stderr.write(`${line}\n`)
 const control: JobControl = { signal: new AbortController().signal, progress: () => {} }
 
 const median = (values: number[]) => {
@@ -72,19 +67,13 @@ function addLatency(statistics: StatisticsFile, rows: number, repeats: number): 
   return median(times)
 }
 
-const report = await selectBackend(await probeBackends(), null)
-await tf.setBackend(report.selected as string)
-log(`Backend: ${report.selected} (${os.cpus().length} cores)`)
-
-const dataDir = path.join(os.tmpdir(), `lethe-bench-hf-${process.pid}`)
-mkdirSync(dataDir, { recursive: true })
-const manifest = await importFashionMnist(dataDir, trainRows)
-const dataset = await loadDataset(folders(dataDir).datasets, manifest.id)
-const shuffled = new Random(7).shuffle(dataset.train)
-const forget = shuffled.slice(0, forgetCount)
+const { backend, dataDir, manifest, dataset, shuffled, forget } = await unlearningSetting(
+  'hf',
+  trainRows,
+  forgetCount,
+)
 /** Rows for the latency runs (up to 100 at once), apart from the forget set. */
 const latencyRows = shuffled.slice(forgetCount, forgetCount + 100)
-log(`${dataset.train.length} training rows, ${dataset.test.length} test rows; forgetting ${forget.length}`)
 
 interface ModelRun {
   model: string
@@ -287,7 +276,7 @@ const bigLatency = [1, 10, 100].map((rows) => {
 store.close()
 
 const result = {
-  backend: report.selected,
+  backend,
   cores: os.cpus().length,
   trainRows: dataset.train.length,
   forget: forget.length,
