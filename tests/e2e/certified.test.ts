@@ -20,6 +20,7 @@ import {
   watchProblems,
   type BrowserMode,
 } from '../support/browser-mode'
+import { chooseMethod, closeLastRun, requestInProgress, startRunAndWait } from '../support/runs-page'
 
 type ModelInfo = Output<'models.list'>[number]
 
@@ -36,28 +37,6 @@ const certificationOf = async (modelId: string) => {
   return { record, certification: record.details.certification as z.infer<typeof Certification> }
 }
 
-/** A request for some demo patients, moved to in progress so that its rows can be unlearned. */
-async function request(ids: string[]): Promise<string> {
-  const created = await api<Output<'requests.create'>>('requests.create', {
-    requester: { name: 'Jane Doe' },
-    subjectIds: ids.map((value) => ({ type: 'customer-id', value })),
-    jurisdiction: 'gdpr',
-    received: '2026-11-02',
-  })
-  await api('requests.transition', { id: created.id, to: 'identity-verified', method: 'e-mail link' })
-  await api('requests.transition', { id: created.id, to: 'in-progress' })
-  return created.id
-}
-
-/** Chooses model, request and the certified method in the Runs form, and waits for the match count. */
-async function chooseRun(modelId: string, requestId: string): Promise<void> {
-  await page.goto(at(`/runs?request=${requestId}&model=${modelId}`))
-  await page.locator('[data-test=new-run] form').waitFor()
-  await page.locator('[data-test=run-match]').waitFor()
-  await page.locator('[data-test=method-certified]').click()
-  await page.locator('[data-test=certified-options]').waitFor()
-}
-
 /** λ = 100 and LiSSA depth 200 (the advanced section, collapsed until opened). */
 async function newtonOptions(): Promise<void> {
   await page.locator('#certified-lambda').fill('100')
@@ -69,31 +48,6 @@ async function newtonOptions(): Promise<void> {
   await depth.waitFor({ state: 'visible' })
   await page.locator('#certified-depth').fill('200')
   await page.locator('#certified-depth').blur()
-}
-
-/** Closes the outcome of an earlier run, so that what follows is this run's. */
-async function closeLastRun(): Promise<void> {
-  const close = page.getByRole('button', { name: 'Close the last run' })
-  if (await close.count()) {
-    await close.click()
-    await page.locator('[data-test=current-run]').waitFor({ state: 'detached' })
-  }
-}
-
-/** Starts the run and waits for its record to be shown; returns the new version's id. */
-async function startAndWait(): Promise<string> {
-  await closeLastRun()
-  await page.locator('[data-test=start-run]').click()
-  const job = page.locator('[data-test=current-run] [data-test=job]')
-  await job.waitFor()
-  await expect
-    .poll(() => job.getAttribute('data-state'), { timeout: 240_000, interval: 200 })
-    .not.toBe('running')
-  expect(await job.innerText()).not.toContain('Failed')
-  await page.locator('[data-test=run-finished]').waitFor()
-  const panel = page.locator('[data-test=verification-panel]')
-  await panel.waitFor()
-  return (await panel.getAttribute('data-model')) as string
 }
 
 beforeAll(async () => {
@@ -212,11 +166,16 @@ describe('certified unlearning (Newton step) in Chromium', () => {
     'refuses a release at ε = 1, whose noise would take test accuracy below the floor',
     { timeout: 300_000 },
     async () => {
-      const requestId = await request(['P-0001', 'P-0002', 'P-0003', 'P-0004', 'P-0005'])
+      const requestId = await requestInProgress(app, ['P-0001', 'P-0002', 'P-0003', 'P-0004', 'P-0005'])
 
       // A model trained otherwise cannot get a certified release: the card says why and Start is
       // off, unless the noise is off (a measurement, which any model can take).
-      await chooseRun(plain.id, requestId)
+      await chooseMethod(page, app, {
+        modelId: plain.id,
+        requestId,
+        method: 'certified',
+        options: 'certified-options',
+      })
       await expect(text('[data-test=method-certified-blocked]')).resolves.toContain(
         'This model was trained with SGD, not Adam and without a projection radius C',
       )
@@ -229,7 +188,12 @@ describe('certified unlearning (Newton step) in Chromium', () => {
       await page.locator('[data-test=certified-noise-off]').waitFor({ state: 'detached' })
       await expect(page.locator('[data-test=start-run]').isDisabled()).resolves.toBe(true)
 
-      await chooseRun(prepared.id, requestId)
+      await chooseMethod(page, app, {
+        modelId: prepared.id,
+        requestId,
+        method: 'certified',
+        options: 'certified-options',
+      })
       await expect(page.locator('[data-test=method-certified-blocked]').count()).resolves.toBe(0)
       await expect(text('[data-test=certified-ready]')).resolves.toContain('C = 3')
       // The defaults from Settings, shared with HF.
@@ -243,7 +207,7 @@ describe('certified unlearning (Newton step) in Chromium', () => {
       await screenshot(page, 'certified-run-form')
 
       const before = (await api<ModelInfo[]>('models.list')).length
-      await closeLastRun()
+      await closeLastRun(page)
       await page.locator('[data-test=start-run]').click()
       const job = page.locator('[data-test=current-run] [data-test=job]')
       await expect.poll(() => job.getAttribute('data-state'), { timeout: 240_000 }).toBe('failed')
@@ -269,7 +233,7 @@ describe('certified unlearning (Newton step) in Chromium', () => {
       // most of them. A floor of 60 % (judged on the mean of unpublished draws) is one it meets.
       await page.getByLabel('Accuracy floor (%)').fill('60')
       await expect(page.locator('[data-test=run-reference] input').isChecked()).resolves.toBe(true)
-      released = await startAndWait()
+      released = await startRunAndWait(page)
 
       const { record, certification } = await certificationOf(released)
       expect(record.method).toBe('certified')
@@ -334,8 +298,13 @@ describe('certified unlearning (Newton step) in Chromium', () => {
   )
 
   it('marks a run without noise as not certified', { timeout: 300_000 }, async () => {
-    const requestId = await request(['P-0020', 'P-0021'])
-    await chooseRun(prepared.id, requestId)
+    const requestId = await requestInProgress(app, ['P-0020', 'P-0021'])
+    await chooseMethod(page, app, {
+      modelId: prepared.id,
+      requestId,
+      method: 'certified',
+      options: 'certified-options',
+    })
     await page.locator('[data-test=certified-noise]').click()
     await page.locator('[data-test=certified-noise-off]').waitFor()
     await expect(text('[data-test=certified-noise-off]')).resolves.toContain(
@@ -344,7 +313,7 @@ describe('certified unlearning (Newton step) in Chromium', () => {
     await newtonOptions()
     await page.locator('[data-test=run-reference]').click()
     await screenshot(page, 'certified-run-noise-off')
-    const version = await startAndWait()
+    const version = await startRunAndWait(page)
 
     const { record, certification } = await certificationOf(version)
     expect(certification.noise).toBe(false)

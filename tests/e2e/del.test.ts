@@ -15,6 +15,7 @@ import {
   watchProblems,
   type BrowserMode,
 } from '../support/browser-mode'
+import { chooseMethod, requestInProgress, startRunAndWait } from '../support/runs-page'
 
 type ModelInfo = Output<'models.list'>[number]
 
@@ -38,51 +39,9 @@ afterAll(async () => {
   await app?.stop()
 })
 
-/** A request for some digits writers, moved to in progress so that their rows can be unlearned. */
-async function request(writers: string[]): Promise<string> {
-  const created = await api<Output<'requests.create'>>('requests.create', {
-    requester: { name: 'A writer' },
-    subjectIds: writers.map((value) => ({ type: 'customer-id', value })),
-    jurisdiction: 'gdpr',
-    received: '2026-11-02',
-  })
-  await api('requests.transition', { id: created.id, to: 'identity-verified', method: 'e-mail link' })
-  await api('requests.transition', { id: created.id, to: 'in-progress' })
-  return created.id
-}
-
-/** Chooses model and request from the address, DEL as the method, and waits for its options. */
-async function chooseDel(modelId: string, requestId: string): Promise<void> {
-  await page.goto(at(`/runs?request=${requestId}&model=${modelId}`))
-  await page.locator('[data-test=new-run] form').waitFor()
-  await page.locator('[data-test=run-match]').waitFor()
-  await page.locator('[data-test=method-del]').click()
-  await page.locator('[data-test=del-options]').waitFor()
-}
-
 async function setFraction(percent: number): Promise<void> {
   await page.locator('#del-fraction').fill(String(percent))
   await page.locator('#del-fraction').blur()
-}
-
-/** Starts the run and waits for its record to be shown; returns the new version's id. */
-async function startAndWait(): Promise<string> {
-  const close = page.getByRole('button', { name: 'Close the last run' })
-  if (await close.count()) {
-    await close.click()
-    await page.locator('[data-test=current-run]').waitFor({ state: 'detached' })
-  }
-  await page.locator('[data-test=start-run]').click()
-  const job = page.locator('[data-test=current-run] [data-test=job]')
-  await job.waitFor()
-  await expect
-    .poll(() => job.getAttribute('data-state'), { timeout: 240_000, interval: 200 })
-    .not.toBe('running')
-  expect(await job.innerText()).not.toContain('Failed')
-  await page.locator('[data-test=run-finished]').waitFor()
-  const panel = page.locator('[data-test=verification-panel]')
-  await panel.waitFor()
-  return (await panel.getAttribute('data-model')) as string
 }
 
 let model: ModelInfo
@@ -105,11 +64,16 @@ describe('DEL, localized unlearning, in Chromium', () => {
       .toBe('succeeded')
     model = (await api<ModelInfo[]>('models.list'))[0] as ModelInfo
     expect(model.parameters).toBe(64 * 32 + 32 + 32 * 10 + 10)
-    requestId = await request(['W-116', 'W-080', 'W-137', 'W-125'])
+    requestId = await requestInProgress(app, ['W-116', 'W-080', 'W-137', 'W-125'], 'A writer')
   })
 
   it('runs DEL at α = 30 % and shows the mask above the verification', { timeout: 300_000 }, async () => {
-    await chooseDel(model.id, requestId)
+    await chooseMethod(page, app, {
+      modelId: model.id,
+      requestId: requestId,
+      method: 'del',
+      options: 'del-options',
+    })
     // The defaults: the paper's 30 %, DEL's own score, a fresh draw; fine-tuning collapsed.
     await expect(page.locator('#del-fraction').inputValue()).resolves.toBe('30.0')
     await expect(text('[data-test=del-options]')).resolves.toContain('the paper’s operating point is 30 %')
@@ -131,7 +95,7 @@ describe('DEL, localized unlearning, in Chromium', () => {
     await page.locator('[data-test=del-options]').scrollIntoViewIfNeeded()
     await screenshot(page, 'del-run-form')
 
-    const version = await startAndWait()
+    const version = await startRunAndWait(page)
     const record = await api<Output<'unlearn.get'>>('unlearn.get', { modelId: version })
     expect(record.method).toBe('del')
     expect(record.guarantee.kind).toBe('empirical')
@@ -182,8 +146,13 @@ describe('DEL, localized unlearning, in Chromium', () => {
   })
 
   it('runs the random-mask baseline at 10 %', { timeout: 300_000 }, async () => {
-    const second = await request(['W-163', 'W-152'])
-    await chooseDel(model.id, second)
+    const second = await requestInProgress(app, ['W-163', 'W-152'], 'A writer')
+    await chooseMethod(page, app, {
+      modelId: model.id,
+      requestId: second,
+      method: 'del',
+      options: 'del-options',
+    })
     await page.locator('[data-test=del-localization]').click()
     await page.locator('.el-select-dropdown__item', { hasText: 'Random mask' }).click()
     await expect(text('[data-test=del-localization-about]')).resolves.toContain('random selection')
@@ -191,7 +160,7 @@ describe('DEL, localized unlearning, in Chromium', () => {
     await page.locator('[data-test=run-reference]').click()
     await expect(page.locator('[data-test=run-reference] input').isChecked()).resolves.toBe(false)
     await screenshot(page, 'del-run-form-random')
-    const version = await startAndWait()
+    const version = await startRunAndWait(page)
 
     const record = await api<Output<'unlearn.get'>>('unlearn.get', { modelId: version })
     expect(record.details).toMatchObject({ fraction: 0.1, localization: 'random' })

@@ -16,6 +16,7 @@ import {
   watchProblems,
   type BrowserMode,
 } from '../support/browser-mode'
+import { chooseMethod, requestInProgress, startRunAndWait } from '../support/runs-page'
 
 type ModelInfo = Output<'models.list'>[number]
 interface Certification {
@@ -42,50 +43,6 @@ const at = (route: string) => `${app.url}#${route}`
 const certificationOf = async (modelId: string) => {
   const record = await api<Output<'unlearn.get'>>('unlearn.get', { modelId })
   return { record, certification: record.details.certification as Certification }
-}
-
-/** A request for some demo patients, moved to in progress so that its rows can be unlearned. */
-async function request(ids: string[]): Promise<string> {
-  const created = await api<Output<'requests.create'>>('requests.create', {
-    requester: { name: 'Jane Doe' },
-    subjectIds: ids.map((value) => ({ type: 'customer-id', value })),
-    jurisdiction: 'gdpr',
-    received: '2026-11-02',
-  })
-  await api('requests.transition', { id: created.id, to: 'identity-verified', method: 'e-mail link' })
-  await api('requests.transition', { id: created.id, to: 'in-progress' })
-  return created.id
-}
-
-/** Chooses model, request and HF in the Runs form, and waits for the match count. */
-async function chooseRun(modelId: string, requestId: string): Promise<void> {
-  await page.goto(at(`/runs?request=${requestId}&model=${modelId}`))
-  await page.locator('[data-test=new-run] form').waitFor()
-  await page.locator('[data-test=run-match]').waitFor()
-  await page.locator('[data-test=method-hf]').click()
-  await page.locator('[data-test=hf-options]').waitFor()
-}
-
-/** Starts the run and waits for its record to be shown; returns the new version's id. */
-async function startAndWait(): Promise<string> {
-  // The outcome of an earlier run stays on screen until closed: closed, so what follows is this run's.
-  const close = page.getByRole('button', { name: 'Close the last run' })
-  if (await close.count()) {
-    await close.click()
-    await page.locator('[data-test=current-run]').waitFor({ state: 'detached' })
-  }
-  await page.locator('[data-test=start-run]').click()
-  const job = page.locator('[data-test=current-run] [data-test=job]')
-  await job.waitFor()
-  // Ended one way or the other; a failure shows its message here rather than as a timeout.
-  await expect
-    .poll(() => job.getAttribute('data-state'), { timeout: 240_000, interval: 200 })
-    .not.toBe('running')
-  expect(await job.innerText()).not.toContain('Failed')
-  await page.locator('[data-test=run-finished]').waitFor()
-  const panel = page.locator('[data-test=verification-panel]')
-  await panel.waitFor()
-  return (await panel.getAttribute('data-model')) as string
 }
 
 beforeAll(async () => {
@@ -221,17 +178,17 @@ describe('certified fast unlearning (HF) in Chromium', () => {
     'unlearns a request with HF and shows its certification above the verification',
     { timeout: 300_000 },
     async () => {
-      const requestId = await request(['P-0001', 'P-0002', 'P-0003'])
+      const requestId = await requestInProgress(app, ['P-0001', 'P-0002', 'P-0003'])
 
       // A model trained without recording cannot be unlearned by HF: the card says so, Start is off.
-      await chooseRun(plain.id, requestId)
+      await chooseMethod(page, app, { modelId: plain.id, requestId, method: 'hf', options: 'hf-options' })
       await expect(text('[data-test=method-hf-blocked]')).resolves.toContain(
         'Train with ‘Record for HF’ first',
       )
       await expect(page.locator('[data-test=start-run]').isDisabled()).resolves.toBe(true)
       await screenshot(page, 'hf-run-blocked')
 
-      await chooseRun(prepared.id, requestId)
+      await chooseMethod(page, app, { modelId: prepared.id, requestId, method: 'hf', options: 'hf-options' })
       await expect(page.locator('[data-test=method-hf-blocked]').count()).resolves.toBe(0)
       // The defaults from Settings, then this run's own ε.
       await expect(page.locator('[data-test=hf-epsilon]').inputValue()).resolves.toBe('2')
@@ -256,7 +213,7 @@ describe('certified fast unlearning (HF) in Chromium', () => {
 
       // A weaker guarantee fits: ε = 100 (the most Settings allow).
       await page.getByLabel('ε', { exact: true }).fill('100')
-      firstVersion = await startAndWait()
+      firstVersion = await startRunAndWait(page)
       const { record, certification } = await certificationOf(firstVersion)
       expect(record.method).toBe('hf')
       expect(record.guarantee).toMatchObject({ kind: 'certified', epsilon: 100, delta: 1e-5 })
@@ -300,15 +257,15 @@ describe('certified fast unlearning (HF) in Chromium', () => {
 
   it('unlearns a second request from the new version: more rows spent, the noise topped up', async () => {
     const first = (await certificationOf(firstVersion)).certification
-    const requestId = await request(['P-0010', 'P-0011', 'P-0012'])
-    await chooseRun(firstVersion, requestId)
+    const requestId = await requestInProgress(app, ['P-0010', 'P-0011', 'P-0012'])
+    await chooseMethod(page, app, { modelId: firstVersion, requestId, method: 'hf', options: 'hf-options' })
     await expect(page.locator('[data-test=method-hf-blocked]').count()).resolves.toBe(0)
     await page.getByLabel('ε', { exact: true }).fill('100')
     await page.getByLabel('δ', { exact: true }).fill('1e-5')
     // A looser utility limit for this release: the engine holds the run to it.
     await page.locator('#hf-noise-limit').fill('2')
     await page.locator('[data-test=run-reference]').click()
-    const second = await startAndWait()
+    const second = await startRunAndWait(page)
 
     const { certification } = await certificationOf(second)
     expect(certification.noiseLimit).toBe(2)
@@ -328,13 +285,13 @@ describe('certified fast unlearning (HF) in Chromium', () => {
   })
 
   it('marks a run without noise as not certified', async () => {
-    const requestId = await request(['P-0020', 'P-0021'])
-    await chooseRun(prepared.id, requestId)
+    const requestId = await requestInProgress(app, ['P-0020', 'P-0021'])
+    await chooseMethod(page, app, { modelId: prepared.id, requestId, method: 'hf', options: 'hf-options' })
     await page.locator('[data-test=hf-noise]').click()
     await page.locator('[data-test=hf-noise-off]').waitFor()
     await page.locator('[data-test=run-reference]').click()
     await screenshot(page, 'hf-run-noise-off')
-    const version = await startAndWait()
+    const version = await startRunAndWait(page)
 
     const { record, certification } = await certificationOf(version)
     expect(certification.noise).toBe(false)
