@@ -1,17 +1,22 @@
 /**
  * `npm run bench:del`: DEL, localized unlearning (ALGORITHMS.md §4), on Fashion-MNIST, on the
  * selected backend (WASM without a GPU), for a CNN and an MLP trained with SGD and momentum; a
- * seeded set of rows is forgotten.
+ * seeded set of rows is forgotten, from every class (IID) or, with --forget-classes, only from
+ * some (the paper's non-IID setting: classes 2 and 5 of CIFAR-10).
  *
  * For each model, side by side in one run: DEL at α ∈ {0.05, 0.1, 0.3} against the random and
- * saliency (SalLoc) masks at the same budget, full fine-tuning, gradient ascent (NegGrad) and the
- * replayed exact retrain: the share of parameters changed, the time (and its ratio to the
- * retrain's), forget, retain and test accuracy and the forget set's MIA AUC.
+ * saliency (SalLoc) masks at the same budget, the shallowest / deepest layers and CritMem at the
+ * largest α, full fine-tuning, gradient ascent (NegGrad) and the replayed exact retrain: the
+ * share of parameters changed, the time (and its ratio to the retrain's), forget, retain and
+ * test accuracy, the forget set's MIA AUC, and the average gap to the retrain (mean |Δ| of the
+ * three accuracies and the AUC, in points; the paper reports Δ = oracle − method).
  *
  * Data: Debian's dataset-fashion-mnist, installed by the bench when missing (as root).
  *
  *   npx tsx bench/del.ts [--rows 4000] [--models cnn,mlp] [--epochs 10] [--forget 400]
- *                        [--fractions 0.05,0.1,0.3] [--del-epochs N] [--json]
+ *                        [--forget-classes 2,5] [--fractions 0.05,0.1,0.3]
+ *                        [--baselines random,saliency,shallow,deep,critmem]
+ *                        [--del-epochs N] [--del-lr R] [--json]
  */
 import os from 'node:os'
 import { parseArgs } from 'node:util'
@@ -31,20 +36,33 @@ const { values: args } = parseArgs({
     epochs: { type: 'string', default: '10' },
     forget: { type: 'string', default: '400' },
     fractions: { type: 'string', default: '0.05,0.1,0.3' },
+    'forget-classes': { type: 'string', default: '' },
+    baselines: { type: 'string', default: 'random,saliency,shallow,deep,critmem' },
     'del-epochs': { type: 'string' },
+    'del-lr': { type: 'string' },
     json: { type: 'boolean', default: false },
   },
 })
 const trainRows = Number(args.rows)
 const control: JobControl = { signal: new AbortController().signal, progress: () => {} }
 
+const forgetClasses = args['forget-classes'] === '' ? [] : args['forget-classes'].split(',').map(Number)
 const { backend, dataDir, manifest, dataset, forget } = await unlearningSetting(
   'del',
   trainRows,
   Number(args.forget),
+  forgetClasses,
 )
 
 type Scores = UnlearnResult['report']['original']
+
+/** SalUn's "average gap": mean |method − retrain| over forget, retain and test accuracy and the MIA AUC, in points. */
+const averageGap = (s: ReturnType<typeof scoresOf>, oracle: ReturnType<typeof scoresOf>) =>
+  (100 / 4) *
+  (Math.abs(s.forget - oracle.forget) +
+    Math.abs(s.retain - oracle.retain) +
+    Math.abs(s.test - oracle.test) +
+    Math.abs((s.miaAuc ?? Number.NaN) - (oracle.miaAuc ?? Number.NaN)))
 
 interface Row {
   method: string
@@ -109,18 +127,27 @@ for (const kind of args.models.split(',')) {
   const retrainS = (finetuned.reference?.ms ?? Number.NaN) / 1000
   rows.unshift({ method: 'retrain (replay)', changed: 1, seconds: retrainS, scores: scoresOf(reference) })
   await add('neggrad', await unlearn('neggrad', {}))
-  const delEpochs = args['del-epochs'] === undefined ? undefined : Number(args['del-epochs'])
-  for (const fraction of args.fractions.split(',').map(Number)) {
-    for (const localization of ['del', 'random', 'saliency']) {
+  const optional = (flag: 'del-epochs' | 'del-lr') =>
+    args[flag] === undefined ? undefined : Number(args[flag])
+  const finetuning = { epochs: optional('del-epochs'), learningRate: optional('del-lr') }
+  const fractions = args.fractions.split(',').map(Number)
+  const baselines = args.baselines.split(',').filter(Boolean)
+  // The per-budget baselines at every α; the layer baselines and CritMem at the paper's operating point (the largest α).
+  const perBudget = ['random', 'saliency']
+  for (const fraction of fractions) {
+    const at = baselines.filter((b) => perBudget.includes(b) || fraction === Math.max(...fractions))
+    for (const localization of ['del', ...at]) {
       const result = await add(
         `${localization} α=${fraction}`,
-        await unlearn('del', { fraction, localization, epochs: delEpochs }),
+        await unlearn('del', { fraction, localization, ...finetuning }),
       )
       const mask = result.details.mask as MaskView
-      if (localization === 'del')
-        log(
-          `    reset ${(100 * mask.totals.selectedFraction).toFixed(1)}%, trainable ${(100 * mask.totals.trainableFraction).toFixed(1)}%`,
-        )
+      const perView = mask.layers
+        .map((l) => `${l.name} ${((100 * l.selected) / l.entries).toFixed(0)}%`)
+        .join(', ')
+      log(
+        `    reset ${(100 * mask.totals.selectedFraction).toFixed(1)}% (${perView}), trainable ${(100 * mask.totals.trainableFraction).toFixed(1)}%, ${result.details.epochs} epochs at lr ${result.details.learningRate}`,
+      )
     }
   }
   runs.push({
@@ -139,25 +166,28 @@ const result = {
   cores: os.cpus().length,
   trainRows: dataset.train.length,
   forget: forget.length,
+  forgetClasses,
   runs,
 }
 if (args.json) console.log(JSON.stringify(result, null, 2))
 else {
   const f = (v: number | null, digits = 3) => (v !== null && Number.isFinite(v) ? v.toFixed(digits) : '—')
   const pct = (v: number) => `${(100 * v).toFixed(1)}%`.padStart(6)
+  const from = forgetClasses.length === 0 ? 'from every class' : `from classes ${forgetClasses.join(', ')}`
   console.log(
-    `DEL on Fashion-MNIST, ${result.trainRows} training rows, ${result.forget} forgotten, backend ${result.backend} (${result.cores} cores)`,
+    `DEL on Fashion-MNIST, ${result.trainRows} training rows, ${result.forget} forgotten ${from}, backend ${result.backend} (${result.cores} cores)`,
   )
   for (const r of runs) {
     console.log(
       `\n${r.model} (d = ${r.parameters}, SGD, ${r.epochs} epochs; training took ${f(r.trainS, 1)} s)`,
     )
     console.log(
-      `  ${'method'.padEnd(20)} ${'changed'.padStart(7)} ${'time'.padStart(8)} ${'÷retrain'.padStart(8)}  ${'forget'.padStart(6)}  ${'retain'.padStart(6)}  ${'test'.padStart(6)}  MIA AUC`,
+      `  ${'method'.padEnd(20)} ${'changed'.padStart(7)} ${'time'.padStart(8)} ${'÷retrain'.padStart(8)}  ${'forget'.padStart(6)}  ${'retain'.padStart(6)}  ${'test'.padStart(6)}  MIA AUC  avg gap`,
     )
+    const oracle = (r.rows[0] as Row).scores
     const line = (method: string, changed: number | null, seconds: number | null, s: Row['scores']) =>
       console.log(
-        `  ${method.padEnd(20)} ${changed === null ? '—'.padStart(7) : pct(changed).padStart(7)} ${seconds === null ? '—'.padStart(8) : `${f(seconds, 1)} s`.padStart(8)} ${seconds === null ? '—'.padStart(8) : f(seconds / r.retrainS, 2).padStart(8)}  ${pct(s.forget)}  ${pct(s.retain)}  ${pct(s.test)}  ${f(s.miaAuc)}`,
+        `  ${method.padEnd(20)} ${changed === null ? '—'.padStart(7) : pct(changed).padStart(7)} ${seconds === null ? '—'.padStart(8) : `${f(seconds, 1)} s`.padStart(8)} ${seconds === null ? '—'.padStart(8) : f(seconds / r.retrainS, 2).padStart(8)}  ${pct(s.forget)}  ${pct(s.retain)}  ${pct(s.test)}  ${f(s.miaAuc).padStart(7)}  ${f(averageGap(s, oracle), 2).padStart(7)}`,
       )
     line('original', null, null, r.original)
     for (const row of r.rows) line(row.method, row.changed, row.seconds, row.scores)

@@ -75,9 +75,15 @@ export const log = (line: string) => process.stderr.write(`${line}\n`)
 /**
  * An unlearning bench's setting: the selected backend, a fresh data folder holding `trainRows`
  * training rows of Fashion-MNIST, those rows in a seeded order (`shuffled`) and the first
- * `forgetCount` of them as the rows to forget.
+ * `forgetCount` of them as the rows to forget: drawn from every class (IID), or only from
+ * `classes` (the DEL paper's non-IID forget sets).
  */
-export async function unlearningSetting(bench: string, trainRows: number, forgetCount: number) {
+export async function unlearningSetting(
+  bench: string,
+  trainRows: number,
+  forgetCount: number,
+  classes: number[] = [],
+) {
   const report = await selectBackend(await probeBackends(), null)
   const backend = report.selected as string
   await tf.setBackend(backend)
@@ -87,8 +93,17 @@ export async function unlearningSetting(bench: string, trainRows: number, forget
   const manifest = await importFashionMnist(dataDir, trainRows)
   const dataset = await loadDataset(folders(dataDir).datasets, manifest.id)
   const shuffled = new Random(7).shuffle(dataset.train)
-  const forget = shuffled.slice(0, forgetCount)
-  log(`${dataset.train.length} training rows, ${dataset.test.length} test rows; forgetting ${forget.length}`)
+  const candidates =
+    classes.length === 0 ? shuffled : shuffled.filter((r) => classes.includes(dataset.labels[r] as number))
+  const forget = candidates.slice(0, forgetCount)
+  if (forget.length < forgetCount)
+    throw new Error(
+      `Only ${forget.length} training rows in classes ${classes.join(', ')}; asked to forget ${forgetCount}.`,
+    )
+  const from = classes.length === 0 ? 'all classes' : `classes ${classes.join(', ')}`
+  log(
+    `${dataset.train.length} training rows, ${dataset.test.length} test rows; forgetting ${forget.length} from ${from}`,
+  )
   return { backend, dataDir, manifest, dataset, shuffled, forget }
 }
 

@@ -7,6 +7,7 @@ import type { Evaluation } from '../engine/jobs'
 import type { UnlearnResult } from '../engine/models/runs'
 import type { ModelScores } from '../engine/verify'
 import type { MaskView } from '../engine/methods/del'
+import type { CriticalSearch } from '../engine/methods/localize'
 import type { ModelManifest } from '../engine/models/store'
 import type { z } from 'zod'
 import type { Certification } from '../contract/engine'
@@ -65,7 +66,11 @@ function maskLine(details: Record<string, unknown>): string {
   const mask = details.mask as MaskView | undefined
   if (!mask) return ''
   const t = mask.totals
-  return `  Localization ${String(details.localization)}: ${t.selected} of ${t.entries} parameters reset (${pct(t.selectedFraction)}); ${pct(t.trainableFraction)} trainable with the head, ${pct(t.changedFraction)} changed; the rest is bit-identical.`
+  const line = `  Localization ${String(details.localization)}: ${t.selected} of ${t.entries} parameters reset (${pct(t.selectedFraction)}); ${pct(t.trainableFraction)} trainable with the head, ${pct(t.changedFraction)} changed; the rest is bit-identical.`
+  const search = details.critmem as CriticalSearch | undefined
+  if (!search) return line
+  const mean = search.meanUnits === null ? '' : ` after ${search.meanUnits.toFixed(1)} units on average`
+  return `${line}\n  CritMem: ${search.flipped} of ${search.rows} rows flipped${mean} (at most ${search.cap} a row); ${search.selectedUnits} of the ${search.units} units found fit the budget.`
 }
 
 /** A certified run's noise, budget and constants, with where each constant came from. */
@@ -296,7 +301,7 @@ export function registerEngineCommands(program: Command): void {
     .option('--fraction <α>', 'DEL: share of all parameters to reset and retrain (default 0.3)', number)
     .option(
       '--localization <rule>',
-      'DEL: del (|θ·∇loss| per neuron or channel, default), random or saliency (SalUn: |∇loss| per parameter)',
+      'DEL: del (|θ·∇loss| per neuron or channel, default), or a baseline: random, saliency (SalUn: |∇loss| per parameter), shallow or deep (whole layers from the input or the head), critmem (units each row needs, Maini et al.)',
     )
     .option('--epochs <n>', 'finetune, neggrad, DEL: epochs of (fine-)tuning', integer)
     .option('--lr <rate>', 'finetune, neggrad, DEL: learning rate', number)

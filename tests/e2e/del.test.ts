@@ -2,7 +2,8 @@
  * DEL, localized unlearning, at the desk in Chromium on a fresh data folder: an MLP trained on the
  * digits demo through the API, a request for a few writers, then from the Runs form a DEL run at
  * α = 30 % with reference retraining, whose mask panel (headline, heat map, per-view table with the
- * head marked, reset seed, timings) sits above the verification; and a random-mask run at 10 %.
+ * head marked, reset seed, timings) sits above the verification; a random-mask run at 10 %; the
+ * saliency mask reset to θ₀; and CritMem with its search's facts.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { Browser, Page } from 'playwright-core'
@@ -82,8 +83,8 @@ describe('DEL, localized unlearning, in Chromium', () => {
     await expect(page.locator('#del-epochs').isVisible()).resolves.toBe(false)
     await page.locator('[data-test=del-advanced]').getByText('Advanced: fine-tuning').click()
     await page.locator('#del-epochs').waitFor({ state: 'visible' })
-    // Empty: half the original's 15 epochs.
-    await expect(page.locator('#del-epochs').getAttribute('placeholder')).resolves.toBe('default 8')
+    // Empty: the original's 15 epochs, as the paper's scripts fine-tune.
+    await expect(page.locator('#del-epochs').getAttribute('placeholder')).resolves.toBe('default 15')
     // A bad value is said and blocks Start; cleared, the default applies again.
     await page.locator('#del-epochs').fill('1.5')
     await expect(text('[data-test=del-options]')).resolves.toContain('A whole number of at least 1')
@@ -99,7 +100,7 @@ describe('DEL, localized unlearning, in Chromium', () => {
     const record = await api<Output<'unlearn.get'>>('unlearn.get', { modelId: version })
     expect(record.method).toBe('del')
     expect(record.guarantee.kind).toBe('empirical')
-    expect(record.details).toMatchObject({ fraction: 0.3, localization: 'del', epochs: 8 })
+    expect(record.details).toMatchObject({ fraction: 0.3, localization: 'del', epochs: 15 })
     const totals = (record.details.mask as { totals: { selectedFraction: number } }).totals
     expect(totals.selectedFraction).toBeCloseTo(0.3, 2)
 
@@ -171,6 +172,71 @@ describe('DEL, localized unlearning, in Chromium', () => {
     await expect(text('[data-test=mask-seed]')).resolves.toContain('also the mask’s')
     await page.locator('[data-test=mask-panel]').scrollIntoViewIfNeeded()
     await screenshot(page, 'del-mask-random')
+    expect(problems).toEqual([])
+  })
+
+  it('runs the saliency mask reset to the original initialisation θ₀', { timeout: 300_000 }, async () => {
+    const third = await requestInProgress(app, ['W-100'], 'A writer')
+    await chooseMethod(page, app, {
+      modelId: model.id,
+      requestId: third,
+      method: 'del',
+      options: 'del-options',
+    })
+    await page.locator('[data-test=del-localization]').click()
+    await page.locator('[data-test=del-localization-saliency]').click()
+    await expect(text('[data-test=del-localization-about]')).resolves.toContain('SalUn')
+    await page.locator('[data-test=del-reset-initial]').click()
+    await expect(page.locator('[data-test=del-reset-initial] input').isChecked()).resolves.toBe(true)
+    await page.locator('[data-test=run-reference]').click()
+    const version = await startRunAndWait(page)
+
+    const record = await api<Output<'unlearn.get'>>('unlearn.get', { modelId: version })
+    // θ₀ is redrawn from the seed training started from: the model's own.
+    expect(record.details).toMatchObject({
+      localization: 'saliency',
+      granularity: 'param',
+      score: 'gradient',
+      reset: { target: 'initial', seed: model.training.seed },
+    })
+    await page.locator('[data-test=mask-panel]').waitFor()
+    await expect(text('[data-test=mask-localization]')).resolves.toBe('Saliency (SalUn)')
+    await expect(text('[data-test=mask-reset]')).resolves.toBe('Original θ₀')
+    await expect(text('[data-test=mask-seed]')).resolves.toBe(`seed ${model.training.seed}`)
+    expect(problems).toEqual([])
+  })
+
+  it('runs CritMem and says how far its search went', { timeout: 300_000 }, async () => {
+    const fourth = await requestInProgress(app, ['W-090', 'W-091'], 'A writer')
+    await chooseMethod(page, app, {
+      modelId: model.id,
+      requestId: fourth,
+      method: 'del',
+      options: 'del-options',
+    })
+    await page.locator('[data-test=del-localization]').click()
+    await page.locator('[data-test=del-localization-critmem]').click()
+    await expect(text('[data-test=del-localization-about]')).resolves.toContain(
+      'until the model’s prediction',
+    )
+    await page.locator('[data-test=run-reference]').click()
+    const version = await startRunAndWait(page)
+
+    const record = await api<Output<'unlearn.get'>>('unlearn.get', { modelId: version })
+    const search = record.details.critmem as { rows: number; flipped: number; selectedUnits: number }
+    expect(record.details.localization).toBe('critmem')
+    expect(search.rows).toBeGreaterThan(0)
+    expect(search.flipped).toBeGreaterThan(0)
+    await page.locator('[data-test=mask-panel]').waitFor()
+    await expect(text('[data-test=mask-localization]')).resolves.toBe('CritMem')
+    await expect(text('[data-test=mask-critmem]')).resolves.toBe(
+      `${search.flipped} of ${search.rows} rows flipped`,
+    )
+    // Whole hidden units of 64 weights and a bias, none of the head: the selection is a multiple of 65.
+    const totals = (record.details.mask as { totals: { selected: number } }).totals
+    expect(totals.selected).toBe(65 * search.selectedUnits)
+    await page.locator('[data-test=mask-panel]').scrollIntoViewIfNeeded()
+    await screenshot(page, 'del-mask-critmem')
     expect(problems).toEqual([])
   })
 })

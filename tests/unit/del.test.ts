@@ -13,19 +13,19 @@ import type { Dataset } from '../../electron/engine/data/dataset'
 import { folders } from '../../electron/engine/folders'
 import { trainModel, unlearnModel, type JobControl } from '../../electron/engine/jobs'
 import { retrain } from '../../electron/engine/methods/baselines'
+import { decodeMask, delMethod, trainableMask, type MaskView } from '../../electron/engine/methods/del'
 import {
   budgetOf,
-  decodeMask,
-  delMethod,
+  criticalPath,
   forgetScores,
+  hiddenUnits,
   localize,
   topH,
-  trainableMask,
   unitScores,
-  type MaskView,
-} from '../../electron/engine/methods/del'
+} from '../../electron/engine/methods/localize'
 import { unlearnContext } from '../../electron/engine/methods/method'
-import { initParams, specOf, type ParamView } from '../../electron/engine/models/spec'
+import { logits } from '../../electron/engine/models/forward'
+import { initParams, specOf, type Architecture, type ParamView } from '../../electron/engine/models/spec'
 import type { UnlearnResult } from '../../electron/engine/models/runs'
 import { loadModel } from '../../electron/engine/models/store'
 import { Random } from '../../electron/engine/random'
@@ -156,8 +156,10 @@ describe('localization', () => {
     const d = context.spec.size
     for (const fraction of [0.05, 0.3]) {
       const masks = await Promise.all(
-        (['del', 'random', 'saliency'] as const).map((localization) =>
-          localize(context, { fraction, localization }, 1),
+        (['del', 'random', 'saliency'] as const).map(
+          async (localization) =>
+            (await localize({ ...context, params: context.original.params }, { fraction, localization }, 1))
+              .selected,
         ),
       )
       for (const mask of masks) expect(mask.reduce((a, b) => a + b, 0)).toBe(budgetOf(fraction, d))
@@ -173,7 +175,11 @@ describe('localization', () => {
       ).toBeGreaterThan(0)
     }
     // DEL's unit granularity selects whole output units of the weights (up to the one cut at the budget).
-    const mask = await localize(context, { fraction: 0.3 }, 1)
+    const { selected: mask } = await localize(
+      { ...context, params: context.original.params },
+      { fraction: 0.3 },
+      1,
+    )
     const W1 = context.spec.views[0] as ParamView
     const units = W1.shape[1] as number
     const partial = Array.from({ length: units }, (_, o) =>
@@ -183,6 +189,75 @@ describe('localization', () => {
       ),
     ).filter((s) => s > 0 && s < W1.size / units)
     expect(partial.length).toBeLessThanOrEqual(1)
+  })
+})
+
+describe('the paper’s other localization baselines', () => {
+  const arch: Architecture = { kind: 'mlp', inputs: 64, hidden: [16], classes: 10 }
+  let context: Awaited<ReturnType<typeof trainedContext>>
+  beforeAll(async () => {
+    context = await trainedContext(demoDataset('digits'), arch, { epochs: 3 })
+  })
+  const input = () => ({ ...context, params: context.original.params })
+  const selectedIn = (mask: Uint8Array, layer: number) =>
+    context.spec.views
+      .filter((v) => v.layer === layer)
+      .reduce((n, v) => n + mask.subarray(v.offset, v.offset + v.size).reduce((a, b) => a + b, 0), 0)
+
+  it('shallow fills layers from the input, deep from the head, each within the budget', async () => {
+    // d = 64·16 + 16 + 16·10 + 10 = 1,210; α = 0.3 → 363 entries. Layer 1 holds 1,040, the head 170.
+    const { selected: shallow } = await localize(input(), { fraction: 0.3, localization: 'shallow' }, 1)
+    const { selected: deep } = await localize(input(), { fraction: 0.3, localization: 'deep' }, 1)
+    expect(context.spec.size).toBe(1210)
+    expect([selectedIn(shallow, 0), selectedIn(shallow, 1)]).toEqual([363, 0])
+    expect([selectedIn(deep, 0), selectedIn(deep, 1)]).toEqual([363 - 170, 170])
+  })
+
+  it('CritMem zeroes the units critical to a row until its prediction flips, and no fewer would do', () => {
+    const { spec, data } = context
+    const predicted = (params: Float32Array, row: number) =>
+      tf.tidy(
+        () =>
+          tf
+            .argMax(logits(spec, tf.tensor1d(params), data.x.slice([row, 0], [1, -1]) as tf.Tensor2D), 1)
+            .dataSync()[0] as number,
+      )
+    const units = hiddenUnits(spec)
+    expect(units.length).toBe(16) // the head's units are never searched
+    const zeroing = (unitIndices: number[]) => {
+      const params = Float32Array.from(context.original.params)
+      const W1 = spec.views[0] as ParamView
+      for (const u of unitIndices) {
+        for (let i = u; i < W1.size; i += 16) params[W1.offset + i] = 0
+        params[(spec.views[1] as ParamView).offset + u] = 0
+      }
+      return params
+    }
+    let checked = 0
+    for (const row of context.forgetRows.slice(0, 12)) {
+      const label = at(digits.labels, row)
+      if (predicted(context.original.params, row) !== label) continue
+      const path = criticalPath(spec, context.original.params, data, row, new Float32Array(spec.size), 16)
+      if (!path.flipped) continue
+      expect(new Set(path.units).size).toBe(path.units.length)
+      expect(predicted(zeroing(path.units), row)).not.toBe(label)
+      expect(predicted(zeroing(path.units.slice(0, -1)), row)).toBe(label)
+      checked += 1
+    }
+    expect(checked).toBeGreaterThan(3)
+  })
+
+  it('CritMem resets whole hidden units, those most often critical, within the budget', async () => {
+    const { selected, search } = await localize(input(), { fraction: 0.3, localization: 'critmem' }, 1)
+    expect(search).toBeDefined()
+    const s = search as NonNullable<typeof search>
+    expect(s.rows).toBe(context.forgetRows.length)
+    expect(s.flipped).toBeGreaterThan(0)
+    // Layer 1's units hold 64 weights and a bias each: whole units only, none of the head.
+    expect(selectedIn(selected, 1)).toBe(0)
+    expect(selectedIn(selected, 0)).toBe(65 * s.selectedUnits)
+    expect(selectedIn(selected, 0)).toBeLessThanOrEqual(budgetOf(0.3, context.spec.size))
+    expect(s.selectedUnits).toBeGreaterThan(0)
   })
 })
 

@@ -1,146 +1,30 @@
 /**
- * DEL, deletion by example localization (ALGORITHMS.md §4): score every parameter by how much
- * it carries the forget rows, keep the top α of all parameters, reset those to a seeded fresh
- * initialisation, and fine-tune only them plus the classifier head on the retained rows.
- * Every other parameter stays bit for bit what it was. Two localization baselines share the
- * budget: a random mask, and SalUn's saliency mask (SalLoc).
+ * DEL, deletion by example localization (ALGORITHMS.md §4): localize the forget rows in at most
+ * α of all parameters (localize.ts: DEL's score or one of the paper's baselines), reset those to
+ * a seeded fresh initialisation (or θ₀), and fine-tune only them plus the classifier head on the
+ * retained rows. Every other parameter stays bit for bit what it was.
  *
  * Lethe's architectures have no batch normalisation (spec.ts: dense and 'same' conv layers,
  * ReLU, max-pooling), so there are no running statistics that fine-tuning could move outside
  * the mask (the code's pitfall 1): the parameters are the whole state.
  */
 import { LetheError } from '../../contract'
-import { lossAndGradient } from '../models/forward'
 import { initParams, type ModelSpec, type ParamView } from '../models/spec'
-import { Random } from '../random'
-import { tf } from '../tf'
-import { batchPlan, defaultTrainConfig, train, type TrainConfig, type TrainingData } from '../train'
-import type { Guarantee, UnlearnContext, UnlearningMethod } from './method'
+import { train, type TrainConfig } from '../train'
+import { localize, resolveLocalization, unitsOf, type LocalizeOptions } from './localize'
+import type { Guarantee, UnlearningMethod } from './method'
 
-export type Localization = 'del' | 'random' | 'saliency'
-/** 'unit': every entry of a weight's output unit (neuron, conv output channel) gets the unit's score; 'param': per entry. */
-export type Granularity = 'unit' | 'param'
-/** 'weighted': |Σ θ ⊙ ∇L_F| (DEL); 'gradient': |Σ ∇L_F| (SalUn's saliency). */
-export type Criterion = 'weighted' | 'gradient'
 /** 'fresh': a new seeded draw of the initialiser (the code's choice); 'initial': the original θ₀. */
 export type ResetTarget = 'fresh' | 'initial'
 
-export interface DelOptions {
-  /** α: the share of all parameters to reset and retrain (the paper's operating point: 0.3). */
-  fraction?: number
-  localization?: Localization
-  /** Override the localization's granularity (DEL: unit, saliency: param). */
-  granularity?: Granularity
-  /** Override the localization's score (DEL: weighted, saliency: gradient). */
-  score?: Criterion
+export interface DelOptions extends LocalizeOptions {
   reset?: ResetTarget
   /** Seed of the fresh initialisation (and of the random mask); recorded either way. */
   resetSeed?: number
-  /** Fine-tuning epochs; default half the original training's. */
+  /** Fine-tuning epochs; default the original training's (the paper's scripts: 30 and 30). */
   epochs?: number
   /** Default: the original training's learning rate. */
   learningRate?: number
-}
-
-export const DEL_DEFAULT_FRACTION = 0.3
-/** Forget batches of the score pass, as in the code (which also drops the last partial batch; Lethe keeps it). */
-const SCORE_BATCH = 128
-
-/** Output units of a parameter view: the last dimension (dense [in, out], conv [k, k, in, out], bias [out]). */
-export const unitsOf = (view: ParamView): number => view.shape.at(-1) as number
-
-/** How many top entries a unit's score averages: the code's ⌊0.1·C_out⌋, at least 1 (pitfall 3). */
-export const topH = (outputUnits: number): number => Math.max(1, Math.floor(0.1 * outputUnits))
-
-/**
- * A(θ) = |Σ_b θ ⊙ ∇ CE_b| (weighted) or |Σ_b ∇ CE_b| (gradient), over batches b of the forget
- * rows, each the gradient of its mean cross-entropy at θ: signed accumulation, magnitude after.
- * The sign of the loss (the code ascends, −CE) does not change the magnitude.
- */
-export async function forgetScores(
-  spec: ModelSpec,
-  params: Float32Array,
-  data: TrainingData,
-  forgetRows: Int32Array,
-  criterion: Criterion,
-  seed: number,
-): Promise<Float32Array> {
-  if (forgetRows.length === 0) throw new LetheError('BAD_INPUT', 'There are no rows to forget.')
-  const theta = tf.tensor1d(params)
-  let sum = tf.zeros([spec.size]) as tf.Tensor1D
-  try {
-    const batches = batchPlan(forgetRows, { ...defaultTrainConfig, batchSize: SCORE_BATCH, seed }, 0)
-    for (const batch of batches) {
-      const next = tf.tidy(() => {
-        const index = tf.tensor1d(batch.rows, 'int32')
-        const x = tf.gather(data.x, index) as tf.Tensor2D
-        const y = tf.gather(data.y, index) as tf.Tensor1D
-        const { grad } = lossAndGradient(spec, theta, x, y, 0)
-        return tf.add(sum, criterion === 'weighted' ? tf.mul(theta, grad) : grad) as tf.Tensor1D
-      })
-      sum.dispose()
-      sum = next
-    }
-    const magnitude = tf.abs(sum)
-    const out = (await magnitude.data()) as Float32Array
-    magnitude.dispose()
-    return out
-  } finally {
-    theta.dispose()
-    sum.dispose()
-  }
-}
-
-/**
- * Unit granularity: for each weight (ndim > 1, the head's included), every entry of output unit
- * o gets the mean of the unit's top-h entry scores, h = max(1, ⌊0.1·C_out⌋) (capped at the
- * unit's entries). Biases keep their per-entry score, as in the code.
- */
-export function unitScores(spec: ModelSpec, scores: Float32Array): Float32Array {
-  const out = Float32Array.from(scores)
-  for (const view of spec.views) {
-    if (view.role !== 'weight') continue
-    const units = unitsOf(view)
-    const per = view.size / units
-    const h = Math.min(per, topH(units))
-    const column = new Float32Array(per)
-    for (let o = 0; o < units; o++) {
-      for (let i = 0; i < per; i++) column[i] = scores[view.offset + i * units + o] as number
-      column.sort()
-      let total = 0
-      for (let i = per - h; i < per; i++) total += column[i] as number
-      const mean = total / h
-      for (let i = 0; i < per; i++) out[view.offset + i * units + o] = mean
-    }
-  }
-  return out
-}
-
-/** The budget: ⌊α·d⌋ entries. */
-export const budgetOf = (fraction: number, size: number): number => Math.floor(fraction * size)
-
-/** Global top-k over all entries (no per-layer quota); ties go to the lower index. */
-export function selectTop(scores: Float32Array, k: number): Uint8Array {
-  const order = Uint32Array.from({ length: scores.length }, (_, i) => i)
-  order.sort((a, b) => (scores[b] as number) - (scores[a] as number) || a - b)
-  const mask = new Uint8Array(scores.length)
-  for (let i = 0; i < k; i++) mask[order[i] as number] = 1
-  return mask
-}
-
-/** k entries drawn uniformly without replacement, seeded. */
-export function selectRandom(size: number, k: number, seed: number): Uint8Array {
-  const random = new Random(seed)
-  const order = Uint32Array.from({ length: size }, (_, i) => i)
-  const mask = new Uint8Array(size)
-  for (let i = 0; i < k; i++) {
-    const j = i + random.int(size - i)
-    const picked = order[j] as number
-    order[j] = order[i] as number
-    order[i] = picked
-    mask[picked] = 1
-  }
-  return mask
 }
 
 /** The entries fine-tuning may move: the selection plus the whole classifier head. */
@@ -273,49 +157,13 @@ export function maskView(
   }
 }
 
-interface Resolved {
-  fraction: number
-  localization: Localization
-  granularity: Granularity
-  score: Criterion
-}
-
-function resolve(options: DelOptions): Resolved {
-  const fraction = options.fraction ?? DEL_DEFAULT_FRACTION
-  if (!(fraction > 0 && fraction <= 1))
-    throw new LetheError('BAD_INPUT', `The DEL fraction must be in (0, 1]; got ${fraction}.`)
-  const localization = options.localization ?? 'del'
-  if (!['del', 'random', 'saliency'].includes(localization))
-    throw new LetheError('BAD_INPUT', `Unknown localization "${localization}": del, random or saliency.`)
-  return {
-    fraction,
-    localization,
-    granularity: options.granularity ?? (localization === 'saliency' ? 'param' : 'unit'),
-    score: options.score ?? (localization === 'saliency' ? 'gradient' : 'weighted'),
-  }
-}
-
-/** The localization alone: which ⌊α·d⌋ entries to reset, by the chosen rule. */
-export async function localize(
-  context: UnlearnContext,
-  options: DelOptions,
-  seed: number,
-): Promise<Uint8Array> {
-  const { spec, original, data, forgetRows } = context
-  const r = resolve(options)
-  const k = budgetOf(r.fraction, spec.size)
-  if (r.localization === 'random') return selectRandom(spec.size, k, seed)
-  const scores = await forgetScores(spec, original.params, data, forgetRows, r.score, seed)
-  return selectTop(r.granularity === 'unit' ? unitScores(spec, scores) : scores, k)
-}
-
 const RESET_SEED_OFFSET = 104_729
 
 export const delMethod: UnlearningMethod<DelOptions> = {
   name: 'del',
   label: 'DEL: localized reset and fine-tuning',
   description:
-    'Finds the parameters that carry the forgotten rows most (|θ·∇loss| on them, per neuron or channel), resets that share of the model (30% by default) to a fresh initialisation and retrains only those and the classifier head on the retained rows. The rest of the model is left exactly as it was. Cheaper than retraining; nothing bounds what remains.',
+    'Finds the parameters that carry the forgotten rows most (|θ·∇loss| on them, per neuron or channel), resets that share of the model (30% by default) to a fresh initialisation and retrains only those and the classifier head on the retained rows. The rest of the model is left exactly as it was. Fine-tuning runs as many epochs as the original training, as in the paper, so it takes about as long as retraining; nothing bounds what remains.',
   guarantee: (): Guarantee => ({
     kind: 'empirical',
     meaning:
@@ -324,7 +172,7 @@ export const delMethod: UnlearningMethod<DelOptions> = {
   async unlearn(context, options) {
     const { spec, original } = context
     const recorded = original.manifest.training
-    const r = resolve(options)
+    const r = resolveLocalization(options)
     const reset = options.reset ?? 'fresh'
     if (reset !== 'fresh' && reset !== 'initial')
       throw new LetheError('BAD_INPUT', `Unknown reset target "${String(reset)}": fresh or initial.`)
@@ -333,7 +181,7 @@ export const delMethod: UnlearningMethod<DelOptions> = {
     if (context.forgetRows.length === 0) throw new LetheError('BAD_INPUT', 'There are no rows to forget.')
 
     const begun = performance.now()
-    const selected = await localize(context, options, resetSeed)
+    const { selected, search } = await localize({ ...context, params: original.params }, options, resetSeed)
     const localizeMs = performance.now() - begun
 
     // θ ← (1 − m) ⊙ θ + m ⊙ θ_init. 'initial' redraws θ₀ exactly: training starts from
@@ -348,7 +196,7 @@ export const delMethod: UnlearningMethod<DelOptions> = {
       momentum: 0.9,
       l2: 0,
       schedule: { kind: 'cosine', floor: 0.01, perEpoch: true },
-      epochs: options.epochs ?? Math.max(1, Math.round(recorded.epochs / 2)),
+      epochs: options.epochs ?? recorded.epochs,
       learningRate: options.learningRate ?? recorded.learningRate,
       seed: recorded.seed + 3,
       samePermutationEachEpoch: false,
@@ -370,6 +218,7 @@ export const delMethod: UnlearningMethod<DelOptions> = {
         learningRate: config.learningRate,
         steps: result.steps,
         schedule: 'SGD, momentum 0.9, no weight decay, cosine to 0.01·lr stepped per epoch',
+        ...(search ? { critmem: search } : {}),
         timings: { localizeMs, finetuneMs },
         mask: maskView(spec, selected, original.params, result.params),
       },

@@ -5,28 +5,52 @@
  */
 import type { RunRecord } from '../../stores/runs'
 
-export type Localization = 'del' | 'random' | 'saliency'
+export type Localization = 'del' | 'random' | 'saliency' | 'shallow' | 'deep' | 'critmem'
 export type ResetTarget = 'fresh' | 'initial'
 
-/** The localizations in the order the form offers them, each in words. */
-export const localizations: { value: Localization; label: string; about: string }[] = [
+/** The localizations in the order the form offers them, each in words (`name`: the panel's short form). */
+export const localizations: { value: Localization; label: string; name: string; about: string }[] = [
   {
     value: 'del',
     label: 'DEL score: |θ·∇loss| per neuron or channel',
+    name: 'DEL score',
     about:
       'Scores each neuron (or conv channel) by its weights times the loss gradient on the forgotten rows, and resets the highest-scoring ones whole: the paper’s method.',
   },
   {
     value: 'random',
     label: 'Random mask',
+    name: 'Random mask',
     about:
       'Resets a random selection of the same size: the paper’s baseline showing that which parameters are chosen matters, not only how many.',
   },
   {
     value: 'saliency',
     label: 'Saliency mask (SalUn)',
+    name: 'Saliency (SalUn)',
     about:
       'Scores each single parameter by the loss gradient on the forgotten rows alone (|∇loss|, no weighting), and resets the highest: SalUn’s mask, the paper’s other baseline.',
+  },
+  {
+    value: 'shallow',
+    label: 'Shallowest layers',
+    name: 'Shallowest layers',
+    about:
+      'Resets whole layers from the input up to the same budget (the layer cut at the budget by the DEL score): a baseline testing whether the first layers hold what was memorised.',
+  },
+  {
+    value: 'deep',
+    label: 'Deepest layers',
+    name: 'Deepest layers',
+    about:
+      'Resets whole layers from the classifier head down to the same budget (the layer cut at the budget by the DEL score): a baseline for the common belief that the last layers memorise.',
+  },
+  {
+    value: 'critmem',
+    label: 'CritMem: the neurons each row depends on',
+    name: 'CritMem',
+    about:
+      'For each forgotten row, switches off the hidden neurons (or channels) it depends on most, one at a time, until the model’s prediction for it changes, then resets the neurons most often needed, within the budget (after Maini et al. 2023). Slower: one search per row.',
   },
 ]
 
@@ -142,6 +166,15 @@ export interface DelRun {
   steps: number | null
   schedule: string | null
   timings: { localizeMs: number | null; finetuneMs: number | null } | null
+  /** CritMem's search: rows searched, how many flipped, units per flip, the cap, units found and reset. */
+  critmem: {
+    rows: number
+    flipped: number
+    meanUnits: number | null
+    cap: number | null
+    units: number | null
+    selectedUnits: number | null
+  } | null
 }
 
 const isObject = (x: unknown): x is Record<string, unknown> => typeof x === 'object' && x !== null
@@ -198,6 +231,7 @@ export function delRunOf(record: RunRecord): DelRun | null {
   const changed = numberOrNull(t.changed)
   const reset = isObject(d.reset) ? d.reset : null
   const timings = isObject(d.timings) ? d.timings : null
+  const critmem = isObject(d.critmem) && numbers(d.critmem, ['rows', 'flipped']) ? d.critmem : null
   return {
     mask: {
       layers: layersOf(mask.layers),
@@ -225,6 +259,16 @@ export function delRunOf(record: RunRecord): DelRun | null {
     schedule: stringOrNull(d.schedule),
     timings: timings
       ? { localizeMs: numberOrNull(timings.localizeMs), finetuneMs: numberOrNull(timings.finetuneMs) }
+      : null,
+    critmem: critmem
+      ? {
+          rows: critmem.rows as number,
+          flipped: critmem.flipped as number,
+          meanUnits: numberOrNull(critmem.meanUnits),
+          cap: numberOrNull(critmem.cap),
+          units: numberOrNull(critmem.units),
+          selectedUnits: numberOrNull(critmem.selectedUnits),
+        }
       : null,
   }
 }
