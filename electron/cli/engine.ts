@@ -1,7 +1,7 @@
 /** `lethe dataset …`, `lethe model …`, `lethe unlearn`, `lethe backends`: the engine from the command line. */
 import { readFileSync } from 'node:fs'
 import path from 'node:path'
-import type { Command } from 'commander'
+import { InvalidArgumentError, type Command } from 'commander'
 import type { Input } from '../contract'
 import type { Evaluation } from '../engine/jobs'
 import type { UnlearnResult } from '../engine/models/runs'
@@ -22,6 +22,14 @@ const names = (value: string) =>
     .split(',')
     .map((v) => v.trim())
     .filter(Boolean)
+
+/** "28x28x1" (or with ×) → [28, 28, 1]. */
+const imageShape = (value: string): [number, number, number] => {
+  const parts = value.split(/[x×]/i).map((v) => v.trim())
+  if (parts.length !== 3 || !parts.every((v) => /^\d+$/.test(v)))
+    throw new InvalidArgumentError('Give the shape as height x width x channels, such as 8x8x1.')
+  return parts.map(Number) as [number, number, number]
+}
 
 /** A file of one entry per line (or comma-separated). */
 const entries = (file: string) =>
@@ -120,6 +128,11 @@ export function registerEngineCommands(program: Command): void {
     .option('--numeric <columns>', 'comma-separated numeric feature columns (default: inferred)', names)
     .option('--categorical <columns>', 'comma-separated categorical feature columns, one-hot encoded', names)
     .option('--ignore <columns>', 'comma-separated columns to leave out', names)
+    .option(
+      '--image-shape <HxWxC>',
+      'CSV/TSV: the feature columns are the pixels of H×W×C images, row-major (so a CNN can be trained)',
+      imageShape,
+    )
     .option('--labels <file>', 'IDX labels file, for an IDX images file')
     .option('--name <name>', 'display name')
     .option('--test-fraction <f>', 'share of rows held out for testing', number, 0.2)
@@ -136,6 +149,7 @@ export function registerEngineCommands(program: Command): void {
             numeric: o.numeric as string[] | undefined,
             categorical: o.categorical as string[] | undefined,
             ignore: o.ignore as string[] | undefined,
+            imageShape: o.imageShape as [number, number, number] | undefined,
             name: o.name as string | undefined,
             testFraction: o.testFraction as number,
             seed: o.seed as number,

@@ -242,6 +242,14 @@ export const engineMethods = {
         numeric: z.array(z.string().min(1).max(200)).max(10_000).optional(),
         categorical: z.array(z.string().min(1).max(200)).max(10_000).optional(),
         ignore: z.array(z.string().min(1).max(200)).max(10_000).optional(),
+        /** CSV/TSV only: the numeric feature columns are the pixels of images this tall, wide and deep (row-major), so a CNN can read them. */
+        imageShape: z
+          .tuple([
+            z.number().int().min(1).max(4096),
+            z.number().int().min(1).max(4096),
+            z.number().int().min(1).max(4),
+          ])
+          .optional(),
         name: z.string().trim().min(1).max(200).optional(),
         testFraction: z.number().min(0.05).max(0.5).default(0.2),
         seed: z.number().int().min(0).default(42),

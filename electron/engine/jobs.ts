@@ -49,6 +49,7 @@ export async function importDataset(input: {
   numeric?: string[]
   categorical?: string[]
   ignore?: string[]
+  imageShape?: [number, number, number]
   name?: string
   testFraction: number
   seed: number
@@ -62,6 +63,11 @@ export async function importDataset(input: {
   }
   const bytes = await read(input.path)
   const isIdx = input.labelsPath !== undefined
+  if (isIdx && input.imageShape)
+    throw new LetheError(
+      'BAD_INPUT',
+      'IDX files carry their own image shape; --image-shape is for CSV/TSV files.',
+    )
   let dataset: Dataset
   if (isIdx) {
     const labels = await read(input.labelsPath as string)
@@ -88,6 +94,7 @@ export async function importDataset(input: {
         categorical: input.categorical,
         ignore: input.ignore,
       },
+      imageShape: input.imageShape,
       testFraction: input.testFraction,
       seed: input.seed,
     })

@@ -213,9 +213,16 @@ export class EngineService {
     return {
       'datasets.import': importDataset,
       'datasets.importDemo': async ({ demo }, context) => {
-        const { file, subjectColumn, labelColumn } = demoDatasets[demo]
+        const { file, subjectColumn, labelColumn, imageShape } = demoDatasets[demo]
         return importDataset(
-          { path: path.join(this.demosDir, file), subjectColumn, labelColumn, testFraction: 0.2, seed: 42 },
+          {
+            path: path.join(this.demosDir, file),
+            subjectColumn,
+            labelColumn,
+            ...(imageShape ? { imageShape: [...imageShape] } : {}),
+            testFraction: 0.2,
+            seed: 42,
+          },
           context,
         )
       },

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs'
 import type { z } from 'zod'
+import { demoDatasets } from '../../electron/contract/demos'
 import type { Certification } from '../../electron/contract/engine'
 import { loadDataset, type Dataset } from '../../electron/engine/data/dataset'
 import { folders } from '../../electron/engine/folders'
@@ -16,19 +17,26 @@ import { initParams, specOf, type Architecture } from '../../electron/engine/mod
 import { Random } from '../../electron/engine/random'
 import { defaultTrainConfig, train, uploadData, type TrainConfig } from '../../electron/engine/train'
 
-type DemoName = 'breast-cancer' | 'digits'
+type DemoName = keyof typeof demoDatasets
 
-const demoFile = (name: DemoName) => `resources/datasets/${name}.csv`
-const demoMapping = (name: DemoName) =>
-  name === 'breast-cancer'
-    ? { subjectColumn: 'patient_id', labelColumn: 'diagnosis' }
-    : { subjectColumn: 'subject_id', labelColumn: 'digit' }
+const demoFile = (name: DemoName) => `resources/datasets/${demoDatasets[name].file}`
+/** The columns and the image shape the app imports the demo with. */
+const demoMapping = (name: DemoName) => {
+  const { subjectColumn, labelColumn, imageShape } = demoDatasets[name]
+  return {
+    subjectColumn,
+    labelColumn,
+    imageShape: imageShape ? ([...imageShape] as [number, number, number]) : undefined,
+  }
+}
 
 export function demoDataset(name: DemoName): Dataset {
   const file = demoFile(name)
+  const { imageShape, ...mapping } = demoMapping(name)
   return importCsvDataset(readFileSync(file, 'utf8'), {
     file,
-    mapping: demoMapping(name),
+    mapping,
+    imageShape,
     createdAt: '2026-01-01T00:00:00Z',
   })
 }

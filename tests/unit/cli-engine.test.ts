@@ -160,6 +160,18 @@ describe('lethe dataset, model, unlearn and evaluate', () => {
     expect(refused.stderr).toMatch(/without HF recording/)
   }, 180_000)
 
+  it('imports pixel columns as images with --image-shape, and says how to write one', () => {
+    const dataDir = tempDir('lethe-cli-engine-')
+    const digits = ['dataset', 'import', 'resources/datasets/digits.csv']
+    const columns = ['--subject-column', 'subject_id', '--label-column', 'digit']
+    const wrong = lethe(dataDir, [...digits, ...columns, '--image-shape', '8x8'])
+    expect(wrong.code).not.toBe(0)
+    expect(wrong.stderr).toContain('height x width x channels, such as 8x8x1')
+    const imported = lethe(dataDir, [...digits, ...columns, '--image-shape', '8x8x1', '--json'])
+    expect(imported.code).toBe(0)
+    expect((JSON.parse(imported.stdout) as { shape: number[] }).shape).toEqual([8, 8, 1])
+  }, 60_000)
+
   it('names the line and column of a bad dataset, and refuses an unknown model', () => {
     const dataDir = tempDir('lethe-cli-engine-')
     const file = path.join(dataDir, 'bad.csv')

@@ -76,6 +76,7 @@ describe('demo datasets', () => {
     digits = importCsvDataset(await readFile(demo('digits.csv'), 'utf8'), {
       file: 'digits.csv',
       mapping: { subjectColumn: 'subject_id', labelColumn: 'digit' },
+      imageShape: [8, 8, 1],
       createdAt: '2025-01-01T00:00:00.000Z',
     })
   })
@@ -112,8 +113,10 @@ describe('demo datasets', () => {
     expect(m).toMatchObject({
       rows: 1797,
       featureDim: 64,
+      shape: [8, 8, 1],
       classes: ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9'],
     })
+    expect(cancer.manifest.shape).toBeNull()
     expect(m.subjects).toBe(180)
     const index = subjectIndex(digits.subjects)
     expect(index.size).toBe(180)
@@ -378,6 +381,23 @@ describe('importCsvDataset', () => {
       'x',
       'colour',
     ])
+  })
+
+  it('takes an image shape for pixel columns, and refuses one the columns do not fit', () => {
+    const pixels = 'id,p0,p1,p2,p3,label\nA,0,1,2,3,yes\nB,3,2,1,0,no\nC,1,1,1,1,yes\nD,0,0,0,0,no\n'
+    const withShape = (text: string, imageShape: [number, number, number]) =>
+      importCsvDataset(text, { file: 'small.csv', mapping, imageShape })
+    expect(withShape(pixels, [2, 2, 1]).manifest).toMatchObject({
+      shape: [2, 2, 1],
+      featureDim: 4,
+      kind: 'tabular',
+    })
+    expect(letheError('BAD_INPUT', () => withShape(pixels, [2, 3, 1])).message).toBe(
+      'An image of 2×3×1 has 6 pixels, but the file has 4 feature columns.',
+    )
+    expect(
+      letheError('BAD_INPUT', () => withShape(pixels.replace('A,0,', 'A,dark,'), [2, 2, 1])).message,
+    ).toBe('Image pixels must all be numbers, but "p0" is not.')
   })
 
   it('rejects fewer than 2 classes or fewer than 4 rows', () => {

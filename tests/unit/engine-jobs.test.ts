@@ -137,6 +137,43 @@ describe('engine jobs', () => {
   })
 })
 
+describe('the digits demo as images', () => {
+  it('imports with its 8×8 shape and trains a CNN through the job', async () => {
+    const digits: Output<'datasets.importDemo'> = await call('datasets.importDemo', { demo: 'digits' })
+    expect(digits.shape).toEqual([8, 8, 1])
+    const job = await waitFor(
+      (
+        (await call('models.train', {
+          datasetId: digits.id,
+          arch: { kind: 'cnn', filters: [4], dense: 16 },
+          training: { epochs: 2 },
+        })) as { jobId: string }
+      ).jobId,
+    )
+    expect(job.error).toBeNull()
+    const models: Output<'models.list'> = await call('models.list', {})
+    // conv 3×3×1×4 + 4, dense (4·4·4)×16 + 16, head 16×10 + 10.
+    expect(models.find((m) => m.id === (job.result as { id: string }).id)?.parameters).toBe(40 + 1040 + 170)
+  })
+
+  it('refuses a shape the columns do not fit, and stores nothing', async () => {
+    const before: Output<'datasets.list'> = await call('datasets.list', {})
+    await expect(
+      call('datasets.import', {
+        path: path.resolve('resources/datasets/digits.csv'),
+        subjectColumn: 'subject_id',
+        labelColumn: 'digit',
+        imageShape: [9, 9, 1],
+        name: 'digits, wrong shape',
+      }),
+    ).rejects.toMatchObject({
+      code: 'BAD_INPUT',
+      message: 'An image of 9×9×1 has 81 pixels, but the file has 64 feature columns.',
+    })
+    expect(await call('datasets.list', {})).toEqual(before)
+  })
+})
+
 describe('a job the ledger cannot record', () => {
   it('fails with a clear message instead of crashing the process', async () => {
     const dataDir = tempDir('lethe-jobs-readonly-')

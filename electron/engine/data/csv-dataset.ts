@@ -39,6 +39,8 @@ export interface CsvImportOptions {
   /** Display name; defaults to the file's base name without its extension. */
   name?: string
   mapping: ColumnMapping
+  /** The feature columns are the pixels of images of this [height, width, channels], row-major. */
+  imageShape?: [number, number, number]
   testFraction?: number
   seed?: number
   createdAt?: string
@@ -79,6 +81,26 @@ function isTabSeparated(text: string): boolean {
     else if (c === '\t') return true
   }
   return false
+}
+
+/** The image shape a CSV's features are declared to have, once it is checked against the columns. */
+function imageShapeOf(
+  shape: [number, number, number],
+  numericColumns: number,
+  categorical: { name: string }[],
+): number[] {
+  const [height, width, channels] = shape
+  if (categorical.length > 0)
+    throw new LetheError(
+      'BAD_INPUT',
+      `Image pixels must all be numbers, but ${categorical.map((c) => JSON.stringify(c.name)).join(', ')} ${categorical.length === 1 ? 'is not' : 'are not'}.`,
+    )
+  if (height * width * channels !== numericColumns)
+    throw new LetheError(
+      'BAD_INPUT',
+      `An image of ${height}×${width}×${channels} has ${height * width * channels} pixels, but the file has ${numericColumns} feature columns.`,
+    )
+  return [height, width, channels]
 }
 
 export function importCsvDataset(text: string, options: CsvImportOptions): Dataset {
@@ -247,6 +269,9 @@ export function importCsvDataset(text: string, options: CsvImportOptions): Datas
   }))
 
   const featureDim = numeric.length + categoricalEncoding.reduce((n, c) => n + c.categories.length, 0)
+  const shape = options.imageShape
+    ? imageShapeOf(options.imageShape, numeric.length, categoricalEncoding)
+    : null
   const features = new Float32Array(rows.length * featureDim)
   numeric.forEach(({ values }, k) => {
     const { mean, std } = numericEncoding[k] ?? { mean: 0, std: 1 }
@@ -273,7 +298,7 @@ export function importCsvDataset(text: string, options: CsvImportOptions): Datas
     contentHash,
     rows: rows.length,
     featureDim,
-    shape: null,
+    shape,
     classes,
     encoding: { numeric: numericEncoding, categorical: categoricalEncoding },
     columns: { subject: mapping.subjectColumn, label: mapping.labelColumn },

@@ -29,7 +29,7 @@ export interface DatasetManifest {
   contentHash: string
   rows: number
   featureDim: number
-  /** [height, width, channels] for images, null for tabular data. */
+  /** [height, width, channels] when the features are an image's pixels (IDX, or a CSV imported with an image shape); null otherwise. */
   shape: number[] | null
   /** Label names; a class id is an index into this list. */
   classes: string[]
