@@ -179,6 +179,13 @@ describe('models and unlearning runs in Chromium', () => {
     await page.getByLabel('Path').fill(path.resolve('resources/datasets/digits.csv'))
     await page.getByLabel('Subject-id column').fill('subject_id')
     await page.getByLabel('Label column').fill('digit')
+    // Its 64 pixel columns are 8×8 images: a shape that is not one is said and blocks the import.
+    await page.getByLabel('Image shape').fill('8x8')
+    await expect(text(page, '[data-test=import-shape-hint]')).resolves.toBe(
+      'Height x width x channels, such as 8x8x1, or empty.',
+    )
+    await expect(page.locator('[data-test=import-submit]').isDisabled()).resolves.toBe(true)
+    await page.getByLabel('Image shape').fill('8x8x1')
     await page.locator('[data-test=import-submit]').click()
     await page.locator('[data-test=import-dialog]').waitFor({ state: 'hidden' })
     await page.locator('[data-test=datasets-table] .el-table__body tr', { hasText: 'digits' }).waitFor()
@@ -186,8 +193,8 @@ describe('models and unlearning runs in Chromium', () => {
     await page.locator('[data-test=train-model]').click()
     await page.locator('[data-test=train-dataset]').click()
     await page.locator('.el-select-dropdown__item', { hasText: 'digits' }).click()
-    // Digits from a CSV are a table of 64 pixel columns: a CNN needs images (IDX); an MLP takes its width.
-    await expect(page.locator('[data-test=train-arch-cnn] input').isDisabled()).resolves.toBe(true)
+    // Digits imported with their 8×8 shape: a CNN may train on them; an MLP takes its width.
+    await expect(page.locator('[data-test=train-arch-cnn] input').isDisabled()).resolves.toBe(false)
     await expect(page.locator('[data-test=train-hidden]').count()).resolves.toBe(0)
     await page.locator('[data-test=train-arch-mlp]').click()
     await page.locator('[data-test=train-hidden]').waitFor()
