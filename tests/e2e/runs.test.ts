@@ -185,6 +185,7 @@ describe('models and unlearning runs in Chromium', () => {
       'Height x width x channels, such as 8x8x1, or empty.',
     )
     await expect(page.locator('[data-test=import-submit]').isDisabled()).resolves.toBe(true)
+    await screenshot(page, 'models-import-dialog')
     await page.getByLabel('Image shape').fill('8x8x1')
     await page.locator('[data-test=import-submit]').click()
     await page.locator('[data-test=import-dialog]').waitFor({ state: 'hidden' })
