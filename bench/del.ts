@@ -26,6 +26,7 @@ import { TrainOptions, type ArchitectureInput } from '../electron/contract/engin
 import { folders } from '../electron/engine/folders'
 import { trainModel, unlearnModel, type JobControl } from '../electron/engine/jobs'
 import type { MaskView } from '../electron/engine/methods/del'
+import type { CriticalSearch } from '../electron/engine/methods/localize'
 import type { UnlearnResult } from '../electron/engine/models/runs'
 import { loadModel } from '../electron/engine/models/store'
 import { log, scoresOf, unlearningSetting } from './fashion-mnist'
@@ -150,6 +151,12 @@ for (const kind of args.models.split(',')) {
       log(
         `    reset ${(100 * mask.totals.selectedFraction).toFixed(1)}% (${perView}), trainable ${(100 * mask.totals.trainableFraction).toFixed(1)}%, ${result.details.epochs} epochs at lr ${result.details.learningRate}`,
       )
+      const search = result.details.critmem as CriticalSearch | undefined
+      const timings = result.details.timings as { localizeMs: number }
+      if (search)
+        log(
+          `    CritMem: ${search.flipped} of ${search.rows} rows flipped after ${search.meanUnits?.toFixed(1)} units on average (cap ${search.cap}); ${search.selectedUnits} of ${search.units} units reset; search ${(timings.localizeMs / 1000).toFixed(1)} s`,
+        )
     }
   }
   runs.push({

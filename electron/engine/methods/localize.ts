@@ -95,19 +95,38 @@ export function unitScores(spec: ModelSpec, scores: Float32Array): Float32Array 
   for (const view of spec.views) {
     if (view.role !== 'weight') continue
     const units = unitsOf(view)
-    const per = view.size / units
-    const h = Math.min(per, topH(units))
-    const column = new Float32Array(per)
-    for (let o = 0; o < units; o++) {
-      for (let i = 0; i < per; i++) column[i] = scores[view.offset + i * units + o] as number
-      column.sort()
-      let total = 0
-      for (let i = per - h; i < per; i++) total += column[i] as number
-      const mean = total / h
-      for (let i = 0; i < per; i++) out[view.offset + i * units + o] = mean
-    }
+    const means = unitMeans(view, scores)
+    for (let i = 0; i < view.size; i++) out[view.offset + i] = means[i % units] as number
   }
   return out
+}
+
+/**
+ * Per output unit of a weight view, the mean of its h = max(1, ⌊0.1·C_out⌋) largest entry
+ * scores (capped at its entries): each unit's top h kept ascending, in one pass in memory order.
+ */
+function unitMeans(view: ParamView, scores: Float32Array): Float32Array {
+  const units = unitsOf(view)
+  const h = Math.min(view.size / units, topH(units))
+  const top = new Float32Array(units * h).fill(Number.NEGATIVE_INFINITY)
+  for (let row = view.offset; row < view.offset + view.size; row += units) {
+    for (let o = 0; o < units; o++) {
+      const v = scores[row + o] as number
+      const base = o * h
+      if (!(v > (top[base] as number))) continue
+      let j = 0
+      while (j + 1 < h && v > (top[base + j + 1] as number)) {
+        top[base + j] = top[base + j + 1] as number
+        j += 1
+      }
+      top[base + j] = v
+    }
+  }
+  return Float32Array.from({ length: units }, (_, o) => {
+    let total = 0
+    for (let j = 0; j < h; j++) total += top[o * h + j] as number
+    return total / h
+  })
 }
 
 /** The budget: ⌊α·d⌋ entries. */
@@ -189,12 +208,8 @@ function entriesOf(unit: Unit): number[] {
   return entries
 }
 
-/** A unit's score: its weight's unit score (unitScores gives every entry of the unit the same). */
-const unitScoreOf = (unit: Unit, perEntry: Float32Array) =>
-  perEntry[(unit.views.find((v) => v.role === 'weight') as ParamView).offset + unit.index] as number
-
-/** |θ ⊙ ∇ mean-CE| over some rows, as unit scores. */
-function weightedUnitScores(
+/** |θ ⊙ ∇ mean-CE| over some rows, as one score per hidden unit (in hiddenUnits' order). */
+function hiddenUnitScores(
   spec: ModelSpec,
   params: Float32Array,
   data: TrainingData,
@@ -212,9 +227,16 @@ function weightedUnitScores(
     )
     return tf.abs(tf.mul(theta, grad))
   })
-  const out = scores.dataSync() as Float32Array
+  const entries = scores.dataSync() as Float32Array
   scores.dispose()
-  return unitScores(spec, out)
+  const weights = spec.views.filter((v) => v.role === 'weight' && !v.head)
+  const out = new Float32Array(weights.reduce((n, v) => n + unitsOf(v), 0))
+  let at = 0
+  for (const view of weights) {
+    out.set(unitMeans(view, entries), at)
+    at += unitsOf(view)
+  }
+  return out
 }
 
 export interface CriticalPath {
@@ -227,7 +249,8 @@ export interface CriticalPath {
 /**
  * Maini et al.'s greedy search for one row, at unit granularity: while the model still predicts
  * the row's label, zero the hidden unit whose |θ ⊙ ∇CE(row)| score most exceeds its score on a
- * batch of retained rows (critical to this row, not to the rest), at most `cap` units.
+ * batch of retained rows (`retainedScores`, one per hidden unit: critical to this row, not to
+ * the rest), at most `cap` units.
  */
 export function criticalPath(
   spec: ModelSpec,
@@ -249,17 +272,16 @@ export function criticalPath(
     })
   if (predicted() !== label) return { units: [], flipped: false }
   while (zeroed.length < cap) {
-    const own = weightedUnitScores(spec, current, data, Int32Array.of(row))
+    const own = hiddenUnitScores(spec, current, data, Int32Array.of(row))
     let best = -1
     let bestScore = Number.NEGATIVE_INFINITY
-    units.forEach((unit, u) => {
-      if (taken[u]) return
-      const score = unitScoreOf(unit, own) - unitScoreOf(unit, retainedScores)
-      if (score > bestScore) {
+    for (let u = 0; u < units.length; u++) {
+      const score = (own[u] as number) - (retainedScores[u] as number)
+      if (!taken[u] && score > bestScore) {
         bestScore = score
         best = u
       }
-    })
+    }
     if (best < 0) break
     taken[best] = 1
     zeroed.push(best)
@@ -281,8 +303,12 @@ export interface CriticalSearch {
   selectedUnits: number
 }
 
-/** Rows of the forget set CritMem searches (a seeded sample beyond this: one search per row). */
-const CRITMEM_ROWS = 256
+/**
+ * Rows of the forget set CritMem searches, a seeded sample beyond this: each search is up to
+ * `cap` single-row gradients (about 15 ms each for a 784-128-10 MLP on WASM), and the mask only
+ * needs the units most often critical.
+ */
+const CRITMEM_ROWS = 64
 /** Retained rows whose scores say what the rest of the data needs. */
 const CRITMEM_RETAINED = 128
 
@@ -299,7 +325,7 @@ async function criticalMask(
   const random = new Random(seed)
   const rows = random.shuffle(forgetRows).slice(0, CRITMEM_ROWS)
   const retained = Int32Array.from(random.shuffle(retainRows).slice(0, CRITMEM_RETAINED))
-  const retainedScores = weightedUnitScores(spec, params, data, retained)
+  const retainedScores = hiddenUnitScores(spec, params, data, retained)
   const units = hiddenUnits(spec)
   const cap = Math.ceil(units.length / 2)
   const counts = new Float64Array(units.length)
