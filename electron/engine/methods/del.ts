@@ -178,7 +178,6 @@ export const delMethod: UnlearningMethod<DelOptions> = {
       throw new LetheError('BAD_INPUT', `Unknown reset target "${String(reset)}": fresh or initial.`)
     const resetSeed =
       reset === 'initial' ? recorded.initSeed : (options.resetSeed ?? recorded.initSeed + RESET_SEED_OFFSET)
-    if (context.forgetRows.length === 0) throw new LetheError('BAD_INPUT', 'There are no rows to forget.')
 
     const begun = performance.now()
     const { selected, search } = await localize({ ...context, params: original.params }, options, resetSeed)

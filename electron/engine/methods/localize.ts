@@ -59,7 +59,6 @@ export async function forgetScores(
   criterion: Criterion,
   seed: number,
 ): Promise<Float32Array> {
-  if (forgetRows.length === 0) throw new LetheError('BAD_INPUT', 'There are no rows to forget.')
   const theta = tf.tensor1d(params)
   let sum = tf.zeros([spec.size]) as tf.Tensor1D
   try {
