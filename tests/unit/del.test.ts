@@ -248,6 +248,20 @@ describe('the paper’s other localization baselines', () => {
     expect(checked).toBeGreaterThan(3)
   })
 
+  it('refuses an unknown localization or reset target and a fraction outside (0, 1], naming the choices', async () => {
+    const refused = (options: Record<string, unknown>) => delMethod.unlearn(context, options as never)
+    await expect(refused({ localization: 'nope' })).rejects.toMatchObject({
+      code: 'BAD_INPUT',
+      message: 'Unknown localization "nope": del, random, saliency, shallow, deep, critmem.',
+    })
+    await expect(refused({ reset: 'zero' })).rejects.toMatchObject({
+      code: 'BAD_INPUT',
+      message: 'Unknown reset target "zero": fresh or initial.',
+    })
+    for (const fraction of [0, 1.5, Number.NaN])
+      await expect(refused({ fraction })).rejects.toMatchObject({ code: 'BAD_INPUT' })
+  })
+
   it('CritMem resets whole hidden units, those most often critical, within the budget', async () => {
     const { selected, search } = await localize(input(), { fraction: 0.3, localization: 'critmem' }, 1)
     expect(search).toBeDefined()
