@@ -263,11 +263,19 @@ describe('the paper’s other localization baselines', () => {
   })
 
   it('CritMem resets whole hidden units, those most often critical, within the budget', async () => {
-    const { selected, search } = await localize(input(), { fraction: 0.3, localization: 'critmem' }, 1)
+    const steps: number[] = []
+    const { selected, search } = await localize(
+      { ...input(), onProgress: (p) => steps.push(p.step / p.steps) },
+      { fraction: 0.3, localization: 'critmem' },
+      1,
+    )
     expect(search).toBeDefined()
     const s = search as NonNullable<typeof search>
     // A seeded sample of at most 64 forget rows is searched.
     expect(s.rows).toBe(Math.min(64, context.forgetRows.length))
+    // One progress step per row searched, up to the whole.
+    expect(steps.length).toBe(s.rows)
+    expect(steps.at(-1)).toBe(1)
     expect(s.flipped).toBeGreaterThan(0)
     // Layer 1's units hold 64 weights and a bias each: whole units only, none of the head.
     expect(selectedIn(selected, 1)).toBe(0)

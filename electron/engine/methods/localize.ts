@@ -17,7 +17,7 @@ import { lossAndGradient, logits } from '../models/forward'
 import type { ModelSpec, ParamView } from '../models/spec'
 import { Random } from '../random'
 import { tf } from '../tf'
-import { batchPlan, defaultTrainConfig, type TrainingData } from '../train'
+import { batchPlan, defaultTrainConfig, type TrainHooks, type TrainingData } from '../train'
 
 export const localizations = ['del', 'random', 'saliency', 'shallow', 'deep', 'critmem'] as const
 export type Localization = (typeof localizations)[number]
@@ -319,7 +319,7 @@ async function criticalMask(
   retainRows: Int32Array,
   k: number,
   seed: number,
-  signal?: AbortSignal,
+  hooks: Pick<TrainHooks, 'signal' | 'onProgress'>,
 ): Promise<{ selected: Uint8Array; search: CriticalSearch }> {
   const random = new Random(seed)
   const rows = random.shuffle(forgetRows).slice(0, CRITMEM_ROWS)
@@ -330,14 +330,26 @@ async function criticalMask(
   const counts = new Float64Array(units.length)
   let flipped = 0
   let zeroedOnFlip = 0
-  for (const row of rows) {
-    if (signal?.aborted) throw new LetheError('CANCELLED', 'Cancelled during the CritMem search.')
+  const begun = performance.now()
+  for (const [i, row] of rows.entries()) {
+    if (hooks.signal?.aborted) throw new LetheError('CANCELLED', 'Cancelled during the CritMem search.')
     const path = criticalPath(spec, params, data, row as number, retainedScores, cap)
     for (const u of path.units) counts[u] = (counts[u] as number) + 1
     if (path.flipped) {
       flipped += 1
       zeroedOnFlip += path.units.length
     }
+    // A search of minutes gets a moving bar: one step per row (no loss to plot).
+    const elapsed = performance.now() - begun
+    hooks.onProgress?.({
+      epoch: 0,
+      epochs: 1,
+      step: i + 1,
+      steps: rows.length,
+      loss: Number.NaN,
+      accuracy: Number.NaN,
+      etaMs: (elapsed / (i + 1)) * (rows.length - i - 1),
+    })
     await new Promise((resolve) => setImmediate(resolve))
   }
   const order = units.map((_, u) => u).filter((u) => (counts[u] as number) > 0)
@@ -405,6 +417,7 @@ export interface LocalizeInput {
   forgetRows: Int32Array
   retainRows: Int32Array
   signal?: AbortSignal
+  onProgress?: TrainHooks['onProgress']
 }
 
 /** Which entries to reset, by the chosen rule, within ⌊α·d⌋. */
@@ -419,7 +432,7 @@ export async function localize(
   const k = budgetOf(r.fraction, spec.size)
   if (r.localization === 'random') return { selected: selectRandom(spec.size, k, seed) }
   if (r.localization === 'critmem')
-    return criticalMask(spec, params, data, forgetRows, input.retainRows, k, seed, input.signal)
+    return criticalMask(spec, params, data, forgetRows, input.retainRows, k, seed, input)
   const raw = await forgetScores(spec, params, data, forgetRows, r.score, seed)
   const scores = r.granularity === 'unit' ? unitScores(spec, raw) : raw
   if (r.localization === 'shallow') return { selected: selectByDepth(spec, scores, k, 'input') }
