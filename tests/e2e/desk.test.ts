@@ -113,9 +113,11 @@ describe('the desk, from intake to a verified certificate', () => {
 
     // The verification, as plots: accuracies, the attack's ROC curve, the distance to retraining.
     await page.locator('[data-test=run-finished]').waitFor({ timeout: 300_000 })
+    // The panel loads the run record after the finish notice, and each chart draws once mounted.
     const panel = page.locator('[data-test=verification-panel]')
+    await panel.waitFor()
     for (const chart of ['accuracy-chart', 'roc-chart', 'distance-chart']) {
-      await expect(panel.locator(`[data-test=${chart}] canvas`).count()).resolves.toBeGreaterThan(0)
+      await expect.poll(() => panel.locator(`[data-test=${chart}] canvas`).count()).toBeGreaterThan(0)
     }
     const [unlearned] = (await api<Output<'models.list'>>('models.list')).filter(
       (m) => m.parentId === model?.id,
