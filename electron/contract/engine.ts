@@ -123,6 +123,45 @@ export const Certification = z.object({
   assumptions: z.array(z.string()),
 })
 
+/** One parameter view of a DEL run's selection. */
+export const MaskLayer = z.object({
+  /** The parameter view (W1, b1, …), its layer from the input, and its role. */
+  name: z.string(),
+  layer: z.number(),
+  role: z.enum(['weight', 'bias']),
+  /** The classifier head: fine-tuned whole, whatever its selection. */
+  head: z.boolean(),
+  units: z.number(),
+  entries: z.number(),
+  selected: z.number(),
+  /** Units with at least one selected entry. */
+  changedUnits: z.number(),
+})
+
+/** What a DEL run reset, for the UI: the selection per view, a layers × units heat map, and the totals. */
+export const MaskView = z.object({
+  layers: z.array(MaskLayer),
+  heatmap: z.object({
+    /** One row per layer, from the input: weight and bias of each unit together. */
+    layers: z.array(z.object({ layer: z.number(), label: z.string(), units: z.number() })),
+    /** Fraction of each unit's entries selected; rows are as wide as their layer. */
+    values: z.array(z.array(z.number())),
+  }),
+  totals: z.object({
+    entries: z.number(),
+    selected: z.number(),
+    selectedFraction: z.number(),
+    /** Selected plus the head: what fine-tuning could move. */
+    trainable: z.number(),
+    trainableFraction: z.number(),
+    /** Entries that differ from the original after fine-tuning (measured). */
+    changed: z.number(),
+    changedFraction: z.number(),
+  }),
+  /** The selection as a base64 bitset over the flat parameter vector. */
+  bits: z.string(),
+})
+
 const Cell = z.union([z.string(), z.number()])
 
 export const MatchedDataset = z.object({

@@ -8,7 +8,9 @@
  * ReLU, max-pooling), so there are no running statistics that fine-tuning could move outside
  * the mask (the code's pitfall 1): the parameters are the whole state.
  */
+import type { z } from 'zod'
 import { LetheError } from '../../contract'
+import type { MaskLayer as MaskLayerSchema, MaskView as MaskViewSchema } from '../../contract/engine'
 import { initParams, type ModelSpec, type ParamView } from '../models/spec'
 import { train, type TrainConfig } from '../train'
 import { localize, resolveLocalization, unitsOf, type LocalizeOptions } from './localize'
@@ -48,43 +50,8 @@ export function decodeMask(bits: string, size: number): Uint8Array {
   return Uint8Array.from({ length: size }, (_, i) => ((bytes[i >> 3] as number) >> (i & 7)) & 1)
 }
 
-export interface MaskLayer {
-  /** The parameter view (W1, b1, …), its layer from the input, and its role. */
-  name: string
-  layer: number
-  role: 'weight' | 'bias'
-  /** The classifier head: fine-tuned whole, whatever its selection. */
-  head: boolean
-  units: number
-  entries: number
-  selected: number
-  /** Units with at least one selected entry. */
-  changedUnits: number
-}
-
-/** What the UI draws: the selection per view, a layers × units heat map, and the totals. */
-export interface MaskView {
-  layers: MaskLayer[]
-  heatmap: {
-    /** One row per layer, from the input: weight and bias of each unit together. */
-    layers: { layer: number; label: string; units: number }[]
-    /** Fraction of each unit's entries selected; rows are as wide as their layer. */
-    values: number[][]
-  }
-  totals: {
-    entries: number
-    selected: number
-    selectedFraction: number
-    /** Selected plus the head: what fine-tuning could move. */
-    trainable: number
-    trainableFraction: number
-    /** Entries that differ from the original after fine-tuning (measured). */
-    changed: number
-    changedFraction: number
-  }
-  /** The selection as a base64 bitset over the flat parameter vector (decodeMask). */
-  bits: string
-}
+export type MaskLayer = z.infer<typeof MaskLayerSchema>
+export type MaskView = z.infer<typeof MaskViewSchema>
 
 export function maskView(
   spec: ModelSpec,

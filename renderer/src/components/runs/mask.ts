@@ -3,6 +3,8 @@
  * Runs form, checked and turned into what unlearn.start takes; and the mask a DEL run's record
  * carries, read tolerantly (a record from an older build may lack parts, or the mask altogether).
  */
+import type { z } from 'zod'
+import type { MaskLayer as MaskLayerSchema, MaskView as MaskViewSchema } from '@contract/engine'
 import type { RunRecord } from '../../stores/runs'
 
 export type Localization = 'del' | 'random' | 'saliency' | 'shallow' | 'deep' | 'critmem'
@@ -128,30 +130,9 @@ export function checkDelForm(form: DelForm): DelChecked {
 
 // ── The record ──────────────────────────────────────────────────────────────────────────────
 
-export interface MaskLayer {
-  name: string
-  layer: number
-  role: 'weight' | 'bias'
-  head: boolean
-  units: number
-  entries: number
-  selected: number
-  changedUnits: number
-}
-
-export interface MaskView {
-  layers: MaskLayer[]
-  heatmap: { layers: { layer: number; label: string; units: number }[]; values: number[][] }
-  totals: {
-    entries: number
-    selected: number
-    selectedFraction: number
-    trainable: number
-    trainableFraction: number
-    changed: number
-    changedFraction: number
-  }
-}
+export type MaskLayer = z.infer<typeof MaskLayerSchema>
+/** The record's mask as the panel reads it (the bitset stays in the record). */
+export type MaskView = Omit<z.infer<typeof MaskViewSchema>, 'bits'>
 
 /** What a DEL run stored beside its mask. */
 export interface DelRun {
