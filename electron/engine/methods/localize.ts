@@ -304,8 +304,7 @@ export interface CriticalSearch {
 
 /**
  * Rows of the forget set CritMem searches, a seeded sample beyond this: each search is up to
- * `cap` single-row gradients (about 15 ms each for a 784-128-10 MLP on WASM), and the mask only
- * needs the units most often critical.
+ * `cap` single-row gradients, and the mask only needs the units most often critical.
  */
 const CRITMEM_ROWS = 64
 /** Retained rows whose scores say what the rest of the data needs. */
