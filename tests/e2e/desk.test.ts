@@ -66,6 +66,11 @@ describe('the desk, from intake to a verified certificate', () => {
     await page.locator('[data-test=new-request]').click()
     const form = page.locator('.el-dialog', { has: page.locator('[data-test=submit-request]') })
     await form.waitFor()
+    // The dialog focuses the name when its opening transition ends: typing before that can land
+    // there (it did once in CI, appending a subject id to the name).
+    await expect
+      .poll(() => page.evaluate("document.activeElement?.getAttribute('data-test')"))
+      .toBe('field-requester-name')
     await form.locator('[data-test=field-requester-name]').fill('Wanda Writer')
     await form.locator('[data-test=field-requester-email]').fill('wanda@example.org')
     await form.locator('[data-test=field-subject-value-0]').fill('W-001')
