@@ -54,6 +54,7 @@ export async function startBridge(options: BridgeOptions): Promise<Bridge> {
   const expected = Buffer.from(`Bearer ${token}`)
   const closers = new Set<() => void>()
   let origin = ''
+  let ownHosts: string[] = []
 
   const server = http.createServer((req, res) => {
     route(req, res).catch((error: unknown) => {
@@ -63,10 +64,16 @@ export async function startBridge(options: BridgeOptions): Promise<Bridge> {
   })
 
   async function route(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const url = new URL(req.url ?? '/', origin)
     // DNS-rebinding guard: only our own host name may reach us.
-    const hostOk = req.headers.host === url.host || req.headers.host === `localhost:${url.port}`
-    if (!hostOk) return send(res, fail('FORBIDDEN', 'Unexpected Host header.'))
+    if (!ownHosts.includes(req.headers.host ?? '')) {
+      return send(res, fail('FORBIDDEN', `Unexpected Host header: only ${ownHosts.join(' or ')} is served.`))
+    }
+    // A browser sends only a path; an absolute URL here would name some other authority.
+    const target = req.url ?? ''
+    if (!target.startsWith('/')) {
+      return send(res, fail('BAD_INPUT', 'The request target must be a path starting with "/", not a URL.'))
+    }
+    const url = new URL(origin + target)
     if (!url.pathname.startsWith('/api/')) return serveStatic(req, res, url.pathname)
 
     const requestOrigin = req.headers.origin
@@ -76,8 +83,13 @@ export async function startBridge(options: BridgeOptions): Promise<Bridge> {
     if (!authorised(req)) return send(res, fail('UNAUTHORIZED', 'Missing or wrong bearer token.'))
 
     if (url.pathname === '/api/events' && req.method === 'GET') return streamEvents(req, res)
-    const method = url.pathname.startsWith('/api/call/') ? decodeURIComponent(url.pathname.slice(10)) : null
-    if (method === null) return send(res, fail('NOT_FOUND', `No API route ${url.pathname}.`))
+    if (!url.pathname.startsWith('/api/call/')) {
+      return send(res, fail('NOT_FOUND', `No API route ${url.pathname}.`))
+    }
+    const method = decodePath(url.pathname.slice(10))
+    if (method === null) {
+      return send(res, fail('BAD_INPUT', `Malformed percent-escape in the method name: ${url.pathname}.`))
+    }
     if (req.method !== 'POST') return send(res, fail('BAD_INPUT', 'API calls use POST.'))
 
     const body = await readBody(req, maxBody)
@@ -104,6 +116,7 @@ export async function startBridge(options: BridgeOptions): Promise<Bridge> {
     res.writeHead(200, {
       'content-type': 'text/event-stream',
       'cache-control': 'no-store',
+      'x-content-type-options': 'nosniff',
       connection: 'keep-alive',
     })
     res.write(': connected\n\n')
@@ -140,6 +153,7 @@ export async function startBridge(options: BridgeOptions): Promise<Bridge> {
   })
   const { port } = server.address() as AddressInfo
   origin = `http://127.0.0.1:${port}`
+  ownHosts = [`127.0.0.1:${port}`, `localhost:${port}`]
 
   return {
     url: `${origin}/?token=${token}`,
@@ -154,8 +168,22 @@ export async function startBridge(options: BridgeOptions): Promise<Bridge> {
 
 function send(res: ServerResponse, result: Result<unknown>, extra: Record<string, string> = {}): void {
   const status = result.ok ? 200 : STATUS[result.error.code]
-  res.writeHead(status, { 'content-type': 'application/json', 'cache-control': 'no-store', ...extra })
+  res.writeHead(status, {
+    'content-type': 'application/json',
+    'cache-control': 'no-store',
+    'x-content-type-options': 'nosniff',
+    ...extra,
+  })
   res.end(JSON.stringify(result))
+}
+
+/** A percent-decoded path segment, or null when an escape is malformed (such as %E0%A4%A). */
+function decodePath(segment: string): string | null {
+  try {
+    return decodeURIComponent(segment)
+  } catch {
+    return null
+  }
 }
 
 /** Reads a body up to `limit` bytes; stops reading as soon as it is exceeded. */

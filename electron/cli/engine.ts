@@ -1,7 +1,6 @@
 /** `lethe dataset …`, `lethe model …`, `lethe unlearn`, `lethe backends`: the engine from the command line. */
-import { readFileSync } from 'node:fs'
 import path from 'node:path'
-import { InvalidArgumentError, type Command } from 'commander'
+import type { Command } from 'commander'
 import type { Input } from '../contract'
 import type { Evaluation } from '../engine/jobs'
 import type { UnlearnResult } from '../engine/models/runs'
@@ -12,30 +11,13 @@ import type { ModelManifest } from '../engine/models/store'
 import type { z } from 'zod'
 import type { Certification } from '../contract/engine'
 import { formatInfo } from './format'
+import { fileEntries, imageShape, integer, integers, number, rowIds } from './parse'
 import { common, exit, run, runJob, type CommonOptions } from './run'
 
-const integer = (value: string) => Number.parseInt(value, 10)
-const number = (value: string) => Number.parseFloat(value)
-const list = (value: string) => value.split(',').map((v) => integer(v.trim()))
 const names = (value: string) =>
   value
     .split(',')
     .map((v) => v.trim())
-    .filter(Boolean)
-
-/** "28x28x1" (or with ×) → [28, 28, 1]. */
-const imageShape = (value: string): [number, number, number] => {
-  const parts = value.split(/[x×]/i).map((v) => v.trim())
-  if (parts.length !== 3 || !parts.every((v) => /^\d+$/.test(v)))
-    throw new InvalidArgumentError('Give the shape as height x width x channels, such as 8x8x1.')
-  return parts.map(Number) as [number, number, number]
-}
-
-/** A file of one entry per line (or comma-separated). */
-const entries = (file: string) =>
-  readFileSync(file, 'utf8')
-    .split(/[\n,]/)
-    .map((s) => s.trim())
     .filter(Boolean)
 
 const pct = (v: number | undefined) => (v === undefined || Number.isNaN(v) ? '—' : `${(100 * v).toFixed(1)}%`)
@@ -184,7 +166,7 @@ export function registerEngineCommands(program: Command): void {
     .description('train a model on a dataset’s training split (progress on stderr)')
     .requiredOption('--dataset <id>', 'dataset id')
     .requiredOption('--arch <kind>', 'logreg, mlp or cnn')
-    .option('--hidden <sizes>', 'MLP hidden layer widths, e.g. 64 or 128,64', list)
+    .option('--hidden <sizes>', 'MLP hidden layer widths, e.g. 64 or 128,64', integers)
     .option('--epochs <n>', 'epochs', integer)
     .option('--batch-size <n>', 'batch size', integer)
     .option('--lr <rate>', 'learning rate', number)
@@ -261,26 +243,21 @@ export function registerEngineCommands(program: Command): void {
     .description('score a model on some rows (forget set), its retained rows and the test split')
     .requiredOption('--model <id>', 'model version')
     .option('--reference <id>', 'a reference model (e.g. an exact retrain) to compare with')
-    .requiredOption('--rows <file>', 'file of row ids, one per line')
-    .action((o: CommonOptions & { model: string; reference?: string; rows: string }) =>
+    .requiredOption('--rows <file>', 'file of row ids, one per line', rowIds)
+    .action((o: CommonOptions & { model: string; reference?: string; rows: number[] }) =>
       exit(
-        run(
-          'models.evaluate',
-          { modelId: o.model, referenceId: o.reference, rows: entries(o.rows).map(integer) },
-          o,
-          (v) => {
-            const e = v as unknown as Evaluation
-            return [
-              row(e.model, e.scores),
-              e.referenceScores ? row(e.reference ?? 'reference', e.referenceScores) : '',
-              e.distanceToReference === null
-                ? ''
-                : `  L2 distance to the reference: ${e.distanceToReference.toFixed(4)}; agreement on test ${pct(e.agreementWithReference?.test)}`,
-            ]
-              .filter(Boolean)
-              .join('\n')
-          },
-        ),
+        run('models.evaluate', { modelId: o.model, referenceId: o.reference, rows: o.rows }, o, (v) => {
+          const e = v as unknown as Evaluation
+          return [
+            row(e.model, e.scores),
+            e.referenceScores ? row(e.reference ?? 'reference', e.referenceScores) : '',
+            e.distanceToReference === null
+              ? ''
+              : `  L2 distance to the reference: ${e.distanceToReference.toFixed(4)}; agreement on test ${pct(e.agreementWithReference?.test)}`,
+          ]
+            .filter(Boolean)
+            .join('\n')
+        }),
       ),
     )
 
@@ -289,8 +266,8 @@ export function registerEngineCommands(program: Command): void {
     .requiredOption('--model <id>', 'model version to unlearn from')
     .requiredOption('--method <name>', 'retrain, finetune, neggrad, hf, certified or del')
     .option('--request <id>', 'the erasure request whose subjects to remove')
-    .option('--subjects <file>', 'file of subject ids, one per line')
-    .option('--rows <file>', 'file of row ids, one per line')
+    .option('--subjects <file>', 'file of subject ids, one per line', fileEntries)
+    .option('--rows <file>', 'file of row ids, one per line', rowIds)
     .option('--reference', 'also retrain exactly, and compare')
     .option('--reference-mode <mode>', 'replay (same seed and batch order) or independent')
     .option('--noise-floor', 'also retrain independently twice, to show how far two exact retrains lie apart')
@@ -319,7 +296,7 @@ export function registerEngineCommands(program: Command): void {
     )
     .option('--epochs <n>', 'finetune, neggrad, DEL: epochs of (fine-)tuning', integer)
     .option('--lr <rate>', 'finetune, neggrad, DEL: learning rate', number)
-    .action((o: CommonOptions & Record<string, string | number | boolean | undefined>) => {
+    .action((o: CommonOptions & Record<string, unknown>) => {
       const options = Object.fromEntries(
         Object.entries({
           epsilon: o.epsilon,
@@ -339,8 +316,8 @@ export function registerEngineCommands(program: Command): void {
         modelId: o.model,
         method: o.method,
         requestId: o.request,
-        subjects: o.subjects ? entries(String(o.subjects)) : undefined,
-        rows: o.rows ? entries(String(o.rows)).map(integer) : undefined,
+        subjects: o.subjects,
+        rows: o.rows,
         reference: Boolean(o.reference),
         referenceMode: o.referenceMode,
         noiseFloor: Boolean(o.noiseFloor),

@@ -19,6 +19,8 @@ export function buildProgram(): Command {
     )
     .version(version)
     .showHelpAfterError()
+    // A usage mistake (unknown option, missing argument) is the caller's: status 2, as elsewhere.
+    .exitOverride((error) => process.exit(error.exitCode === 1 ? 2 : error.exitCode))
 
   common(program.command('info'))
     .description('version, data folder and the compute backends the engine can see')

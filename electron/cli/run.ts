@@ -29,23 +29,31 @@ export function reportError(error: ErrorPayload, json: boolean | undefined): num
   return exitCode(error)
 }
 
+/** What a command does with a method's value besides printing it. */
+export interface Outcome<M extends MethodName, R> {
+  /** Saves the value (to --out) before anything is printed, in both modes; its answer is what is printed. */
+  save?: (value: Output<M>) => R
+  /** The exit status of a value that is not an error. */
+  status?: (result: R) => number
+}
+
 /**
  * Runs a method through the same dispatch as IPC and the bridge. Commands that only read
  * open the ledger read-only, so they work while the app holds the writer's lock.
  */
-export async function run<M extends MethodName>(
+export async function run<M extends MethodName, R = Output<M>>(
   method: M,
   input: Input<M>,
   options: CommonOptions & { writes?: boolean },
-  human: (value: Output<M>) => string,
-  statusOf: (value: Output<M>) => number = () => 0,
+  human: (result: R) => string,
+  { save = (value) => value as R, status = () => 0 }: Outcome<M, R> = {},
 ): Promise<number> {
   return withServices(options, Boolean(options.writes), async ({ handlers }) => {
-    const result = await dispatch(handlers, method, input, { transport: 'cli' })
-    if (!result.ok) return reportError(result.error, options.json)
-    const value = result.value as Output<M>
-    process.stdout.write(options.json ? `${JSON.stringify(value, null, 2)}\n` : `${human(value)}\n`)
-    return statusOf(value)
+    const answer = await dispatch(handlers, method, input, { transport: 'cli' })
+    if (!answer.ok) return reportError(answer.error, options.json)
+    const result = save(answer.value as Output<M>)
+    process.stdout.write(options.json ? `${JSON.stringify(result, null, 2)}\n` : `${human(result)}\n`)
+    return status(result)
   })
 }
 

@@ -1,4 +1,4 @@
-import { mkdirSync, writeFileSync } from 'node:fs'
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs'
 import http from 'node:http'
 import path from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
@@ -8,13 +8,17 @@ import { EventHub } from '../../electron/host/events'
 import { recordingHandlers, sampleInfo, tempDir } from '../support/fixtures'
 
 let bridge: Bridge | undefined
+let folder: string | undefined
 afterEach(async () => {
   await bridge?.close()
   bridge = undefined
+  if (folder) rmSync(folder, { recursive: true, force: true })
+  folder = undefined
 })
 
 async function start(maxBodyBytes?: number) {
-  const staticRoot = path.join(tempDir('lethe-static-'), 'renderer')
+  folder = tempDir('lethe-static-')
+  const staticRoot = path.join(folder, 'renderer')
   mkdirSync(staticRoot)
   writeFileSync(path.join(staticRoot, 'index.html'), '<!doctype html><title>Lethe</title>')
   const events = new EventHub()
@@ -23,13 +27,17 @@ async function start(maxBodyBytes?: number) {
   return { bridge, events, calls, staticRoot }
 }
 
-/** A raw request, so tests can send what a browser's fetch would not (bad Host, raw paths). */
+/**
+ * A raw request, so tests can send what a browser's fetch would not (bad Host, raw paths, and
+ * with `target` a request target other than the URL's path, such as an absolute URL).
+ */
 function request(
   url: string,
-  options: { method?: string; headers?: Record<string, string>; body?: string } = {},
+  options: { method?: string; headers?: Record<string, string>; body?: string; target?: string } = {},
 ): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: string }> {
   return new Promise((resolve, reject) => {
-    const req = http.request(url, { method: options.method ?? 'GET', headers: options.headers }, (res) => {
+    const { method = 'GET', headers, target } = options
+    const req = http.request(url, { method, headers, ...(target && { path: target }) }, (res) => {
       let body = ''
       res.setEncoding('utf8')
       res.on('data', (chunk: string) => (body += chunk))
@@ -178,5 +186,78 @@ describe('the loopback bridge', () => {
     const { bridge: b } = await start()
     const res = await request(`${b.origin}/api/events`)
     expect(res.status).toBe(401)
+  })
+
+  it('refuses an absolute-form target however its Host header agrees with it', async () => {
+    const { bridge: b, calls } = await start()
+    const target = 'http://evil.example/api/call/system.info'
+    const foreign = await request(b.origin, {
+      method: 'POST',
+      target,
+      headers: { ...auth(b), host: 'evil.example' },
+      body: '{}',
+    })
+    expect(foreign.status).toBe(403)
+    expect(JSON.parse(foreign.body).error.message).toMatch(
+      /^Unexpected Host header: only 127\.0\.0\.1:\d+ or localhost:\d+/,
+    )
+    const ours = await request(b.origin, { method: 'POST', target, headers: auth(b), body: '{}' })
+    expect(ours.status).toBe(400)
+    expect(JSON.parse(ours.body).error).toMatchObject({
+      code: 'BAD_INPUT',
+      message: 'The request target must be a path starting with "/", not a URL.',
+    })
+    expect(calls).toHaveLength(0)
+  })
+
+  it('answers a malformed percent-escape in the method name with 400, naming it', async () => {
+    const { bridge: b, calls } = await start()
+    const res = await request(`${b.origin}/api/call/%E0%A4%A`, {
+      method: 'POST',
+      headers: auth(b),
+      body: '{}',
+    })
+    expect(res.status).toBe(400)
+    expect(JSON.parse(res.body).error).toEqual({
+      code: 'BAD_INPUT',
+      message: 'Malformed percent-escape in the method name: /api/call/%E0%A4%A.',
+    })
+    expect(calls).toHaveLength(0)
+  })
+
+  it('marks every API answer nosniff: results, errors and the event stream', async () => {
+    const { bridge: b } = await start()
+    const answered = await callInfo(b, auth(b))
+    const refused = await callInfo(b, {})
+    const unknown = await request(`${b.origin}/api/nothing`, { headers: auth(b) })
+    expect([answered.status, refused.status, unknown.status]).toEqual([200, 401, 404])
+    const stream = await new Promise<http.IncomingHttpHeaders>((resolve, reject) => {
+      const req = http.get(`${b.origin}/api/events`, { headers: auth(b) }, (res) => {
+        resolve(res.headers)
+        req.destroy()
+      })
+      req.on('error', reject)
+    })
+    for (const headers of [answered.headers, refused.headers, unknown.headers, stream]) {
+      expect(headers['x-content-type-options']).toBe('nosniff')
+    }
+  })
+
+  it('offers no API method to write the registry: only the engine registers', async () => {
+    const { bridge: b } = await start()
+    const entry = {
+      id: 'm-000000000000',
+      kind: 'model',
+      name: 'planted',
+      version: '1',
+      contentHash: '0'.repeat(64),
+    }
+    const res = await request(`${b.origin}/api/call/registry.register`, {
+      method: 'POST',
+      headers: auth(b),
+      body: JSON.stringify(entry),
+    })
+    expect(res.status).toBe(404)
+    expect(code(res.body)).toBe('UNKNOWN_METHOD')
   })
 })

@@ -1,14 +1,28 @@
-import { writeFileSync } from 'node:fs'
+import { readFileSync, rmSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
-import { describe, expect, it } from 'vitest'
+import { afterEach, describe, expect, it } from 'vitest'
+import { workerThreadChannel } from '../../electron/engine/host'
+import { createServices } from '../../electron/host/services'
+import { passphraseProtector } from '../../electron/lib/key-protector'
 import { lethe as cli } from '../support/cli'
+import { caller, completedErasure } from '../support/engine'
 import { tempDir } from '../support/fixtures'
 
 const lethe = (dataDir: string, args: string[]) => cli(args, { dataDir })
 
+const folders: string[] = []
+const temp = (prefix: string) => {
+  const folder = tempDir(prefix)
+  folders.push(folder)
+  return folder
+}
+afterEach(() => {
+  for (const folder of folders.splice(0)) rmSync(folder, { recursive: true, force: true })
+})
+
 describe('lethe dataset, model, unlearn and evaluate', () => {
   it('imports, trains, unlearns with a reference and evaluates, in JSON', () => {
-    const dataDir = tempDir('lethe-cli-engine-')
+    const dataDir = temp('lethe-cli-engine-')
     const imported = lethe(dataDir, [
       'dataset',
       'import',
@@ -80,7 +94,7 @@ describe('lethe dataset, model, unlearn and evaluate', () => {
   })
 
   it('trains with HF recording and unlearns with HF: certified by default, plainly not certified with --no-noise', () => {
-    const dataDir = tempDir('lethe-cli-hf-')
+    const dataDir = temp('lethe-cli-hf-')
     const imported = lethe(dataDir, [
       'dataset',
       'import',
@@ -161,7 +175,7 @@ describe('lethe dataset, model, unlearn and evaluate', () => {
   }, 180_000)
 
   it('imports pixel columns as images with --image-shape, and says how to write one', () => {
-    const dataDir = tempDir('lethe-cli-engine-')
+    const dataDir = temp('lethe-cli-engine-')
     const digits = ['dataset', 'import', 'resources/datasets/digits.csv']
     const columns = ['--subject-column', 'subject_id', '--label-column', 'digit']
     const wrong = lethe(dataDir, [...digits, ...columns, '--image-shape', '8x8'])
@@ -173,7 +187,7 @@ describe('lethe dataset, model, unlearn and evaluate', () => {
   }, 60_000)
 
   it('names the line and column of a bad dataset, and refuses an unknown model', () => {
-    const dataDir = tempDir('lethe-cli-engine-')
+    const dataDir = temp('lethe-cli-engine-')
     const file = path.join(dataDir, 'bad.csv')
     writeFileSync(file, 'id,x,label\na,1,yes\nb,2,no\nc,oops,yes\nd,4,no\ne,5,yes\n')
     const bad = lethe(dataDir, [
@@ -189,15 +203,44 @@ describe('lethe dataset, model, unlearn and evaluate', () => {
     ])
     expect(bad.code).toBe(2)
     expect(bad.stderr).toMatch(/lethe: BAD_INPUT: .*line 4, column 2 \(x\)/)
-    const missing = lethe(dataDir, [
-      'unlearn',
-      '--model',
-      'm-000000000000',
-      '--method',
-      'retrain',
-      '--rows',
-      file,
-    ])
-    expect(missing.code).not.toBe(0)
+    const rows = path.join(dataDir, 'rows.txt')
+    writeFileSync(rows, '0\n1\n')
+    const unlearn = (rowsFile: string) =>
+      lethe(dataDir, ['unlearn', '--model', 'm-000000000000', '--method', 'retrain', '--rows', rowsFile])
+    const missing = unlearn(rows)
+    expect(missing.code).toBe(2)
+    expect(missing.stderr).toMatch(/lethe: NOT_FOUND: .*m-000000000000/)
+    const notRows = unlearn(file)
+    expect(notRows.code).toBe(2)
+    expect(notRows.stderr).toContain(
+      `option '--rows <file>' argument '${file}' is invalid. It holds "id": give row ids as whole numbers`,
+    )
   })
+
+  it('copies an issued certificate to --out with --json too, and the JSON names the copy', async () => {
+    const dataDir = temp('lethe-cli-certificate-')
+    const passphrase = 'correct horse battery'
+    const services = createServices({
+      dataDir,
+      host: 'cli',
+      spawnEngine: () => workerThreadChannel(),
+      keyProtector: async () => passphraseProtector(passphrase),
+    })
+    let requestId: string
+    try {
+      requestId = (await completedErasure(services)).request.id
+      await caller(services)('organisation.create', { name: 'Ørsted Klinik' })
+    } finally {
+      await services.close()
+    }
+    const out = path.join(dataDir, 'certificate.pdf')
+    const issued = cli(['certificate', 'issue', requestId, '--out', out, '--json'], {
+      dataDir,
+      env: { LETHE_KEY_PASSPHRASE: passphrase },
+    })
+    expect(issued.code, issued.stderr).toBe(0)
+    const result = JSON.parse(issued.stdout) as { path: string; out: string; requestId: string }
+    expect(result).toMatchObject({ requestId, out })
+    expect(readFileSync(out).equals(readFileSync(result.path))).toBe(true)
+  }, 120_000)
 })
