@@ -5,6 +5,7 @@
  * exact 1-based physical line and column (counted in Unicode code points, so an emoji is one column),
  * because the people importing these files fix them by hand in an editor.
  */
+import { isControlCode } from '../contract/text'
 
 export interface CsvTable {
   /** Header names, trimmed. Unique and non-empty. */
@@ -100,18 +101,31 @@ function sniffDelimiter(text: string): number {
 
 interface RawRecord {
   fields: string[]
-  /** Per field: code-unit index, physical line and that line's start index, of the field's first character. */
-  fieldIndex: number[]
-  fieldLine: number[]
-  fieldLineStart: number[]
+  /** Code-unit index of each field's first character; the first is where the record starts, a line start. */
+  starts: number[]
   /** Physical line where the record starts. */
   line: number
   /** Where the record's content ends (before its line break). */
-  endIndex: number
-  endLine: number
-  endLineStart: number
+  end: number
   /** True for an entirely empty line. */
   blank: boolean
+}
+
+/**
+ * Line and column of `index` within `record`, which may span several lines. Worked out only for an
+ * error, so that a good record costs no bookkeeping.
+ */
+function positionIn(text: string, record: RawRecord, index: number): { line: number; column: number } {
+  let line = record.line
+  let lineStart = record.starts[0] ?? 0
+  for (let k = lineStart; k < index; k++) {
+    const c = text.charCodeAt(k)
+    if (c === LF || (c === CR && text.charCodeAt(k + 1) !== LF)) {
+      line++
+      lineStart = k + 1
+    }
+  }
+  return { line, column: columnAt(text, lineStart, index) }
 }
 
 /** Splits `text` into records, calling `onRecord` for each (blank lines included, flagged). */
@@ -123,6 +137,13 @@ function readRecords(text: string, delimiter: number, onRecord: (record: RawReco
 
   const error = (message: string, atLine: number, atLineStart: number, atIndex: number): CsvError =>
     new CsvError(message, atLine, columnAt(text, atLineStart, atIndex))
+  const controlError = (): CsvError =>
+    error(
+      `control character ${describeChar(text, i)}; a field may hold tab and line breaks but no other control characters`,
+      line,
+      lineStart,
+      i,
+    )
 
   /** Consumes the line break at `i` (CR, LF or CRLF). */
   const newline = (): void => {
@@ -133,22 +154,10 @@ function readRecords(text: string, delimiter: number, onRecord: (record: RawReco
   }
 
   while (i < n) {
-    const record: RawRecord = {
-      fields: [],
-      fieldIndex: [],
-      fieldLine: [],
-      fieldLineStart: [],
-      line,
-      endIndex: i,
-      endLine: line,
-      endLineStart: lineStart,
-      blank: false,
-    }
+    const record: RawRecord = { fields: [], starts: [], line, end: i, blank: false }
     let quotedAny = false
     for (;;) {
-      record.fieldIndex.push(i)
-      record.fieldLine.push(line)
-      record.fieldLineStart.push(lineStart)
+      record.starts.push(i)
       if (i < n && text.charCodeAt(i) === QUOTE) {
         quotedAny = true
         const openIndex = i
@@ -179,6 +188,7 @@ function readRecords(text: string, delimiter: number, onRecord: (record: RawReco
             break
           }
           if (c === LF || c === CR) newline()
+          else if (isControlCode(c)) throw controlError()
           else i++
         }
         record.fields.push(value)
@@ -206,6 +216,7 @@ function readRecords(text: string, delimiter: number, onRecord: (record: RawReco
               i,
             )
           }
+          if (isControlCode(c)) throw controlError()
           i++
         }
         record.fields.push(text.slice(start, i))
@@ -215,9 +226,7 @@ function readRecords(text: string, delimiter: number, onRecord: (record: RawReco
         i++
         continue
       }
-      record.endIndex = i
-      record.endLine = line
-      record.endLineStart = lineStart
+      record.end = i
       if (i < n) newline()
       break
     }
@@ -241,23 +250,20 @@ export function parseCsv(text: string, options: CsvOptions = {}): CsvTable {
   readRecords(body, delimiter, (record) => {
     if (record.blank) return
     if (header === undefined) {
+      const errorAt = (index: number, message: string): CsvError => {
+        const { line, column } = positionIn(body, record, index)
+        return new CsvError(message, line, column)
+      }
       const names = record.fields.map((field) => field.trim())
       const seen = new Map<string, number>()
       names.forEach((name, k) => {
-        const at = (): number => columnAt(body, record.fieldLineStart[k] ?? 0, record.fieldIndex[k] ?? 0)
-        if (name === '') {
-          throw new CsvError(
-            `header ${k + 1} is empty; every column needs a name`,
-            record.fieldLine[k] ?? 1,
-            at(),
-          )
-        }
+        const at = record.starts[k] ?? 0
+        if (name === '') throw errorAt(at, `header ${k + 1} is empty; every column needs a name`)
         const first = seen.get(name)
         if (first !== undefined) {
-          throw new CsvError(
+          throw errorAt(
+            at,
             `duplicate header ${JSON.stringify(name)} (column ${k + 1} repeats column ${first + 1})`,
-            record.fieldLine[k] ?? 1,
-            at(),
           )
         }
         seen.set(name, k)
@@ -268,19 +274,11 @@ export function parseCsv(text: string, options: CsvOptions = {}): CsvTable {
     const expected = header.length
     const actual = record.fields.length
     if (actual !== expected) {
-      const startsAt = record.line
-      let line: number
-      let column: number
-      if (actual > expected) {
-        // Point at the first extra field.
-        line = record.fieldLine[expected] ?? startsAt
-        column = columnAt(body, record.fieldLineStart[expected] ?? 0, record.fieldIndex[expected] ?? 0)
-      } else {
-        // Point just past the row's last character, where the first missing field should begin.
-        line = record.endLine
-        column = columnAt(body, record.endLineStart, record.endIndex)
-      }
-      const where = line === startsAt ? '' : ` (the row starts on line ${startsAt})`
+      // Point at the first extra field, or just past the row's last character, where the first
+      // missing field should begin.
+      const at = actual > expected ? (record.starts[expected] ?? record.end) : record.end
+      const { line, column } = positionIn(body, record, at)
+      const where = line === record.line ? '' : ` (the row starts on line ${record.line})`
       throw new CsvError(
         `expected ${expected} field${expected === 1 ? '' : 's'} but found ${actual}${where}`,
         line,

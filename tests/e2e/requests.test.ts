@@ -309,6 +309,20 @@ describe('requests in Chromium', () => {
     await page.locator('[data-test=request-table]').waitFor()
     expect(await listIds(page)).toEqual([requestId])
 
+    // A file saved as Latin-1 ("Bjørn" as the single byte 0xF8) is refused, not turned into "Bj�rn".
+    await page.locator('[data-test=import-csv]').click()
+    await page.locator('[data-test=import-file]').setInputFiles({
+      name: 'latin1.csv',
+      mimeType: 'text/csv',
+      buffer: Buffer.from(
+        'name,subject_ids,jurisdiction,received\nBjørn,customer-id:C-3001,gdpr,2026-10-01\n',
+        'latin1',
+      ),
+    })
+    await expect(page.locator('[data-test=import-read-error]').innerText()).resolves.toContain('is not UTF-8')
+    await expect(page.locator('[data-test=import-text]').inputValue()).resolves.toBe('')
+    await page.locator('.el-dialog button', { hasText: 'Cancel' }).click()
+
     // A missing name on one row, an impossible date on another: nothing is imported.
     await page.locator('[data-test=import-csv]').click()
     await page.locator('[data-test=import-file]').setInputFiles({

@@ -108,6 +108,13 @@ describe('parseCsv', () => {
     })
   })
 
+  it('refuses control characters other than tab and line breaks, in a header, a field or quotes', () => {
+    errorAt('na\0me,b\n1,2\n', 1, 3, /^control character U\+0000; a field may hold tab and line breaks/)
+    errorAt('a,b\n1,x\u0007y\n', 2, 4, /^control character U\+0007/)
+    errorAt('a,b\n1,"x\ny\u001b"\n', 3, 2, /^control character U\+001B/)
+    expect(parseCsv('a,b\n1,"x\ty\r\nz"\n').rows).toEqual([['1', 'x\ty\r\nz']])
+  })
+
   describe('delimiter', () => {
     it('sniffs tab when the header line has a tab', () => {
       expect(parseCsv('a\tb,c;d\n1\t2,3;4\n')).toEqual({

@@ -10,23 +10,29 @@
  */
 import { LetheError } from '../../contract/errors'
 import { CsvError, parseCsv } from '../../lib/csv'
+import { decodeUtf8 } from '../../lib/text'
 import {
   DEFAULT_SPLIT_SEED,
   DEFAULT_TEST_FRACTION,
   MIN_ROWS,
   baseName,
   datasetId,
+  datasetName,
   hashDatasetFiles,
   sha256Hex,
   splitRows,
   type Dataset,
   type DatasetManifest,
 } from './dataset'
+import { hasIdxMagic, isGzip } from './idx'
 
 export interface ColumnMapping {
   subjectColumn: string
   labelColumn: string
-  /** Feature columns to read as numbers. Columns in neither list are inferred from their values. */
+  /**
+   * Feature columns to read as numbers. Columns in neither list are inferred: numeric when every value is
+   * a number, categorical when none is; a mix is refused rather than guessed.
+   */
   numeric?: string[]
   categorical?: string[]
   /** Columns that are not features (free text, other ids). */
@@ -101,6 +107,29 @@ function imageShapeOf(
       `An image of ${height}×${width}×${channels} has ${height * width * channels} pixels, but the file has ${numericColumns} feature columns.`,
     )
   return [height, width, channels]
+}
+
+/**
+ * The text of a file given as CSV/TSV: refused when it is not UTF-8, and with a word of advice when
+ * it is one of the binary files people pick by mistake.
+ */
+export function csvText(bytes: Uint8Array, file: string): string {
+  const name = baseName(file)
+  if (hasIdxMagic(bytes)) {
+    throw new LetheError(
+      'BAD_INPUT',
+      `${name} is an IDX file, not CSV/TSV: an IDX images file needs its labels file (--labels).`,
+      { file: name },
+    )
+  }
+  if (isGzip(bytes)) {
+    throw new LetheError(
+      'BAD_INPUT',
+      `${name} is gzip-compressed: an IDX images file needs its labels file (--labels), and a CSV/TSV file must be decompressed first.`,
+      { file: name },
+    )
+  }
+  return decodeUtf8(bytes, name)
 }
 
 export function importCsvDataset(text: string, options: CsvImportOptions): Dataset {
@@ -232,22 +261,32 @@ export function importCsvDataset(text: string, options: CsvImportOptions): Datas
       continue
     }
     const values = new Float64Array(rows.length)
-    let numbers = true
-    for (let row = 0; row < rows.length && numbers; row++) {
+    let numbers = 0
+    let firstOther = -1
+    for (let row = 0; row < rows.length; row++) {
       const n = parseNumber(value(row, col))
-      if (n !== undefined) values[row] = n
-      else if (declared === 'numeric') {
-        const raw = value(row, col)
-        throw badField(
-          row,
-          col,
-          raw === ''
-            ? 'the value is empty, but the column is numeric and missing values are not supported'
-            : `${JSON.stringify(raw)} is not a finite number, but the column is numeric`,
-        )
-      } else numbers = false // inferred: one non-number makes the whole column categorical
+      if (n !== undefined) {
+        values[row] = n
+        numbers++
+      } else if (firstOther < 0) {
+        firstOther = row
+        if (declared === 'numeric') break
+      }
     }
-    if (numbers) numeric.push({ col, values })
+    if (firstOther >= 0 && (declared === 'numeric' || numbers > 0)) {
+      const raw = value(firstOther, col)
+      const problem = raw === '' ? 'the value is empty' : `${JSON.stringify(raw)} is not a finite number`
+      // An inferred column is numeric only when every value is a number; a few stray cells (a "NaN",
+      // an empty one) must not silently turn it into a one-hot block of every value it holds.
+      throw badField(
+        firstOther,
+        col,
+        declared === 'numeric'
+          ? `${problem}, but the column is numeric${raw === '' ? ' and missing values are not supported' : ''}`
+          : `${problem}, but ${numbers} of the column's ${rows.length} values are; missing values are not supported, so fix the cell, or if the column really is categorical, declare it so (--categorical ${JSON.stringify(header[col] ?? '')})`,
+      )
+    }
+    if (firstOther < 0) numeric.push({ col, values })
     else categorical.push({ col, values: rows.map((_, row) => value(row, col)) })
   }
 
@@ -292,7 +331,7 @@ export function importCsvDataset(text: string, options: CsvImportOptions): Datas
   const contentHash = sha256Hex(new TextEncoder().encode(text))
   const manifest: DatasetManifest = {
     id: datasetId(contentHash),
-    name: options.name ?? file.replace(/\.[^.]*$/, ''),
+    name: datasetName(options.name ?? file.replace(/\.[^.]*$/, '')),
     kind: 'tabular',
     source: { file, format: isTabSeparated(text) ? 'tsv' : 'csv' },
     contentHash,

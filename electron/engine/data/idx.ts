@@ -10,6 +10,7 @@ import {
   DEFAULT_TEST_FRACTION,
   MIN_ROWS,
   datasetId,
+  datasetName,
   hashDatasetFiles,
   sha256Hex,
   splitRows,
@@ -36,15 +37,39 @@ function badIdx(file: string, problem: string): LetheError {
   return new LetheError('BAD_INPUT', `${file}: ${problem}`, { file })
 }
 
-export function parseIdx(bytes: Uint8Array, file: string): { dims: number[]; data: IdxData } {
+export const isGzip = (bytes: Uint8Array): boolean => bytes[0] === 0x1f && bytes[1] === 0x8b
+
+/** Whether `bytes` start as an IDX file of unsigned bytes with 1 or 3 dimensions: labels or images. */
+export const hasIdxMagic = (bytes: Uint8Array): boolean =>
+  bytes[0] === 0 && bytes[1] === 0 && bytes[2] === 0x08 && (bytes[3] === 1 || bytes[3] === 3)
+
+/** Largest IDX file taken, inflated: room for EMNIST's 814,255 images, not for a gzip bomb. */
+const MAX_IDX_BYTES = 1024 ** 3
+
+function tooLarge(file: string, maxBytes: number): LetheError {
+  return new LetheError(
+    'TOO_LARGE',
+    `${file}: the IDX data is larger than ${maxBytes / 1024 ** 2} MiB, the most an import takes.`,
+    { file, maxBytes },
+  )
+}
+
+/** An IDX file's dimensions and values, gzipped or not; refused when its data exceeds `maxBytes`. */
+export function parseIdx(
+  bytes: Uint8Array,
+  file: string,
+  maxBytes = MAX_IDX_BYTES,
+): { dims: number[]; data: IdxData } {
   let raw = bytes
-  if (bytes[0] === 0x1f && bytes[1] === 0x8b) {
+  if (isGzip(bytes)) {
     try {
-      raw = gunzipSync(bytes)
+      // Capped: a small gzip can inflate to gigabytes, and would be refused only after taking them.
+      raw = gunzipSync(bytes, { maxOutputLength: maxBytes })
     } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') throw tooLarge(file, maxBytes)
       throw badIdx(file, `the gzip data is damaged (${(error as Error).message}); download the file again`)
     }
-  }
+  } else if (bytes.length > maxBytes) throw tooLarge(file, maxBytes)
   if (raw.length < 4 || raw[0] !== 0 || raw[1] !== 0) {
     const start = Array.from(raw.subarray(0, 4), hex).join(' ')
     throw badIdx(
@@ -194,7 +219,7 @@ export function importIdxDataset(
   const contentHash = sha256Hex(images.bytes, labels.bytes)
   const manifest: DatasetManifest = {
     id: datasetId(contentHash),
-    name: options.name ?? imageFile.replace(/\.gz$/i, ''),
+    name: datasetName(options.name ?? imageFile.replace(/\.gz$/i, '')),
     kind: 'image',
     source: { file: imageFile, format: 'idx' },
     contentHash,
