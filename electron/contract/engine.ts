@@ -90,6 +90,138 @@ export const ModelInfo = z.object({
 })
 
 export const unlearningMethods = ['retrain', 'finetune', 'neggrad', 'hf', 'certified', 'del'] as const
+export type UnlearningMethodName = (typeof unlearningMethods)[number]
+
+/**
+ * A finite number in a stated range (`above`, `below`: the ends are excluded), whose error says
+ * the range: z.number() already refuses NaN and ±Infinity.
+ */
+function ranged(low: number, high: number, ends: { whole?: boolean; above?: boolean; below?: boolean } = {}) {
+  const bounds =
+    ends.above || ends.below
+      ? `${ends.above ? 'above' : 'at least'} ${low} and ${ends.below ? 'below' : 'at most'} ${high}`
+      : `from ${low} to ${high}`
+  const error = `must be ${ends.whole ? 'a whole number' : 'a number'} ${bounds}`
+  const number = ends.whole ? z.number({ error }).int({ error }) : z.number({ error })
+  const floored = ends.above ? number.gt(low, { error }) : number.min(low, { error })
+  return ends.below ? floored.lt(high, { error }) : floored.max(high, { error })
+}
+const oneOf = <const T extends readonly [string, ...string[]]>(values: T) =>
+  z.enum(values, { error: `must be one of ${values.join(', ')}` })
+const onOff = z.boolean({ error: 'must be true or false' })
+
+/** Passes over the data, as in training. */
+const Epochs = ranged(1, 1000, { whole: true })
+const LearningRate = ranged(0, 10, { above: true })
+/** (ε, δ) within what the certification settings allow. */
+const Epsilon = ranged(0, 100, { above: true })
+const Delta = ranged(0, 0.1, { above: true, below: true })
+/** Seeds are 32-bit (random.ts). */
+const Seed = ranged(0, 2 ** 32 - 1, { whole: true })
+
+export const localizations = ['del', 'random', 'saliency', 'shallow', 'deep', 'critmem'] as const
+
+/** Each method's own options, each optional (the engine's default, often from the model's training, applies). */
+export const unlearnOptions = {
+  retrain: z.strictObject({
+    /** 'replay' keeps the seed, initialisation and batch order; 'independent' draws fresh ones. */
+    mode: oneOf(['replay', 'independent']).optional(),
+  }),
+  finetune: z.strictObject({
+    /** Default: a quarter of the original training's. */
+    epochs: Epochs.optional(),
+    /** Default: the original training's. */
+    learningRate: LearningRate.optional(),
+  }),
+  neggrad: z.strictObject({
+    /** 1 is pure gradient ascent on the forget rows; below 1 mixes in descent on the retained rows (NegGrad+: 0.99). */
+    alpha: ranged(0, 1).optional(),
+    epochs: Epochs.optional(),
+    learningRate: LearningRate.optional(),
+    /** Stop once the forget rows are no better predicted than the test rows. */
+    stopAtTestAccuracy: onOff.optional(),
+  }),
+  hf: z.strictObject({
+    epsilon: Epsilon.optional(),
+    delta: Delta.optional(),
+    /** False skips the noise, for measurement only: the result is then not certified. */
+    noise: onOff.optional(),
+    /** Largest relative noise σ·√d/‖θ‖ Lethe publishes; past it the deletion capacity is spent (1e12: no limit, to measure). */
+    noiseLimit: ranged(0, 1e12, { above: true }).optional(),
+  }),
+  certified: z.strictObject({
+    epsilon: Epsilon.optional(),
+    delta: Delta.optional(),
+    /** False skips the noise, for measurement only: the result is then not certified. */
+    noise: onOff.optional(),
+    /** λ: the local-convexity term added to the Hessian, (H + λI). */
+    lambda: ranged(0, 1e6).optional(),
+    /** H: the LiSSA scale, an upper bound on the Hessian's norm; by default twice its estimated top eigenvalue. */
+    lissaScale: ranged(0, 1e12, { above: true }).optional(),
+    /** s: LiSSA recursion depth, one Hessian-vector product per step. */
+    lissaDepth: ranged(1, 100_000, { whole: true }).optional(),
+    /** s₁: independent LiSSA runs averaged. */
+    lissaRepetitions: ranged(1, 100, { whole: true }).optional(),
+    /** Rows per stochastic Hessian sample (drawn with replacement); the whole retained set gives the exact Neumann series. */
+    lissaBatch: ranged(1, 10_000_000, { whole: true }).optional(),
+    /** M: the Hessian's Lipschitz constant, assumed (it is not measured). */
+    hessianLipschitz: ranged(0, 1e6, { above: true }).optional(),
+    /** ρ: LiSSA's failure probability; the certificate holds with probability 1 − ρ. */
+    failureProbability: ranged(0, 1, { above: true, below: true }).optional(),
+    /** Lowest test accuracy Lethe publishes a noisy model at; default the trained model's minus 0.05. */
+    accuracyFloor: ranged(0, 1).optional(),
+    /** Seed of LiSSA's batch draws (not of the noise, which is never seeded). */
+    seed: Seed.optional(),
+  }),
+  del: z.strictObject({
+    /** α: the share of all parameters to reset and retrain (the paper's operating point: 0.3). */
+    fraction: ranged(0, 1, { above: true }).optional(),
+    localization: oneOf(localizations).optional(),
+    /** Override the score's granularity: per output unit (DEL and the layer baselines) or per entry (saliency). */
+    granularity: oneOf(['unit', 'param']).optional(),
+    /** Override the score: |Σ θ ⊙ ∇L_F| (weighted, DEL) or |Σ ∇L_F| (gradient, SalUn's saliency). */
+    score: oneOf(['weighted', 'gradient']).optional(),
+    /** 'fresh': a new seeded draw of the initialiser (the code's choice); 'initial': the original θ₀. */
+    reset: oneOf(['fresh', 'initial']).optional(),
+    /** Seed of the fresh initialisation (and of the random mask); recorded either way. */
+    resetSeed: Seed.optional(),
+    /** Fine-tuning epochs; default the original training's (the paper's scripts: 30 and 30). */
+    epochs: Epochs.optional(),
+    /** Default: the original training's learning rate. */
+    learningRate: LearningRate.optional(),
+  }),
+} satisfies Record<UnlearningMethodName, z.ZodObject>
+
+export type UnlearnOptions = { [M in UnlearningMethodName]: z.infer<(typeof unlearnOptions)[M]> }
+
+export interface OptionProblem {
+  path: string[]
+  message: string
+}
+
+/** A run's options checked against its method's schema: the options, or each problem in words that name the option and what it allows. */
+export function parseUnlearnOptions<M extends UnlearningMethodName>(
+  method: M,
+  options: unknown,
+): { ok: true; options: UnlearnOptions[M] } | { ok: false; problems: OptionProblem[] } {
+  const schema = unlearnOptions[method]
+  const parsed = schema.safeParse(options)
+  if (parsed.success) return { ok: true, options: parsed.data as UnlearnOptions[M] }
+  const given = (options ?? {}) as Record<string, unknown>
+  const shown = (value: unknown) =>
+    typeof value === 'number' ? String(value) : (JSON.stringify(value) ?? String(value))
+  const problems = parsed.error.issues.map((issue): OptionProblem => {
+    const path = issue.path.map(String)
+    if (issue.code === 'unrecognized_keys')
+      return {
+        path,
+        message: `${method} has no option ${issue.keys.map((k) => JSON.stringify(k)).join(', ')}; its options are ${Object.keys(schema.shape).join(', ')}`,
+      }
+    const name = path.join('.')
+    return { path, message: `${method}'s option ${name} ${issue.message}, not ${shown(given[name])}` }
+  })
+  return { ok: false, problems }
+}
 
 /** One constant a certified guarantee rests on, with where its value came from. */
 export const CertificationConstant = z.object({
@@ -342,13 +474,20 @@ export const engineMethods = {
         referenceMode: z.enum(['replay', 'independent']).optional(),
         /** Also retrain independently twice: their distance is the floor under which differences are noise. */
         noiseFloor: z.boolean().default(false),
+        /** The method's own options (unlearnOptions): each in its stated range, unknown ones refused. */
         options: z.record(z.string(), z.unknown()).default({}),
       })
       .strict()
       .refine(
         (v) => [v.requestId, v.subjects, v.rows].filter((x) => x !== undefined).length === 1,
         'give exactly one of requestId, subjects or rows',
-      ),
+      )
+      .superRefine((v, context) => {
+        const checked = parseUnlearnOptions(v.method, v.options)
+        if (!checked.ok)
+          for (const { path, message } of checked.problems)
+            context.addIssue({ code: 'custom', path: ['options', ...path], message })
+      }),
     output: z.object({ jobId: z.string() }),
   }),
   'models.evaluate': defineMethod({

@@ -7,8 +7,13 @@ import path from 'node:path'
 import type { z } from 'zod'
 import { LetheError } from '../contract'
 import type { CurvePoint } from '../contract/events'
-import type { ArchitectureInput, preparations, TrainOptions } from '../contract/engine'
-import { importCsvDataset } from './data/csv-dataset'
+import {
+  parseUnlearnOptions,
+  type ArchitectureInput,
+  type preparations,
+  type TrainOptions,
+} from '../contract/engine'
+import { csvText, importCsvDataset } from './data/csv-dataset'
 import { listDatasets, loadDataset, saveDataset, type Dataset, type DatasetManifest } from './data/dataset'
 import { importIdxDataset } from './data/idx'
 import { previewRows, type DatasetPreview } from './data/preview'
@@ -27,6 +32,7 @@ import {
   type Preparation,
 } from './models/store'
 import { initParams, specOf, type Architecture } from './models/spec'
+import { checkTrainingFits } from './models/memory'
 import { tf } from './tf'
 import { train, uploadData, type TrainConfig, type TrainProgress } from './train'
 import { DurableJsonFile } from '../ledger/durable'
@@ -77,13 +83,13 @@ export async function importDataset(input: {
       input,
     )
   } else {
+    const text = csvText(bytes, input.path)
     if (!input.subjectColumn || !input.labelColumn) {
       throw new LetheError(
         'BAD_INPUT',
         'A CSV or TSV dataset needs its subject-id column and its label column.',
       )
     }
-    const text = new TextDecoder().decode(bytes)
     dataset = importCsvDataset(text, {
       file: input.path,
       name: input.name,
@@ -194,6 +200,7 @@ export async function trainModel(
   const dataset = await loadDataset(folders(input.dataDir).datasets, input.datasetId)
   const arch = architectureFor(dataset, input.arch)
   const spec = specOf(arch)
+  checkTrainingFits(spec, input.training.batchSize, dataset.manifest.rows, tf.getBackend())
   const { lrDecay, ...options } = input.training
   const schedule: TrainConfig['schedule'] =
     options.schedule === 'step'
@@ -237,7 +244,7 @@ export async function trainModel(
     // The recording is bound to the parameters' hash, so the version's id is known before it is saved.
     const identity = identify(draft, result.params)
     const dir = path.join(models, identity.id)
-    await mkdir(dir, { recursive: true })
+    await mkdir(dir, { recursive: true, mode: 0o700 })
     control.progress(null, 'Saving the HF statistics')
     const preparation = { ...(await recorder.save(dir, identity)), trainMs }
     return await saveModel(models, { ...draft, preparation }, result.params)
@@ -265,6 +272,12 @@ export async function unlearnModel(
   control: JobControl,
 ): Promise<UnlearnResult> {
   const method = methodNamed(input.method)
+  const checked = parseUnlearnOptions(method.name, input.options)
+  if (!checked.ok)
+    throw new LetheError('BAD_INPUT', `${checked.problems.map((p) => p.message).join('; ')}.`, {
+      problems: checked.problems,
+    })
+  const options = checked.options
   const dirs = folders(input.dataDir)
   const original = await loadModel(dirs.models, input.modelId)
   const dataset = await loadDataset(dirs.datasets, original.manifest.datasetId)
@@ -302,8 +315,24 @@ export async function unlearnModel(
       forget,
     )
     const started = performance.now()
-    const outcome = await method.unlearn(context, input.options)
+    const outcome = await method.unlearn(context, options)
     const unlearnMs = performance.now() - started
+    const draft = {
+      ...original.manifest,
+      name: `${original.manifest.name} − ${input.requestId ?? `${named.length} rows`}`,
+      parentId: original.manifest.id,
+      method: method.name,
+      requestId: input.requestId,
+      forgottenRows: context.forgetRows.length ? Array.from(context.forgetRows) : [],
+      backend: tf.getBackend(),
+      createdAt: new Date().toISOString(),
+    }
+    // Before any verification: a diverged run (identify refuses it) or one that moved nothing is no unlearning.
+    if (identify(draft, outcome.params).paramsSha256 === original.manifest.paramsSha256)
+      throw new LetheError(
+        'BAD_INPUT',
+        `${method.label} changed nothing: its parameters are bit-identical to those of ${original.manifest.id}, so the rows were not forgotten. Nothing was registered; give options that change the model (more epochs, a larger learning rate).`,
+      )
     let reference: { params: Float32Array; mode: RetrainMode; ms: number } | null = null
     if (input.reference) {
       const mode = input.referenceMode ?? 'replay'
@@ -339,25 +368,12 @@ export async function unlearnModel(
         independentRetrains,
       },
     )
-    const model = await saveModel(
-      dirs.models,
-      {
-        ...original.manifest,
-        name: `${original.manifest.name} − ${input.requestId ?? `${named.length} rows`}`,
-        parentId: original.manifest.id,
-        method: method.name,
-        requestId: input.requestId,
-        forgottenRows: context.forgetRows.length ? Array.from(context.forgetRows) : [],
-        backend: tf.getBackend(),
-        createdAt: new Date().toISOString(),
-      },
-      outcome.params,
-    )
+    const model = await saveModel(dirs.models, draft, outcome.params)
     const result: UnlearnResult = {
       model,
       parent: { id: original.manifest.id, sha256: original.manifest.paramsSha256 },
       method: method.name,
-      guarantee: outcome.guarantee ?? method.guarantee(input.options),
+      guarantee: outcome.guarantee ?? method.guarantee(options),
       forgotten: named.length,
       forgottenRows: named,
       heldOut: outside.length,

@@ -19,7 +19,6 @@ import {
 } from './jobs'
 import type { EngineMethods, EngineReply, EngineRequest, JobRequest } from './protocol'
 import { unlearningMethodList } from './methods'
-import type { unlearningMethods } from '../contract/engine'
 
 // stdout belongs to the CLI's --json output; the engine's libraries talk on stderr.
 console.log = console.info = console.warn = (...args: unknown[]) => console.error(...args)
@@ -80,7 +79,7 @@ const methods: {
   },
   async 'methods.list'() {
     return unlearningMethodList.map((m) => ({
-      name: m.name as (typeof unlearningMethods)[number],
+      name: m.name,
       label: m.label,
       description: m.description,
       guarantee: m.guarantee({}),

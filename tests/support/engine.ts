@@ -124,6 +124,21 @@ export function caller(services: LetheServices) {
   }
 }
 
+type Caller = ReturnType<typeof caller>
+
+/** A job's state once it has ended (succeeded, failed or cancelled). */
+export async function waitForJob(call: Caller, jobId: string): Promise<Output<'jobs.get'>> {
+  for (;;) {
+    const job = await call<Output<'jobs.get'>>('jobs.get', { jobId })
+    if (job.state !== 'running') return job
+    await new Promise((resolve) => setTimeout(resolve, 50))
+  }
+}
+
+/** Starts a job (training, unlearning) and returns its state once it has ended. */
+export const finishedJob = async (call: Caller, method: string, input: unknown) =>
+  waitForJob(call, (await call<{ jobId: string }>(method, input)).jobId)
+
 /**
  * The whole erasure on real services: the breast-cancer demo set, a trained model, a GDPR
  * request naming three patients, exact retraining without them (with a reference), the
@@ -131,13 +146,7 @@ export function caller(services: LetheServices) {
  */
 export async function completedErasure(services: LetheServices, complete = true) {
   const call = caller(services)
-  const waitFor = async (jobId: string) => {
-    for (;;) {
-      const job = await call<Output<'jobs.get'>>('jobs.get', { jobId })
-      if (job.state !== 'running') return job
-      await new Promise((resolve) => setTimeout(resolve, 50))
-    }
-  }
+  const waitFor = (jobId: string) => waitForJob(call, jobId)
   const dataset = await call<Output<'datasets.import'>>('datasets.import', {
     path: path.resolve('resources/datasets/breast-cancer.csv'),
     subjectColumn: 'patient_id',

@@ -6,6 +6,8 @@ import { workerThreadChannel } from '../../electron/engine/host'
 import type { UnlearnResult } from '../../electron/engine/models/runs'
 import { createServices, type LetheServices } from '../../electron/host/services'
 import { tempDir } from '../support/fixtures'
+import { testKeys } from '../support/ledger'
+import { caller, waitForJob } from '../support/engine'
 
 let services: LetheServices
 const call = async (method: string, input: unknown) => {
@@ -13,13 +15,7 @@ const call = async (method: string, input: unknown) => {
   if (!result.ok) throw Object.assign(new Error(result.error.message), result.error)
   return result.value as never
 }
-const waitFor = async (jobId: string): Promise<Output<'jobs.get'>> => {
-  for (;;) {
-    const job: Output<'jobs.get'> = await call('jobs.get', { jobId })
-    if (job.state !== 'running') return job
-    await new Promise((resolve) => setTimeout(resolve, 50))
-  }
-}
+const waitFor = (jobId: string) => waitForJob(caller(services), jobId)
 
 let datasetId: string
 
@@ -28,6 +24,7 @@ beforeAll(async () => {
     dataDir: tempDir('lethe-jobs-'),
     host: 'cli',
     spawnEngine: () => workerThreadChannel(),
+    keyProtector: testKeys,
   })
   const dataset: Output<'datasets.import'> = await call('datasets.import', {
     path: path.resolve('resources/datasets/breast-cancer.csv'),
@@ -177,7 +174,12 @@ describe('the digits demo as images', () => {
 describe('a job the ledger cannot record', () => {
   it('fails with a clear message instead of crashing the process', async () => {
     const dataDir = tempDir('lethe-jobs-readonly-')
-    const writer = createServices({ dataDir, host: 'cli', spawnEngine: () => workerThreadChannel() })
+    const writer = createServices({
+      dataDir,
+      host: 'cli',
+      spawnEngine: () => workerThreadChannel(),
+      keyProtector: testKeys,
+    })
     const imported = await dispatch(
       writer.handlers,
       'datasets.import',

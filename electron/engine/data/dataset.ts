@@ -15,7 +15,8 @@ import { createHash } from 'node:crypto'
 import { mkdir, readFile, readdir, rm } from 'node:fs/promises'
 import path from 'node:path'
 import { LetheError } from '../../contract/errors'
-import { syncFolder, writeFileDurably } from '../../lib/files'
+import { removeStaleTempFiles, syncFolder, writeFileDurably } from '../../lib/files'
+import { controlCharacterIn } from '../../contract/text'
 import { Random } from '../random'
 
 export interface DatasetManifest {
@@ -88,6 +89,19 @@ export function sha256Hex(...parts: Uint8Array[]): string {
 /** A file's base name, from a POSIX or a Windows path. */
 export function baseName(file: string): string {
   return file.split(/[\\/]/).pop() ?? file
+}
+
+/** An importer's display name, once checked: lists, reports and certificates show it. */
+export function datasetName(name: string): string {
+  const control = controlCharacterIn(name)
+  if (control !== undefined) {
+    throw new LetheError(
+      'BAD_INPUT',
+      `The dataset name ${JSON.stringify(name)} holds the control character ${control}; a name may not hold control characters (--name gives another).`,
+      { field: 'name', name },
+    )
+  }
+  return name
 }
 
 export function datasetId(contentHash: string): string {
@@ -197,7 +211,7 @@ export async function saveDataset(folder: string, dataset: Dataset): Promise<voi
   const { manifest } = dataset
   if (!ID_PATTERN.test(manifest.id)) throw new LetheError('BAD_INPUT', `bad dataset id ${manifest.id}`)
   const dir = path.join(folder, manifest.id)
-  await mkdir(dir, { recursive: true })
+  await mkdir(dir, { recursive: true, mode: 0o700 })
   // Re-saving: drop the old manifest first, so a crash part-way leaves an interrupted save (no
   // manifest) rather than an old manifest over new files.
   await rm(path.join(dir, MANIFEST_FILE), { force: true })
@@ -257,6 +271,8 @@ function checkManifest(id: string, file: string, value: unknown): DatasetManifes
     typeof m === 'object' &&
     m !== null &&
     m.id === id &&
+    typeof m.name === 'string' &&
+    typeof m.createdAt === 'string' &&
     isCount(m.rows) &&
     isCount(m.featureDim) &&
     Array.isArray(m.classes) &&
@@ -274,6 +290,16 @@ function checkManifest(id: string, file: string, value: unknown): DatasetManifes
   return m as DatasetManifest
 }
 
+function parseManifest(id: string, file: string, text: string): DatasetManifest {
+  let parsed: unknown
+  try {
+    parsed = JSON.parse(text)
+  } catch {
+    throw corrupt(id, file, 'is not valid JSON (truncated or damaged)')
+  }
+  return checkManifest(id, file, parsed)
+}
+
 export async function loadDataset(folder: string, id: string): Promise<Dataset> {
   // The id becomes a path: anything but the exact shape could escape `folder`.
   if (!ID_PATTERN.test(id)) throw new LetheError('NOT_FOUND', `No dataset ${JSON.stringify(id)}.`, { id })
@@ -288,13 +314,7 @@ export async function loadDataset(folder: string, id: string): Promise<Dataset> 
     }
     throw error
   }
-  let parsed: unknown
-  try {
-    parsed = JSON.parse(text)
-  } catch {
-    throw corrupt(id, manifestFile, 'is not valid JSON (truncated or damaged)')
-  }
-  const manifest = checkManifest(id, manifestFile, parsed)
+  const manifest = parseManifest(id, manifestFile, text)
   const { rows, featureDim } = manifest
 
   const featuresFile = path.join(dir, FEATURES_FILE)
@@ -335,8 +355,9 @@ export async function loadDataset(folder: string, id: string): Promise<Dataset> 
 }
 
 /**
- * Manifests of the stored datasets, oldest first. Folders without a readable manifest (an
- * interrupted save, or damage that `loadDataset` will report in full) are left out.
+ * Manifests of the stored datasets, oldest first. A folder without a manifest is an interrupted
+ * save and is left out; a damaged manifest is CORRUPT, as for models. Temporary files of killed
+ * writers go.
  */
 export async function listDatasets(folder: string): Promise<DatasetManifest[]> {
   let entries: string[]
@@ -346,14 +367,18 @@ export async function listDatasets(folder: string): Promise<DatasetManifest[]> {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return []
     throw error
   }
+  await removeStaleTempFiles(folder)
   const manifests: DatasetManifest[] = []
   for (const entry of entries.filter((e) => ID_PATTERN.test(e))) {
     const file = path.join(folder, entry, MANIFEST_FILE)
+    let text: string
     try {
-      manifests.push(checkManifest(entry, file, JSON.parse(await readFile(file, 'utf8'))))
-    } catch {
-      continue
+      text = await readFile(file, 'utf8')
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') continue
+      throw error
     }
+    manifests.push(parseManifest(entry, file, text))
   }
   return manifests.sort((a, b) =>
     a.createdAt === b.createdAt ? a.id.localeCompare(b.id) : a.createdAt < b.createdAt ? -1 : 1,

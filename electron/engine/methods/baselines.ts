@@ -4,6 +4,7 @@
  * NegGrad+), stopped on a budget.
  */
 import { LetheError } from '../../contract'
+import type { UnlearnOptions } from '../../contract/engine'
 import { evaluateRows } from '../metrics'
 import { lossAndGradient } from '../models/forward'
 import { initParams } from '../models/spec'
@@ -12,7 +13,7 @@ import { batchPlan, replayPlan, train, type TrainConfig } from '../train'
 import { Random } from '../random'
 import type { Guarantee, UnlearnContext, UnlearnOutcome, UnlearningMethod } from './method'
 
-export type RetrainMode = 'replay' | 'independent'
+export type RetrainMode = NonNullable<UnlearnOptions['retrain']['mode']>
 
 /**
  * Training again without the forget rows. Replay keeps the seed, the initialisation, the
@@ -51,7 +52,7 @@ export async function retrain(context: UnlearnContext, mode: RetrainMode, draw =
   }
 }
 
-export const retrainMethod: UnlearningMethod<{ mode?: RetrainMode }> = {
+export const retrainMethod: UnlearningMethod<UnlearnOptions['retrain']> = {
   name: 'retrain',
   label: 'Exact retraining',
   description:
@@ -64,13 +65,8 @@ export const retrainMethod: UnlearningMethod<{ mode?: RetrainMode }> = {
   unlearn: (context, options) => retrain(context, options.mode ?? 'replay'),
 }
 
-export interface FinetuneOptions {
-  epochs?: number
-  learningRate?: number
-}
-
 /** Continues training the original on the retained rows: SGD, momentum 0.9, cosine schedule, no weight decay. */
-export const finetuneMethod: UnlearningMethod<FinetuneOptions> = {
+export const finetuneMethod: UnlearningMethod<UnlearnOptions['finetune']> = {
   name: 'finetune',
   label: 'Fine-tuning on the retained data',
   description:
@@ -108,22 +104,13 @@ export const finetuneMethod: UnlearningMethod<FinetuneOptions> = {
   },
 }
 
-export interface NegGradOptions {
-  /** 1 is pure gradient ascent on the forget rows; below 1 mixes in descent on the retained rows (NegGrad+: 0.99). */
-  alpha?: number
-  epochs?: number
-  learningRate?: number
-  /** Stop once the forget rows are no better predicted than the test rows. */
-  stopAtTestAccuracy?: boolean
-}
-
 /**
  * Gradient ascent on the forget rows (NegGrad), or NegGrad+ (Kurmanji et al. 2023):
  * minimise α·CE(retain) − (1 − α)·CE(forget) over paired batches. Ascent alone wrecks a
  * model quickly, so it stops on a budget: a number of epochs, or as soon as forget accuracy
  * has fallen to test accuracy.
  */
-export const negGradMethod: UnlearningMethod<NegGradOptions> = {
+export const negGradMethod: UnlearningMethod<UnlearnOptions['neggrad']> = {
   name: 'neggrad',
   label: 'Gradient ascent (NegGrad / NegGrad+)',
   description:

@@ -13,7 +13,7 @@
  */
 import type { z } from 'zod'
 import { LetheError } from '../../contract'
-import type { Certification as CertificationSchema } from '../../contract/engine'
+import type { Certification as CertificationSchema, UnlearnOptions } from '../../contract/engine'
 import { evaluateRows, l2Norm } from '../metrics'
 import { lossAndGradient } from '../models/forward'
 import type { ModelSpec } from '../models/spec'
@@ -28,31 +28,6 @@ import type { UnlearnResult } from '../models/runs'
 import type { Guarantee, UnlearnContext, UnlearningMethod } from './method'
 
 type Certification = z.infer<typeof CertificationSchema>
-
-export interface CertifiedOptions {
-  epsilon?: number
-  delta?: number
-  /** False skips the noise, for measurement only: the result is then not certified. */
-  noise?: boolean
-  /** λ: the local-convexity term added to the Hessian, (H + λI). */
-  lambda?: number
-  /** H: the LiSSA scale, an upper bound on the Hessian's norm; by default twice its estimated top eigenvalue. */
-  lissaScale?: number
-  /** s: LiSSA recursion depth. */
-  lissaDepth?: number
-  /** s₁: independent LiSSA runs averaged. */
-  lissaRepetitions?: number
-  /** Rows per stochastic Hessian sample (drawn with replacement); the whole retained set gives the exact Neumann series. */
-  lissaBatch?: number
-  /** M: the Hessian's Lipschitz constant, assumed (it is not measured). */
-  hessianLipschitz?: number
-  /** ρ: LiSSA's failure probability; the certificate holds with probability 1 − ρ. */
-  failureProbability?: number
-  /** Lowest test accuracy Lethe publishes a noisy model at; default the trained model's minus 0.05. */
-  accuracyFloor?: number
-  /** Seed of LiSSA's batch draws (not of the noise, which is never seeded). */
-  seed?: number
-}
 
 const DEFAULTS = {
   epsilon: 1,
@@ -335,7 +310,7 @@ function guaranteeOf(
   }
 }
 
-export const certifiedMethod: UnlearningMethod<CertifiedOptions> = {
+export const certifiedMethod: UnlearningMethod<UnlearnOptions['certified']> = {
   name: 'certified',
   label: 'Certified DNN: Newton step with noise',
   description:

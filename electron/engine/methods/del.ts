@@ -10,24 +10,15 @@
  */
 import type { z } from 'zod'
 import { LetheError } from '../../contract'
-import type { MaskLayer as MaskLayerSchema, MaskView as MaskViewSchema } from '../../contract/engine'
+import type {
+  MaskLayer as MaskLayerSchema,
+  MaskView as MaskViewSchema,
+  UnlearnOptions,
+} from '../../contract/engine'
 import { initParams, type ModelSpec, type ParamView } from '../models/spec'
 import { train, type TrainConfig } from '../train'
-import { localize, resolveLocalization, unitsOf, type LocalizeOptions } from './localize'
+import { localize, resolveLocalization, unitsOf } from './localize'
 import type { Guarantee, UnlearningMethod } from './method'
-
-/** 'fresh': a new seeded draw of the initialiser (the code's choice); 'initial': the original θ₀. */
-export type ResetTarget = 'fresh' | 'initial'
-
-export interface DelOptions extends LocalizeOptions {
-  reset?: ResetTarget
-  /** Seed of the fresh initialisation (and of the random mask); recorded either way. */
-  resetSeed?: number
-  /** Fine-tuning epochs; default the original training's (the paper's scripts: 30 and 30). */
-  epochs?: number
-  /** Default: the original training's learning rate. */
-  learningRate?: number
-}
 
 /** The entries fine-tuning may move: the selection plus the whole classifier head. */
 export function trainableMask(spec: ModelSpec, selected: Uint8Array): Uint8Array {
@@ -126,7 +117,7 @@ export function maskView(
 
 const RESET_SEED_OFFSET = 104_729
 
-export const delMethod: UnlearningMethod<DelOptions> = {
+export const delMethod: UnlearningMethod<UnlearnOptions['del']> = {
   name: 'del',
   label: 'DEL: localized reset and fine-tuning',
   description:

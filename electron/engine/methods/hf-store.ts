@@ -103,7 +103,7 @@ export async function writeStatistics(
   const table = new Uint32Array(count)
 
   const temp = `${file}.${process.pid}.tmp`
-  const handle = await open(temp, 'w')
+  const handle = await open(temp, 'w', 0o600)
   try {
     const rowsPerChunk = Math.max(1, Math.floor(CHUNK_BYTES / rowBytes))
     const halves = dtype === 'float16' ? new Uint16Array(Math.min(count, rowsPerChunk) * dim) : undefined

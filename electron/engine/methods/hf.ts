@@ -17,8 +17,8 @@ import { existsSync } from 'node:fs'
 import { readFile } from 'node:fs/promises'
 import path from 'node:path'
 import { LetheError } from '../../contract'
-import type { z } from 'zod'
-import type { Certification as CertificationSchema } from '../../contract/engine'
+import { z } from 'zod'
+import type { Certification as CertificationSchema, UnlearnOptions } from '../../contract/engine'
 import { DurableJsonFile, parseStored } from '../../ledger/durable'
 import { l2Norm } from '../metrics'
 import type { ModelSpec } from '../models/spec'
@@ -41,36 +41,48 @@ const MAX_STATISTICS_BYTES = 4 * 1024 ** 3
 /** The Hessian's spectrum is estimated at about this many steps spread over training. */
 const SPECTRUM_SAMPLES = 16
 
-/** What the recording measured for the bound, kept beside the statistics. */
-export interface HfRecording {
-  format: 'lethe-hf-recording'
-  runId: string
+/** What the recording measured for the bound, kept beside the statistics; read back, it is checked. */
+const HfRecording = z.object({
+  format: z.literal('lethe-hf-recording'),
+  runId: z.string(),
   /**
    * G̃: the largest ‖∇ℓ_u − ḡ_B‖ over every step and every row u of its batch B: what a removed
    * row's injection is made of, measured on the original run (no clipping bound needed).
    */
-  gradientBound: number
+  gradientBound: z.number().min(0),
   /**
    * Ends of the batch-Hessian spectrum seen at the sampled steps. For softmax regression the
    * low end is the L2 coefficient (the cross-entropy Hessian is positive semi-definite).
    */
-  spectrum: {
-    low: number
-    high: number
-    lowSource: 'analytic' | 'estimated'
-    samples: { step: number; low: number; high: number }[]
-  }
-  steps: number
-  recordMs: number
-}
+  spectrum: z.object({
+    low: z.number(),
+    high: z.number(),
+    lowSource: z.enum(['analytic', 'estimated']),
+    samples: z.array(z.object({ step: z.number(), low: z.number(), high: z.number() })),
+  }),
+  steps: z.number().int().positive(),
+  recordMs: z.number(),
+})
+type HfRecording = z.infer<typeof HfRecording>
 
-export interface HfOptions {
-  epsilon?: number
-  delta?: number
-  /** False skips the noise, for measurement only: the result is then not certified. */
-  noise?: boolean
-  /** Largest relative noise σ·√d/‖θ‖ Lethe publishes; past it the deletion capacity is spent. */
-  noiseLimit?: number
+/** The recording summary beside the statistics: damaged, or from another run than they are, it is CORRUPT. */
+async function readRecording(file: string, runId: string): Promise<HfRecording> {
+  const parsed = HfRecording.safeParse(parseStored<unknown>(file, await readFile(file, 'utf8')))
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]
+    throw new LetheError(
+      'CORRUPT',
+      `${file} is damaged (${issue?.path.join('.') || 'the document'}: ${issue?.message}): HF cannot bound its noise without it. Train the model again with HF recording.`,
+      { file },
+    )
+  }
+  if (parsed.data.runId !== runId)
+    throw new LetheError(
+      'CORRUPT',
+      `${file} belongs to another recording run than the statistics beside it. Train the model again with HF recording.`,
+      { file },
+    )
+  return parsed.data
 }
 
 const DEFAULTS = { epsilon: 1, delta: 1e-5, noiseLimit: 1 }
@@ -323,7 +335,7 @@ function guaranteeOf(certification: Certification, arch: ModelSpec['arch']['kind
   }
 }
 
-export const hfMethod: UnlearningMethod<HfOptions> = {
+export const hfMethod: UnlearningMethod<UnlearnOptions['hf']> = {
   name: 'hf',
   label: 'HF: certified unlearning in milliseconds',
   description:
@@ -377,7 +389,7 @@ export const hfMethod: UnlearningMethod<HfOptions> = {
         'CORRUPT',
         `${root.id} has HF statistics but no recording summary (${recordingFile}).`,
       )
-    const recording = parseStored<HfRecording>(recordingFile, await readFile(recordingFile, 'utf8'))
+    const recording = await readRecording(recordingFile, preparation.runId)
     const order = slotOrder(context.trainRows, root.training)
 
     // Rows this request adds; earlier requests' rows are already in the parent.

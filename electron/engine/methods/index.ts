@@ -6,7 +6,7 @@ import { delMethod } from './del'
 import { hfMethod } from './hf'
 import type { UnlearningMethod } from './method'
 
-/** Options arrive as untyped JSON from the contract; each method reads the ones it knows. */
+/** Each method takes its own options, parsed by the contract's schema for it (parseUnlearnOptions). */
 type AnyMethod = UnlearningMethod<Record<string, unknown>>
 
 export const unlearningMethodList = [...baselineMethods, hfMethod, certifiedMethod, delMethod] as AnyMethod[]

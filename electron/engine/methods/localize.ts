@@ -13,28 +13,23 @@
  *   whole, up to the budget (which it may leave unfilled, as in the paper's 16 %).
  */
 import { LetheError } from '../../contract'
+import { localizations, type UnlearnOptions } from '../../contract/engine'
 import { lossAndGradient, logits } from '../models/forward'
 import type { ModelSpec, ParamView } from '../models/spec'
 import { Random } from '../random'
 import { tf } from '../tf'
 import { batchPlan, defaultTrainConfig, type TrainHooks, type TrainingData } from '../train'
 
-export const localizations = ['del', 'random', 'saliency', 'shallow', 'deep', 'critmem'] as const
-export type Localization = (typeof localizations)[number]
+/** DEL's options that choose what to reset. */
+export type LocalizeOptions = Pick<
+  UnlearnOptions['del'],
+  'fraction' | 'localization' | 'granularity' | 'score'
+>
+export type Localization = NonNullable<LocalizeOptions['localization']>
 /** 'unit': every entry of a weight's output unit (neuron, conv output channel) gets the unit's score; 'param': per entry. */
-export type Granularity = 'unit' | 'param'
+export type Granularity = NonNullable<LocalizeOptions['granularity']>
 /** 'weighted': |Σ θ ⊙ ∇L_F| (DEL); 'gradient': |Σ ∇L_F| (SalUn's saliency). */
-export type Criterion = 'weighted' | 'gradient'
-
-export interface LocalizeOptions {
-  /** α: the share of all parameters to reset and retrain (the paper's operating point: 0.3). */
-  fraction?: number
-  localization?: Localization
-  /** Override the score's granularity (DEL and the layer baselines: unit, saliency: param). */
-  granularity?: Granularity
-  /** Override the score (DEL: weighted, saliency: gradient). */
-  score?: Criterion
-}
+export type Criterion = NonNullable<LocalizeOptions['score']>
 
 export const DEL_DEFAULT_FRACTION = 0.3
 /** Forget batches of the score pass, as in the code (which also drops the last partial batch; Lethe keeps it). */

@@ -3,6 +3,7 @@
  * the data and the rows to forget, and returns new parameters; what it promises is stated
  * as a guarantee, in words a compliance officer can put in a certificate.
  */
+import type { UnlearningMethodName } from '../../contract/engine'
 import type { Dataset } from '../data/dataset'
 import type { ModelManifest, Preparation } from '../models/store'
 import type { ModelSpec } from '../models/spec'
@@ -68,7 +69,7 @@ export interface Recorder {
 }
 
 export interface UnlearningMethod<Options = Record<string, unknown>> {
-  name: string
+  name: UnlearningMethodName
   label: string
   /** One paragraph for the run view: what it does, what it costs. */
   description: string

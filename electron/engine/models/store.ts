@@ -14,7 +14,7 @@ import type { Preparation as PreparationSchema } from '../../contract/engine'
 import type { TrainConfig } from '../train'
 import type { DatasetManifest } from '../data/dataset'
 import { specOf, type Architecture } from './spec'
-import { writeFileDurably } from '../../lib/files'
+import { removeStaleTempFiles, writeFileDurably } from '../../lib/files'
 import { sha256Hex } from '../data/dataset'
 
 export type Preparation = z.infer<typeof PreparationSchema>
@@ -80,6 +80,16 @@ export function identify(draft: ModelDraft & Partial<ModelManifest>, params: Flo
       `The parameters have ${params.length} values; ${draft.name} needs ${spec.size}.`,
     )
   }
+  // NaN or infinity is a run that diverged, never a model: refused before anything is written.
+  const nonFinite = params.reduce((count, value) => (Number.isFinite(value) ? count : count + 1), 0)
+  if (nonFinite > 0) {
+    const run = draft.method === 'train' ? 'Training' : `Unlearning by ${draft.method}`
+    throw new LetheError(
+      'BAD_INPUT',
+      `${run} diverged: ${nonFinite} of ${params.length} parameters are NaN or infinite. Nothing was saved or registered; run it again with a lower learning rate.`,
+      { nonFinite, parameters: params.length },
+    )
+  }
   const hash = sha256Hex(bytesOf(params))
   return {
     ...draft,
@@ -102,7 +112,7 @@ export async function saveModel(
     const { preparation } = await readManifest(folder, full.id)
     if (preparation) full.preparation = preparation
   }
-  await mkdir(dir, { recursive: true })
+  await mkdir(dir, { recursive: true, mode: 0o700 })
   await writeFileDurably(path.join(dir, 'params.f32'), bytesOf(params))
   await new DurableJsonFile<ModelManifest>(path.join(dir, 'manifest.json')).write(full)
   return full
@@ -112,9 +122,15 @@ export async function saveModel(
 export async function readManifest(folder: string, id: string): Promise<ModelManifest> {
   const manifestFile = path.join(folder, path.basename(id), 'manifest.json')
   if (!existsSync(manifestFile)) throw new LetheError('NOT_FOUND', `There is no model ${id}.`, { id })
-  const manifest = parseStored<ModelManifest>(manifestFile, await readFile(manifestFile, 'utf8'))
-  if (manifest.format !== 'lethe-model')
-    throw new LetheError('BAD_INPUT', `${manifestFile} is not a Lethe model manifest.`)
+  const manifest = parseStored<ModelManifest | null>(manifestFile, await readFile(manifestFile, 'utf8'))
+  if (
+    manifest?.format !== 'lethe-model' ||
+    manifest.id !== path.basename(id) ||
+    typeof manifest.createdAt !== 'string'
+  )
+    throw new LetheError('CORRUPT', `${manifestFile} is not a valid Lethe model manifest: it was damaged.`, {
+      file: manifestFile,
+    })
   return manifest
 }
 
@@ -143,12 +159,13 @@ export async function loadModel(
   return { manifest, params: new Float32Array(bytes.buffer, bytes.byteOffset, manifest.parameters) }
 }
 
+/** Every version, oldest first; a damaged manifest is CORRUPT. Temporary files of killed writers go. */
 export async function listModels(folder: string): Promise<ModelManifest[]> {
   if (!existsSync(folder)) return []
+  await removeStaleTempFiles(folder)
   const out: ModelManifest[] = []
   for (const id of await readdir(folder)) {
-    const file = path.join(folder, id, 'manifest.json')
-    if (existsSync(file)) out.push(parseStored<ModelManifest>(file, await readFile(file, 'utf8')))
+    if (existsSync(path.join(folder, id, 'manifest.json'))) out.push(await readManifest(folder, id))
   }
   return out.sort((a, b) => a.createdAt.localeCompare(b.createdAt))
 }

@@ -105,9 +105,9 @@ export function checkDelForm(form: DelForm): DelChecked {
   const epochsText = form.epochsText.trim()
   const epochs = epochsText === '' ? null : Number(epochsText)
   const epochsError =
-    epochs === null || (Number.isInteger(epochs) && epochs >= 1 && epochs <= 10_000)
+    epochs === null || (Number.isInteger(epochs) && epochs >= 1 && epochs <= 1000)
       ? null
-      : 'A whole number of at least 1, or empty for the default.'
+      : 'A whole number of at least 1 and at most 1000, or empty for the default.'
   const rateText = form.learningRateText.trim()
   const learningRate = rateText === '' ? null : Number(rateText)
   const rateError =
