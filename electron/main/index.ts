@@ -6,10 +6,10 @@
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { app, BrowserWindow, ipcMain, protocol, safeStorage, session, utilityProcess } from 'electron'
-import type { KeyProtector } from '../certificates/organisation'
-import { LetheError, methodNames } from '../contract'
+import { methodNames } from '../contract'
 import { IPC_EVENT_CHANNEL, METHODS_ARGUMENT } from '../contract/channels'
 import type { EngineChannel, EngineReply } from '../engine/protocol'
+import { keyProtectorOncePerLaunch } from '../host/key-protection'
 import { resolveDataDir } from '../host/paths'
 import { createServices } from '../host/services'
 import { CONTENT_SECURITY_POLICY, readStatic } from '../host/static'
@@ -55,21 +55,6 @@ function utilityProcessChannel(): EngineChannel {
     terminate: async () => {
       child.kill()
     },
-  }
-}
-
-/** The organisation's private keys, sealed by the operating system's keychain (safeStorage). */
-function safeStorageProtector(): KeyProtector {
-  if (!safeStorage.isEncryptionAvailable()) {
-    throw new LetheError(
-      'INTERNAL',
-      'The operating system offers no key storage here; run Lethe in browser mode with LETHE_KEY_PASSPHRASE instead.',
-    )
-  }
-  return {
-    kind: 'safe-storage',
-    seal: async (pem) => safeStorage.encryptString(pem).toString('base64'),
-    open: async (sealed) => safeStorage.decryptString(Buffer.from(sealed, 'base64')),
   }
 }
 
@@ -130,7 +115,7 @@ async function start(): Promise<void> {
     dataDir,
     host: 'electron',
     spawnEngine: utilityProcessChannel,
-    keyProtector: safeStorageProtector,
+    keyProtector: keyProtectorOncePerLaunch(safeStorage, process.platform, process.env),
   })
   void services.ledger.ledger().catch(() => undefined) // damage is reported through ledger.status
   bindIpc(ipcMain, services.handlers, (url) => isTrustedSender(url, devServer))
