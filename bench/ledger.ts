@@ -21,7 +21,7 @@ import { addDays, daysBetween } from '../electron/ledger/deadlines'
 import { Ledger } from '../electron/ledger/ledger'
 import type { EventPayloads, EventType, RequestRecord } from '../electron/ledger/state'
 import type { NewEvent } from '../electron/ledger/store'
-import { requestInput, type RequestInput } from '../tests/support/ledger'
+import { requestInput, testKeys, type RequestInput } from '../tests/support/ledger'
 
 const DEFAULT_SIZES = [10_000, 100_000]
 const SAMPLES = 200
@@ -294,7 +294,7 @@ interface FillResult {
 async function fill(dataDir: string, n: number, log: (line: string) => void): Promise<FillResult> {
   // No timed flush while filling: the batches below go to the store directly, outside the
   // ledger's queue, so the projection is flushed here, between them.
-  const ledger = await Ledger.open(dataDir, { flushDelayMs: 24 * 3600 * 1000 })
+  const ledger = await Ledger.open(dataDir, { flushDelayMs: 24 * 3600 * 1000, keyProtector: testKeys })
   const random = rng(n)
   const today = ledger.today()
   const started = performance.now()
@@ -386,7 +386,7 @@ interface AppendResult {
 /** In a fresh process: the app's open ledger, then one click after another. */
 async function childAppend(dataDir: string): Promise<AppendResult> {
   let t = performance.now()
-  const ledger = await Ledger.open(dataDir)
+  const ledger = await Ledger.open(dataDir, { keyProtector: testKeys })
   const openMs = performance.now() - t
   const random = rng(7)
   const today = ledger.today()

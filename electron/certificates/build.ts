@@ -7,6 +7,7 @@ import type { UnlearnResult } from '../engine/models/runs'
 import type { ModelScores } from '../engine/verify'
 import type { RequestRecord } from '../ledger/state'
 import { rowsDigest, type CertificateManifest, type SetScores } from './manifest'
+import { keyFingerprint } from '../lib/fingerprint'
 import type { PublicIdentity } from './organisation'
 
 /** What a certificate never covers, said on every one. */
@@ -42,7 +43,7 @@ export function buildManifest(s: ManifestSources): CertificateManifest {
   const distance = run.report.distance
   return {
     format: 'lethe-certificate',
-    version: 1,
+    version: 2,
     certificateId: s.certificateId,
     issuedAt: s.issuedAt,
     issuer: {
@@ -78,7 +79,12 @@ export function buildManifest(s: ManifestSources): CertificateManifest {
           : null,
     },
     compute: { backend: run.model.backend, unlearningMs: Math.round(run.timings.unlearnMs) },
-    ledger: { ledgerId: s.head.ledgerId, seq: s.head.seq, hash: s.head.hash },
+    ledger: {
+      ledgerId: s.head.ledgerId,
+      seq: s.head.seq,
+      hash: s.head.hash,
+      keyFingerprint: keyFingerprint(s.head.publicKey),
+    },
     scope: {
       datasets: [run.model.datasetId],
       models: [run.parent.id, run.model.id],

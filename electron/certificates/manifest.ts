@@ -18,7 +18,8 @@ export interface SetScores {
 
 export interface CertificateManifest {
   format: 'lethe-certificate'
-  version: 1
+  /** 2: the ledger's head key is pinned (`ledger.keyFingerprint`). */
+  version: 2
   certificateId: string
   issuedAt: string
   issuer: {
@@ -62,8 +63,12 @@ export interface CertificateManifest {
     distanceToRetrained: { after: number; before: number } | null
   }
   compute: { backend: string; unlearningMs: number }
-  /** The ledger's signed head when the certificate was issued: truncation after it is detectable. */
-  ledger: { ledgerId: string; seq: number; hash: string }
+  /**
+   * The ledger's signed head when the certificate was issued, so a truncation or rollback past it
+   * is detectable, and the fingerprint of the key that signs the ledger, so a history re-signed
+   * with another key is too.
+   */
+  ledger: { ledgerId: string; seq: number; hash: string; keyFingerprint: string }
   scope: {
     datasets: string[]
     models: string[]

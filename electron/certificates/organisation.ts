@@ -4,56 +4,22 @@
  * never stored in the clear: a protector seals them (Electron's safeStorage in the app, a
  * passphrase in the CLI and tests).
  */
-import {
-  createHash,
-  createPrivateKey,
-  createPublicKey,
-  generateKeyPairSync,
-  sign,
-  verify,
-  type KeyObject,
-} from 'node:crypto'
+import { createPrivateKey, generateKeyPairSync, sign, verify, type KeyObject } from 'node:crypto'
 import { existsSync } from 'node:fs'
 import { mkdir, readFile } from 'node:fs/promises'
 import path from 'node:path'
 import { LetheError } from '../contract'
+import { canonicalJson } from '../lib/canonical-json'
 import { writeFileDurably } from '../lib/files'
+import { keyFingerprint } from '../lib/fingerprint'
+import type { KeyProtector } from '../lib/key-protector'
 import { parseStored } from '../ledger/durable'
 import { createSigningIdentity, fingerprint, type SigningIdentity } from './signing-identity'
 
-/** Seals private keys at rest and opens them again. */
-export interface KeyProtector {
-  /** What the stored form says about how it was sealed, for a clear error when it cannot be opened. */
-  kind: 'passphrase' | 'safe-storage'
-  seal(privateKeyPem: string): Promise<string>
-  open(sealed: string): Promise<string>
-}
-
-/**
- * Passphrase protection as encrypted PKCS#8 (PBES2 with AES-256-CBC), which openssl reads too: `openssl pkey -in key.pem -passin pass:…`.
- */
-export function passphraseProtector(passphrase: string): KeyProtector {
-  if (passphrase.length < 8)
-    throw new LetheError('BAD_INPUT', 'The key passphrase must have at least 8 characters.')
-  return {
-    kind: 'passphrase',
-    seal: async (pem) =>
-      createPrivateKey(pem)
-        .export({ type: 'pkcs8', format: 'pem', cipher: 'aes-256-cbc', passphrase })
-        .toString(),
-    open: async (sealed) => {
-      try {
-        return createPrivateKey({ key: sealed, passphrase })
-          .export({ type: 'pkcs8', format: 'pem' })
-          .toString()
-      } catch {
-        throw new LetheError(
-          'BAD_INPUT',
-          'The key passphrase is wrong: the organisation keys cannot be opened.',
-        )
-      }
-    },
-  }
+/** The ledger whose heads this organisation's certificates cite, and the key that signs them. */
+export interface LedgerKeyPin {
+  ledgerId: string
+  keyFingerprint: string
 }
 
 interface StoredIdentity {
@@ -63,6 +29,8 @@ interface StoredIdentity {
   protection: KeyProtector['kind']
   manifestKey: { publicKeyPem: string; sealedPrivateKey: string }
   pdfSigning: { certificatePem: string; sealedPrivateKey: string }
+  /** Signed with the manifest key: replacing the ledger's key is then detectable. */
+  ledgerKey?: LedgerKeyPin & { signature: string }
 }
 
 export interface OrganisationIdentity {
@@ -80,22 +48,21 @@ export interface PublicIdentity {
   manifestKeyFingerprint: string
   certificatePem: string
   certificateFingerprint: string
+  ledgerKeyFingerprint: string | null
 }
 
 const FILE = 'organisation.json'
 
 export const organisationFile = (folder: string) => path.join(folder, FILE)
 
-/** SHA-256 of the DER public key, hex with colons: what an auditor compares on the phone. */
-export function keyFingerprint(publicKeyPem: string): string {
-  const der = createPublicKey(publicKeyPem).export({ type: 'spki', format: 'der' })
-  return createHash('sha256').update(der).digest('hex').toUpperCase().match(/../g)?.join(':') ?? ''
-}
+const pinBytes = (pin: LedgerKeyPin) =>
+  Buffer.from(canonicalJson({ ledgerId: pin.ledgerId, keyFingerprint: pin.keyFingerprint }))
 
 export async function createOrganisation(
   folder: string,
   name: string,
   protector: KeyProtector,
+  ledger: LedgerKeyPin,
   now = new Date(),
 ): Promise<OrganisationIdentity> {
   const file = organisationFile(folder)
@@ -119,6 +86,7 @@ export async function createOrganisation(
       certificatePem: pdf.certificatePem,
       sealedPrivateKey: await protector.seal(pdf.privateKeyPem),
     },
+    ledgerKey: { ...ledger, signature: sign(null, pinBytes(ledger), privateKey).toString('base64') },
   }
   await mkdir(folder, { recursive: true, mode: 0o700 })
   await writeFileDurably(file, Buffer.from(JSON.stringify(stored, null, 2)))
@@ -173,7 +141,44 @@ export async function publicIdentity(folder: string): Promise<PublicIdentity> {
     manifestKeyFingerprint: keyFingerprint(stored.manifestKey.publicKeyPem),
     certificatePem: stored.pdfSigning.certificatePem,
     certificateFingerprint: fingerprint(stored.pdfSigning.certificatePem),
+    ledgerKeyFingerprint: stored.ledgerKey?.keyFingerprint ?? null,
   }
+}
+
+/**
+ * The ledger key the organisation pinned, if its signature verifies with the organisation's
+ * manifest key; `invalid` says why it does not.
+ */
+export async function pinnedLedgerKey(
+  folder: string,
+): Promise<(LedgerKeyPin & { invalid?: undefined }) | { invalid: string } | null> {
+  const file = organisationFile(folder)
+  if (!existsSync(file)) return null
+  const stored = parseStored<StoredIdentity>(file, await readFile(file, 'utf8'))
+  if (!stored.ledgerKey) return null
+  const { signature, ...pin } = stored.ledgerKey
+  return manifestSignatureValid(
+    pinBytes(pin),
+    Buffer.from(signature, 'base64'),
+    stored.manifestKey.publicKeyPem,
+  )
+    ? pin
+    : { invalid: `the ledger key pinned in ${file} is not signed by the organisation’s key` }
+}
+
+/**
+ * Pins the ledger's key in an organisation created before keys were pinned: the first time
+ * the organisation signs a certificate with this version, it vouches for the key in use.
+ */
+export async function pinLedgerKey(folder: string, organisation: OrganisationIdentity, ledger: LedgerKeyPin) {
+  const file = organisationFile(folder)
+  const stored = parseStored<StoredIdentity>(file, await readFile(file, 'utf8'))
+  if (stored.ledgerKey) return
+  const signature = organisation.signManifest(pinBytes(ledger)).toString('base64')
+  await writeFileDurably(
+    file,
+    Buffer.from(JSON.stringify({ ...stored, ledgerKey: { ...ledger, signature } }, null, 2)),
+  )
 }
 
 async function open(stored: StoredIdentity, protector: KeyProtector): Promise<OrganisationIdentity> {

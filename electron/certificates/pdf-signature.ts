@@ -2,7 +2,7 @@
  * The PDF signature of a certificate of removal: an adbe.pkcs7.detached signature over the
  * whole file but its own /Contents, as Acrobat and poppler's `pdfsig` check it.
  */
-import { createHash, verify } from 'node:crypto'
+import { createHash, verify, X509Certificate } from 'node:crypto'
 import { pdfkitAddPlaceholder } from '@signpdf/placeholder-pdfkit'
 import { SignPdf, Signer } from '@signpdf/signpdf'
 import forge from 'node-forge'
@@ -21,10 +21,13 @@ export interface SignatureInspection {
   /** The byte range starts at 0, ends at the end of the file and leaves out only the <hex> signature. */
   coversWholeFile: boolean
   /** The signed messageDigest equals the digest of the byte range, and the signature over the signed
-   * attributes verifies with the signer's certificate. */
+   * attributes verifies with the key of a certificate the signature carries. */
   digestMatches: boolean
-  /** The signer certificate's CN. */
+  /** That certificate's CN: a name anyone can put in a certificate of their own. */
   signer: string | null
+  /** SHA-256 of that certificate's DER (AB:CD:…, as `openssl x509 -fingerprint -sha256` prints it):
+   * what identifies the signer. */
+  signerFingerprint: string | null
   /** The signingTime signed attribute, ISO 8601. */
   signedAt: string | null
   /** /Reason of the signature dictionary. */
@@ -44,42 +47,44 @@ export async function signPdf(pdf: Buffer, identity: SigningIdentity): Promise<B
 }
 
 /**
- * @signpdf/signer-p12's P12Signer, minus one forge bug: forge reads a UTF8String name as raw
- * UTF-8 bytes and UTF-8-encodes it again when it writes the signer's issuerAndSerialNumber, so an
- * issuer like "Čapek s.r.o." no longer matches the certificate and pdfsig reports "Unknown
- * Validation Failure" with no signer. Decoding the issuer first makes the two match.
+ * A PKCS#7 detached signature (DER) of `bytes` by the identity: @signpdf/signer-p12's
+ * P12Signer, minus one forge bug: forge reads a UTF8String name as raw UTF-8 bytes and
+ * UTF-8-encodes it again when it writes the signer's issuerAndSerialNumber, so an issuer like
+ * "Čapek s.r.o." no longer matches the certificate and pdfsig reports "Unknown Validation
+ * Failure" with no signer. Decoding the issuer first makes the two match.
  */
+export function signDetached(bytes: Buffer, identity: SigningIdentity, signingTime = new Date()): Buffer {
+  const cert = forge.pki.certificateFromPem(identity.certificatePem)
+  for (const attribute of cert.issuer.attributes) {
+    if ((attribute.valueTagClass as number) === forge.asn1.Type.UTF8 && typeof attribute.value === 'string') {
+      attribute.value = forge.util.decodeUtf8(attribute.value)
+    }
+  }
+  const p7 = forge.pkcs7.createSignedData()
+  p7.content = forge.util.createBuffer(bytes.toString('binary'))
+  p7.addCertificate(cert) // written from the certificate's original DER, not from the fields above
+  p7.addSigner({
+    key: forge.pki.privateKeyFromPem(identity.privateKeyPem),
+    certificate: cert,
+    digestAlgorithm: forge.pki.oids.sha256 ?? '',
+    // In this order for EU (DSS) validation, as P12Signer does; messageDigest is filled in by sign().
+    authenticatedAttributes: [
+      { type: forge.pki.oids.contentType ?? '', value: forge.pki.oids.data },
+      { type: forge.pki.oids.signingTime ?? '', value: signingTime as unknown as string },
+      { type: forge.pki.oids.messageDigest ?? '' },
+    ],
+  })
+  p7.sign({ detached: true })
+  return Buffer.from(forge.asn1.toDer(p7.toAsn1()).getBytes(), 'binary')
+}
+
 class IdentitySigner extends Signer {
   constructor(private readonly identity: SigningIdentity) {
     super()
   }
 
   override async sign(pdf: Buffer, signingTime?: Date): Promise<Buffer> {
-    const cert = forge.pki.certificateFromPem(this.identity.certificatePem)
-    for (const attribute of cert.issuer.attributes) {
-      if (
-        (attribute.valueTagClass as number) === forge.asn1.Type.UTF8 &&
-        typeof attribute.value === 'string'
-      ) {
-        attribute.value = forge.util.decodeUtf8(attribute.value)
-      }
-    }
-    const p7 = forge.pkcs7.createSignedData()
-    p7.content = forge.util.createBuffer(pdf.toString('binary'))
-    p7.addCertificate(cert) // written from the certificate's original DER, not from the fields above
-    p7.addSigner({
-      key: forge.pki.privateKeyFromPem(this.identity.privateKeyPem),
-      certificate: cert,
-      digestAlgorithm: forge.pki.oids.sha256 ?? '',
-      // In this order for EU (DSS) validation, as P12Signer does; messageDigest is filled in by sign().
-      authenticatedAttributes: [
-        { type: forge.pki.oids.contentType ?? '', value: forge.pki.oids.data },
-        { type: forge.pki.oids.signingTime ?? '', value: (signingTime ?? new Date()) as unknown as string },
-        { type: forge.pki.oids.messageDigest ?? '' },
-      ],
-    })
-    p7.sign({ detached: true })
-    return Buffer.from(forge.asn1.toDer(p7.toAsn1()).getBytes(), 'binary')
+    return signDetached(pdf, this.identity, signingTime)
   }
 }
 
@@ -88,6 +93,7 @@ const NO_SIGNATURE: SignatureInspection = {
   coversWholeFile: false,
   digestMatches: false,
   signer: null,
+  signerFingerprint: null,
   signedAt: null,
   reason: null,
 }
@@ -100,7 +106,8 @@ const DIGESTS: Record<string, string> = {
 }
 
 /** What `pdfsig` would check, done in Node: is there exactly one signature, does its digest match the
- * signed byte ranges, does the byte range cover the whole file but the signature, who signed. */
+ * signed byte ranges, does the byte range cover the whole file but the signature, and which
+ * certificate's key made it. */
 export function inspectPdfSignature(pdf: Buffer): SignatureInspection {
   const text = pdf.toString('latin1') // one char per byte: string offsets are file offsets
   const ranges = [...text.matchAll(/\/ByteRange\s*\[\s*(\d+)\s+(\d+)\s+(\d+)\s+(\d+)\s*\]/g)]
@@ -132,9 +139,6 @@ export function inspectPdfSignature(pdf: Buffer): SignatureInspection {
       authenticatedAttributes?: forge.asn1.Asn1[]
     }
     const attributes = capture.authenticatedAttributes
-    const serial = forge.util.bytesToHex(capture.serial)
-    const cert = p7.certificates.find((x) => x.serialNumber === serial) ?? p7.certificates[0]
-    result.signer = (cert && commonName(cert)) ?? null
     const time = attributeValue(attributes, forge.pki.oids.signingTime)
     if (time) {
       const date =
@@ -143,29 +147,51 @@ export function inspectPdfSignature(pdf: Buffer): SignatureInspection {
           : forge.asn1.generalizedTimeToDate(time.value as string)
       result.signedAt = date.toISOString()
     }
+    // Certificates the signature carries with the serial number its signer names; any of them may
+    // be a look-alike (same name, same serial), so the signer is the one whose key verifies.
+    const serial = hexNumber(forge.util.bytesToHex(capture.serial))
+    const candidates = embeddedCertificates(asn1).filter((cert) => hexNumber(cert.serialNumber) === serial)
     const algorithm = DIGESTS[forge.asn1.derToOid(capture.digestAlgorithm)]
     const signed = attributeValue(attributes, forge.pki.oids.messageDigest)?.value
-    if (!algorithm || typeof signed !== 'string' || !attributes || !cert) return result
+    const first = candidates[0]
+    if (first) Object.assign(result, identify(first))
+    if (!algorithm || typeof signed !== 'string' || !attributes || !first) return result
     const actual = createHash(algorithm)
       .update(pdf.subarray(a, a + b))
       .update(pdf.subarray(c, c + d))
       .digest()
+    if (!actual.equals(Buffer.from(signed, 'binary'))) return result
     // The signature is over the signed attributes DER-encoded as a SET, not as their [0] tag.
     const set = forge.asn1.create(forge.asn1.Class.UNIVERSAL, forge.asn1.Type.SET, true, attributes)
     const signedBytes = Buffer.from(forge.asn1.toDer(set).getBytes(), 'binary')
-    result.digestMatches =
-      actual.equals(Buffer.from(signed, 'binary')) &&
-      verify(
-        algorithm,
-        signedBytes,
-        forge.pki.publicKeyToPem(cert.publicKey),
-        Buffer.from(capture.signature, 'binary'),
-      )
+    const signature = Buffer.from(capture.signature, 'binary')
+    const signer = candidates.find((cert) => verify(algorithm, signedBytes, cert.publicKey, signature))
+    if (signer) Object.assign(result, identify(signer), { digestMatches: true })
   } catch {
     // Not a PKCS#7 SignedData forge can read: present, but nothing verified.
   }
   return result
 }
+
+/** The certificates field of a PKCS#7 SignedData, each from its own DER (forge re-encodes what it
+ * read byte for byte, bit strings included, so the hash of that DER identifies the certificate). */
+function embeddedCertificates(contentInfo: forge.asn1.Asn1): X509Certificate[] {
+  const signedData = ((contentInfo.value as forge.asn1.Asn1[])[1]?.value as forge.asn1.Asn1[])[0]
+  const field = (signedData?.value as forge.asn1.Asn1[]).find(
+    (child) => child.tagClass === forge.asn1.Class.CONTEXT_SPECIFIC && child.type === 0,
+  )
+  return ((field?.value ?? []) as forge.asn1.Asn1[]).map(
+    (cert) => new X509Certificate(Buffer.from(forge.asn1.toDer(cert).getBytes(), 'binary')),
+  )
+}
+
+function identify(cert: X509Certificate) {
+  const parsed = forge.pki.certificateFromAsn1(forge.asn1.fromDer(cert.raw.toString('binary')))
+  return { signer: commonName(parsed) ?? null, signerFingerprint: cert.fingerprint256 }
+}
+
+/** A serial number as hex digits without leading zeros, in one case: forge and Node write it differently. */
+const hexNumber = (hex: string) => hex.replace(/^0+/, '').toUpperCase()
 
 /** Total length of the DER element at the start of `der`; the /Contents hex is zero-padded after it. */
 function derLength(der: Buffer): number {

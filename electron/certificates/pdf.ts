@@ -698,6 +698,11 @@ function howToVerify(page: Page, input: CertificatePdfInput) {
         value: '',
         detail: `${manifest.ledger.ledgerId}, entry ${manifest.ledger.seq}\n${groups(manifest.ledger.hash, 8)}`,
       },
+      {
+        label: 'Ledger key fingerprint',
+        value: '',
+        detail: halves(manifest.ledger.keyFingerprint, ':'),
+      },
     ],
     page.width - qrSide - gap,
     118,
@@ -708,12 +713,18 @@ function howToVerify(page: Page, input: CertificatePdfInput) {
       'Check the PDF signature; expect “Signature is Valid” and “Total document signed”:',
       'pdfsig certificate.pdf',
     ],
-    ['Extract the attached files:', 'pdfdetach -saveall certificate.pdf'],
     [
-      'Check the manifest signature; expect “Signature Verified Successfully”:',
-      'openssl pkeyutl -verify -pubin -inkey organisation-manifest-key.pem -rawin -in manifest.json -sigfile manifest.sig',
+      'Extract the attached files and check the manifest signature; expect “Signature Verified Successfully”:',
+      'pdfdetach -saveall certificate.pdf; openssl pkeyutl -verify -pubin -inkey organisation-manifest-key.pem -rawin -in manifest.json -sigfile manifest.sig',
     ],
     ['Compare the manifest’s hash with the one above and in the QR code:', 'sha256sum manifest.json'],
+    [
+      'Signed with the attached certificate, not a look-alike? Expect “Verification successful”:',
+      "pdfsig -dump certificate.pdf; set -- $(grep -a -o '/ByteRange *\\[[0-9 ]*\\]' certificate.pdf | grep -o '[0-9][0-9]*'); " +
+        '{ head -c "$2" certificate.pdf; tail -c +"$(($3 + 1))" certificate.pdf; } > signed-bytes; ' +
+        'openssl cms -verify -binary -inform DER -in certificate.pdf.sig0 -content signed-bytes ' +
+        '-certfile organisation-certificate.pem -nointern -noverify -out /dev/null',
+    ],
   ]
   const pad = 8
   const width = page.width - 2 * pad

@@ -14,31 +14,40 @@ import { loadDataset } from '../engine/data/dataset'
 import { folders } from '../engine/folders'
 import { unlearningOf } from '../engine/models/runs'
 import { writeFileDurably } from '../lib/files'
-import { verifyLedger } from '../ledger/audit'
+import { keyFingerprint } from '../lib/fingerprint'
+import type { KeyProtector } from '../lib/key-protector'
+import { verifyLedger } from '../ledger/verify'
+import type { Ledger } from '../ledger/ledger'
 import { actorOf, type LedgerService } from '../ledger/service'
 import { buildManifest } from './build'
 import { manifestSha256, signManifest } from './manifest'
 import {
   createOrganisation,
   loadOrganisation,
+  pinLedgerKey,
   publicIdentity,
-  type KeyProtector,
   organisationFile,
   replacePdfSigning,
 } from './organisation'
 import { readLogo, writeLogo } from './logo'
 import { fromPkcs12 } from './signing-identity'
 import { renderCertificatePdf } from './pdf'
-import { verifyCertificate, type LedgerWitness } from './verify'
+import { verifyCertificate, type InstallationWitness, type LedgerWitness, type Unreadable } from './verify'
 import { extractAttachments } from './attachments'
 
 export type CertificateApi = keyof typeof certificateMethods
+
+/** What the organisation pins of the ledger its certificates cite. */
+const ledgerKeyOf = (ledger: Ledger) => ({
+  ledgerId: ledger.storage.ledgerId,
+  keyFingerprint: keyFingerprint(ledger.storage.keyMaterial.publicKeyPem),
+})
 
 export interface CertificateDeps {
   dataDir: string
   ledger: LedgerService
   /** How private keys are sealed here: safeStorage in the app, a passphrase elsewhere. */
-  keyProtector: () => KeyProtector
+  keyProtector: () => Promise<KeyProtector>
   fontsDir: string
 }
 
@@ -47,21 +56,41 @@ export function certificateService(deps: CertificateDeps): Pick<Handlers, Certif
   const certDir = path.join(deps.dataDir, 'certificates')
   const hasOrganisation = () => existsSync(organisationFile(orgDir))
 
-  async function witness(): Promise<LedgerWitness> {
-    const ledger = await deps.ledger.ledger()
-    return {
-      organisationKeyPem: hasOrganisation() ? (await publicIdentity(orgDir)).manifestPublicKeyPem : null,
-      registry: ledger.state.registry,
-      chain: () => verifyLedger(ledger),
-      issuance: (id) => ledger.issuanceOf(id),
-      eventAt: async (seq) => (await ledger.storage.readEvents([seq]))[0] ?? null,
+  /** What this installation holds, for the verifier: a part that exists but cannot be read is
+   * reported as such, never taken for an installation without it. */
+  async function installation(): Promise<InstallationWitness> {
+    const unreadable = (error: unknown): Unreadable => ({ unreadable: (error as Error).message })
+    let organisationKeyPem: InstallationWitness['organisationKeyPem'] = null
+    if (hasOrganisation()) {
+      organisationKeyPem = await publicIdentity(orgDir).then((o) => o.manifestPublicKeyPem, unreadable)
     }
+    let ledger: InstallationWitness['ledger'] = null
+    if (deps.ledger.exists()) {
+      ledger = await deps.ledger.ledger().then(
+        (open): LedgerWitness => ({
+          keyFingerprint: keyFingerprint(open.storage.keyMaterial.publicKeyPem),
+          registry: open.state.registry,
+          chain: () => verifyLedger(open),
+          issuance: (id) => open.issuanceOf(id),
+          eventAt: async (seq) => (await open.storage.readEvents([seq]))[0] ?? null,
+        }),
+        unreadable,
+      )
+    } else if (hasOrganisation()) {
+      ledger = { unreadable: 'the organisation’s keys are here but its ledger folder is missing' }
+    }
+    return { organisationKeyPem, ledger }
   }
 
   return {
     'organisation.get': async () => (hasOrganisation() ? publicIdentity(orgDir) : null),
     'organisation.create': async ({ name }) => {
-      await createOrganisation(orgDir, name, deps.keyProtector())
+      await createOrganisation(
+        orgDir,
+        name,
+        await deps.keyProtector(),
+        ledgerKeyOf(await deps.ledger.ledger()),
+      )
       return publicIdentity(orgDir)
     },
     'organisation.importPkcs12': async ({ path: file, p12Base64, passphrase }) => {
@@ -79,7 +108,7 @@ export function certificateService(deps: CertificateDeps): Pick<Handlers, Certif
           throw new LetheError('BAD_INPUT', `Cannot read ${file}: ${(error as Error).message}`)
         }
       }
-      await replacePdfSigning(orgDir, fromPkcs12(bytes, passphrase), deps.keyProtector())
+      await replacePdfSigning(orgDir, fromPkcs12(bytes, passphrase), await deps.keyProtector())
       return publicIdentity(orgDir)
     },
     'organisation.logo': async () => {
@@ -97,10 +126,11 @@ export function certificateService(deps: CertificateDeps): Pick<Handlers, Certif
     'certificates.issue': async ({ requestId, recipients }, context) => {
       if (!hasOrganisation())
         throw new LetheError('CONFLICT', 'Create the organisation’s keys before issuing certificates.')
-      const organisation = await loadOrganisation(orgDir, deps.keyProtector())
+      const organisation = await loadOrganisation(orgDir, await deps.keyProtector())
+      const ledger = await deps.ledger.ledger()
+      await pinLedgerKey(orgDir, organisation, ledgerKeyOf(ledger))
       const identity = await publicIdentity(orgDir)
       const logo = await readLogo(orgDir)
-      const ledger = await deps.ledger.ledger()
       let issued:
         | { path: string; manifestSha256: string; pdfSha256: string; issuedAt: string; modelId: string }
         | undefined
@@ -133,7 +163,7 @@ export function certificateService(deps: CertificateDeps): Pick<Handlers, Certif
             fontsDir: deps.fontsDir,
             logo,
           })
-          await mkdir(certDir, { recursive: true })
+          await mkdir(certDir, { recursive: true, mode: 0o700 })
           const file = path.join(certDir, `${id}.pdf`)
           await writeFileDurably(file, pdf)
           const digests = {
@@ -198,13 +228,7 @@ export function certificateService(deps: CertificateDeps): Pick<Handlers, Certif
       if (!pdf.subarray(0, 5).equals(Buffer.from('%PDF-'))) {
         throw new LetheError('BAD_INPUT', `${file ?? 'The file'} is not a PDF.`)
       }
-      let here: LedgerWitness | null = null
-      try {
-        here = await witness()
-      } catch {
-        here = null // no ledger in this data folder: an outside auditor's view
-      }
-      return verifyCertificate(pdf, here)
+      return verifyCertificate(pdf, await installation())
     },
   }
 }

@@ -1,14 +1,14 @@
 /**
  * Checks a certificate PDF and says exactly what holds and what does not: the PDF signature,
  * the embedded manifest and its Ed25519 signature, the signer, and, with this installation's
- * ledger at hand, the model hashes, the chain and the issuance entry.
+ * organisation keys and ledger at hand, the key, the model hashes, the chain and the issuance.
  */
-import { createHash, X509Certificate } from 'node:crypto'
-import type { VerifyResult } from '../ledger/audit'
+import { createHash } from 'node:crypto'
+import type { VerifyResult } from '../ledger/verify'
 import type { AuditEvent } from '../contract/ledger'
+import { keyFingerprint } from '../lib/fingerprint'
 import { extractAttachments } from './attachments'
 import { checkManifest, manifestSha256, type CertificateManifest } from './manifest'
-import { keyFingerprint } from './organisation'
 import { inspectPdfSignature } from './pdf-signature'
 import { fingerprint } from './signing-identity'
 
@@ -27,18 +27,33 @@ export interface VerificationChecklist {
   items: CheckItem[]
 }
 
-/** What this installation knows, for the checks an outside auditor cannot make. */
+/** This installation's ledger, for the checks an outside auditor cannot make. */
 export interface LedgerWitness {
-  organisationKeyPem: string | null
+  /** Fingerprint of the key that signs the ledger's heads. */
+  keyFingerprint: string
   registry: ReadonlyMap<string, { contentHash: string }>
   chain: () => Promise<VerifyResult>
   issuance: (certificateId: string) => Promise<AuditEvent | null>
   eventAt: (seq: number) => Promise<AuditEvent | null>
 }
 
+/** Something this installation has but cannot read: a failure, never a reason to skip a check. */
+export interface Unreadable {
+  unreadable: string
+}
+
+/** What this installation knows; null where it has none of it (an outside auditor's view). */
+export interface InstallationWitness {
+  organisationKeyPem: string | Unreadable | null
+  ledger: LedgerWitness | Unreadable | null
+}
+
+const isUnreadable = (value: unknown): value is Unreadable =>
+  typeof value === 'object' && value !== null && 'unreadable' in value
+
 export async function verifyCertificate(
   pdf: Buffer,
-  witness: LedgerWitness | null,
+  here: InstallationWitness,
 ): Promise<VerificationChecklist> {
   const items: CheckItem[] = []
   const add = (id: string, label: string, pass: boolean | null, detail: string) =>
@@ -62,7 +77,7 @@ export async function verifyCertificate(
         ? 'the signature does not cover the whole file: bytes were added or removed'
         : !signature.digestMatches
           ? 'the document was changed after it was signed (digest mismatch)'
-          : `signed by ${signature.signer} on ${signature.signedAt}`,
+          : `signed on ${signature.signedAt} by “${signature.signer}”, certificate ${signature.signerFingerprint}`,
   )
 
   let files: Map<string, Buffer>
@@ -101,21 +116,22 @@ export async function verifyCertificate(
   )
   if (!manifest) return finish(null)
 
-  const pdfCert = files.get('organisation-certificate.pem')?.toString()
-  // The signed manifest names the PDF certificate by its fingerprint; the PDF must be signed by it.
-  const certName = pdfCert ? (/CN=([^\n]+)/.exec(new X509Certificate(pdfCert).subject)?.[1] ?? null) : null
-  const signerMatches =
-    pdfCert !== undefined &&
-    fingerprint(pdfCert) === manifest.issuer.certificateFingerprint &&
-    certName !== null &&
-    signature.signer === certName
+  // The signed manifest names the PDF certificate by the hash of its DER; the PDF signature must
+  // verify with exactly that certificate's key. Its name proves nothing: anyone can make a
+  // certificate with the organisation's name and re-sign the file with it.
+  const named = manifest.issuer.certificateFingerprint
+  const attached = files.get('organisation-certificate.pem')?.toString()
+  const attachedFingerprint = attached ? certificateFingerprint(attached) : null
+  const signerMatches = pdfOk && signature.signerFingerprint === named && attachedFingerprint === named
   add(
     'signer',
     'The PDF was signed with the certificate the manifest names',
     signerMatches,
     signerMatches
-      ? `${certName} (${manifest.issuer.certificateFingerprint})`
-      : `the manifest names certificate ${manifest.issuer.certificateFingerprint}; the PDF was signed by ${signature.signer ?? 'nobody'}`,
+      ? `${signature.signer} (${named})`
+      : signature.signerFingerprint !== named
+        ? `the manifest names certificate ${named}; the PDF was signed with ${signature.signerFingerprint ?? 'no verifiable certificate'}${signature.signer ? ` (“${signature.signer}”)` : ''}`
+        : `the attached organisation certificate (${attachedFingerprint ?? 'missing'}) is not the one the manifest names`,
   )
   add(
     'key-fingerprint',
@@ -124,49 +140,65 @@ export async function verifyCertificate(
     manifest.issuer.manifestKeyFingerprint,
   )
 
-  if (!witness) {
-    for (const [id, label] of [
-      ['organisation-key', 'The key is this organisation’s'],
-      ['models', 'The model hashes are in the registry'],
-      ['ledger-chain', 'The ledger’s hash chain verifies'],
-      ['ledger-issuance', 'The ledger records this issuance'],
-    ] as const) {
-      add(id, label, null, 'not checked: no Lethe ledger here')
+  const organisation = here.organisationKeyPem
+  add(
+    'organisation-key',
+    'The key is this organisation’s',
+    organisation === null
+      ? null
+      : !isUnreadable(organisation) && keyFingerprint(organisation) === keyFingerprint(key),
+    organisation === null
+      ? 'not checked: this installation has no organisation keys'
+      : isUnreadable(organisation)
+        ? `this installation's organisation keys cannot be read: ${organisation.unreadable}`
+        : keyFingerprint(organisation),
+  )
+
+  const ledger = here.ledger
+  const ledgerChecks = [
+    ['ledger-key', 'The ledger is signed with the key the certificate pins'],
+    ['models', 'The model hashes are in the registry'],
+    ['ledger-chain', 'The ledger’s hash chain verifies'],
+    ['ledger-issuance', 'The ledger records this issuance'],
+  ] as const
+  if (ledger === null || isUnreadable(ledger)) {
+    for (const [id, label] of ledgerChecks) {
+      if (ledger === null) add(id, label, null, 'not checked: no Lethe ledger here')
+      else add(id, label, false, `this installation's ledger cannot be read: ${ledger.unreadable}`)
     }
     return finish(manifest)
   }
 
+  const pinned = manifest.ledger.keyFingerprint
   add(
-    'organisation-key',
-    'The key is this organisation’s',
-    witness.organisationKeyPem === null
-      ? null
-      : keyFingerprint(witness.organisationKeyPem) === keyFingerprint(key),
-    witness.organisationKeyPem === null
-      ? 'this installation has no organisation keys'
-      : keyFingerprint(witness.organisationKeyPem),
+    'ledger-key',
+    ledgerChecks[0][1],
+    ledger.keyFingerprint === pinned,
+    ledger.keyFingerprint === pinned
+      ? pinned
+      : `the certificate pins ${pinned}; this ledger is signed with ${ledger.keyFingerprint}`,
   )
-  const hashOk = (m: { id: string; sha256: string }) => witness.registry.get(m.id)?.contentHash === m.sha256
+  const hashOk = (m: { id: string; sha256: string }) => ledger.registry.get(m.id)?.contentHash === m.sha256
   const models = [manifest.model.before, manifest.model.after]
   add(
     'models',
-    'The model hashes are in the registry',
+    ledgerChecks[1][1],
     models.every(hashOk),
     models.map((m) => `${m.id}: ${hashOk(m) ? 'matches' : 'not in the registry with this hash'}`).join('; '),
   )
 
-  const chain = await witness.chain()
+  const chain = await ledger.chain()
   add(
     'ledger-chain',
-    'The ledger’s hash chain verifies',
+    ledgerChecks[2][1],
     chain.ok,
     chain.ok
       ? `${chain.events} entries, head ${chain.head?.seq}`
       : (chain.firstBad?.reason ?? chain.stateMismatches.join('; ')),
   )
 
-  const cited = await witness.eventAt(manifest.ledger.seq)
-  const issuance = await witness.issuance(manifest.certificateId)
+  const cited = await ledger.eventAt(manifest.ledger.seq)
+  const issuance = await ledger.issuance(manifest.certificateId)
   const digest = manifestSha256(manifest)
   const issuanceOk =
     cited?.hash === manifest.ledger.hash &&
@@ -175,15 +207,25 @@ export async function verifyCertificate(
     issuance.payload.manifestSha256 === digest
   add(
     'ledger-issuance',
-    'The ledger records this issuance',
+    ledgerChecks[3][1],
     issuanceOk,
-    cited?.hash !== manifest.ledger.hash
-      ? `the ledger entry ${manifest.ledger.seq} the certificate cites is not the one in the chain`
-      : !issuance
-        ? 'no issuance entry for this certificate'
-        : issuance.payload.manifestSha256 !== digest
-          ? 'the issuance entry records another manifest'
-          : `entry ${issuance.seq} (${createHash('sha256').update(pdf).digest('hex') === issuance.payload.pdfSha256 ? 'this very file' : 'same manifest'})`,
+    !cited
+      ? `the ledger has no entry ${manifest.ledger.seq}, which the certificate cites: it was rolled back or truncated`
+      : cited.hash !== manifest.ledger.hash
+        ? `the ledger entry ${manifest.ledger.seq} the certificate cites is not the one in the chain`
+        : !issuance
+          ? 'no issuance entry for this certificate'
+          : issuance.payload.manifestSha256 !== digest
+            ? 'the issuance entry records another manifest'
+            : `entry ${issuance.seq} (${createHash('sha256').update(pdf).digest('hex') === issuance.payload.pdfSha256 ? 'this very file' : 'same manifest'})`,
   )
   return finish(manifest)
+}
+
+function certificateFingerprint(pem: string): string | null {
+  try {
+    return fingerprint(pem)
+  } catch {
+    return null // not a certificate: it matches nothing
+  }
 }

@@ -2,9 +2,22 @@
 import { copyFileSync } from 'node:fs'
 import path from 'node:path'
 import type { Command } from 'commander'
+import type { Output } from '../contract'
 import { common, exit, run, type CommonOptions } from './run'
 
 const mark = (pass: boolean | null) => (pass === null ? '  –  ' : pass ? ' ok  ' : 'FAIL ')
+
+type Issued = Output<'certificates.issue'>
+
+/** With --out, the PDF is also copied there and the result names the copy. */
+const copyTo =
+  (out: string | undefined) =>
+  (issued: Issued): Issued & { out?: string } => {
+    if (!out) return issued
+    const target = path.resolve(out)
+    copyFileSync(issued.path, target)
+    return { ...issued, out: target }
+  }
 
 export function registerCertificateCommands(program: Command): void {
   const organisation = program
@@ -42,7 +55,16 @@ export function registerCertificateCommands(program: Command): void {
       exit(
         run('organisation.get', {}, o, (v) =>
           v
-            ? `${v.name}\n\n${v.manifestPublicKeyPem.trim()}\n\n${v.certificatePem.trim()}`
+            ? [
+                v.name,
+                `  manifest key     ${v.manifestKeyFingerprint}`,
+                `  PDF certificate  ${v.certificateFingerprint}`,
+                `  ledger key       ${v.ledgerKeyFingerprint ?? 'not pinned yet (pinned with the next certificate issued)'}`,
+                '',
+                v.manifestPublicKeyPem.trim(),
+                '',
+                v.certificatePem.trim(),
+              ].join('\n')
             : 'No organisation keys yet: lethe organisation create NAME',
         ),
       ),
@@ -63,10 +85,9 @@ export function registerCertificateCommands(program: Command): void {
           'certificates.issue',
           { requestId, recipients: o.recipient ?? [] },
           { ...o, writes: true },
-          (v) => {
-            if (o.out) copyFileSync(v.path, path.resolve(o.out))
-            return `Issued ${v.certificateId} for ${v.requestId}: ${o.out ? path.resolve(o.out) : v.path}\n  manifest sha256 ${v.manifestSha256}`
-          },
+          (v) =>
+            `Issued ${v.certificateId} for ${v.requestId}: ${v.out ?? v.path}\n  manifest sha256 ${v.manifestSha256}`,
+          { save: copyTo(o.out) },
         ),
       ),
     )
@@ -98,7 +119,7 @@ export function registerCertificateCommands(program: Command): void {
               `${v.certificateId ?? 'Unknown certificate'}${v.requestId ? ` for ${v.requestId}` : ''}: ${v.ok ? 'VERIFIED' : 'NOT VERIFIED'}`,
               ...v.items.map((i) => `  ${mark(i.pass)} ${i.label}: ${i.detail}`),
             ].join('\n'),
-          (v) => (v.ok ? 0 : 3),
+          { status: (v) => (v.ok ? 0 : 3) },
         ),
       ),
     )

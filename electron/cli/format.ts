@@ -111,9 +111,15 @@ export function formatEvents(events: AuditEvent[]): string {
 }
 
 export function formatVerify(v: VerifyReport): string {
-  if (v.ok)
-    return `The ledger verifies: ${v.events} events, head seq ${v.head?.seq} hash ${v.head?.hash} (signature valid).`
-  if (v.firstBad)
-    return `The ledger does NOT verify. First bad entry: seq ${v.firstBad.seq ?? '?'}${v.firstBad.file ? ` in ${v.firstBad.file}` : ''}: ${v.firstBad.reason}.`
-  return `The audit chain verifies (${v.events} events) but the stored state does not match it:\n  ${v.stateMismatches.join('\n  ')}`
+  const pins = v.pins.map((p) => `  ${p.pass ? 'ok  ' : 'FAIL'} ${p.source}: ${p.expected}: ${p.detail}`)
+  const lines = [
+    v.ok
+      ? `The ledger verifies: ${v.events} events, head seq ${v.head?.seq} hash ${v.head?.hash}, every head signed with key ${v.keyFingerprint}.`
+      : v.firstBad
+        ? `The ledger does NOT verify. First bad entry: seq ${v.firstBad.seq ?? '?'}${v.firstBad.file ? ` in ${v.firstBad.file}` : ''}: ${v.firstBad.reason}.`
+        : `The audit chain verifies (${v.events} events) but what lies beside it does not match it:`,
+    ...v.stateMismatches.map((m) => `  ${m}`),
+    ...(pins.length ? ['Held against what is pinned outside the ledger:', ...pins] : []),
+  ]
+  return lines.join('\n')
 }

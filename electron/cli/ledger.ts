@@ -2,13 +2,13 @@
 import { writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { type Command } from 'commander'
-import type { Input } from '../contract'
+import type { Input, Output } from '../contract'
 import { SubjectIdType } from '../contract/ledger'
 import { formatEvents, formatRequest, formatRequestList, formatSummary, formatVerify } from './format'
+import { integer } from './parse'
 import { common, exit, run, type CommonOptions } from './run'
 
 const collect = (value: string, previous: string[] = []) => [...previous, value]
-const integer = (value: string) => Number.parseInt(value, 10)
 
 /** "customer-id:C-1001", or a bare value, taken as a customer id. */
 function subjectId(text: string): { type: SubjectIdType; value: string } {
@@ -20,12 +20,20 @@ function subjectId(text: string): { type: SubjectIdType; value: string } {
 }
 type SubjectIdType = (typeof SubjectIdType.options)[number]
 
-/** Writes exported content to --out, or prints it. */
-const content = (out: string | undefined) => (value: { content: string; count: number }) => {
-  if (!out) return value.content.trimEnd()
-  writeFileSync(out, value.content)
-  return `Wrote ${value.count} rows to ${path.resolve(out)}.`
-}
+type Content = Output<'requests.export'>
+type Saved = Omit<Content, 'content'> & { out: string }
+
+/** With --out, the content goes to that file and the result names the file instead of carrying it. */
+const saveTo =
+  (out: string | undefined) =>
+  (value: Content): Content | Saved => {
+    if (!out) return value
+    writeFileSync(out, value.content)
+    return { format: value.format, count: value.count, out: path.resolve(out) }
+  }
+
+const formatContent = (v: Content | Saved) =>
+  'out' in v ? `Wrote ${v.count} rows to ${v.out}.` : v.content.trimEnd()
 
 export function registerLedgerCommands(program: Command): void {
   const request = program
@@ -189,7 +197,7 @@ export function registerLedgerCommands(program: Command): void {
     .option('--format <f>', 'csv or json', 'csv')
     .option('--out <file>', 'write to this file instead of stdout')
     .action((o: CommonOptions & { format: 'csv' | 'json'; out?: string }) =>
-      exit(run('requests.export', { format: o.format }, o, content(o.out))),
+      exit(run('requests.export', { format: o.format }, o, formatContent, { save: saveTo(o.out) })),
     )
 
   common(request.command('summary'))
@@ -199,10 +207,25 @@ export function registerLedgerCommands(program: Command): void {
   const ledger = program.command('ledger').description('the tamper-evident audit log')
 
   common(ledger.command('verify'))
-    .description('recompute the hash chain and signed head; name the first bad entry')
+    .description(
+      'recompute the hash chain and every signed head, check the files beside it and what the organisation and its certificates pin; name the first bad entry',
+    )
+    .option(
+      '--expect-key <fingerprint>',
+      'the key the chain must be signed with (printed on every certificate)',
+    )
+    .option('--expect-head <seq:hash>', 'an entry the chain must still hold, as a certificate cites it')
     // A ledger that fails verification exits with 3, so scripts can tell it from a failed check.
-    .action((o: CommonOptions) =>
-      exit(run('ledger.verify', {}, o, formatVerify, (report) => (report.ok ? 0 : 3))),
+    .action((o: CommonOptions & { expectKey?: string; expectHead?: string }) =>
+      exit(
+        run(
+          'ledger.verify',
+          { expectKey: o.expectKey, expectHead: o.expectHead } as Input<'ledger.verify'>,
+          o,
+          formatVerify,
+          { status: (report) => (report.ok ? 0 : 3) },
+        ),
+      ),
     )
 
   common(ledger.command('head'))
@@ -236,14 +259,19 @@ export function registerLedgerCommands(program: Command): void {
     .option('--out <file>', 'file to write')
     .option('--events <format>', 'instead, export only the audit log as csv or json')
     .action((o: CommonOptions & { out?: string; events?: 'csv' | 'json' }) => {
-      if (o.events) return exit(run('ledger.exportEvents', { format: o.events }, o, content(o.out)))
+      if (o.events) {
+        return exit(
+          run('ledger.exportEvents', { format: o.events }, o, formatContent, { save: saveTo(o.out) }),
+        )
+      }
       if (!o.out) return exit(Promise.resolve(reportMissingOut()))
       return exit(
         run(
           'ledger.export',
           { path: path.resolve(o.out) },
           o,
-          (v) => `Wrote ${v.events} events (${v.bytes} bytes) to ${v.path}.`,
+          (v) =>
+            `Wrote ${v.events} events (${v.bytes} bytes) to ${v.path}, readable by you only.\n${v.warning}`,
         ),
       )
     })

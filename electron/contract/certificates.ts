@@ -9,6 +9,8 @@ export const OrganisationInfo = z.object({
   manifestKeyFingerprint: z.string(),
   certificatePem: z.string(),
   certificateFingerprint: z.string(),
+  /** The key that signs this installation's ledger, pinned (and signed) by the organisation's key. */
+  ledgerKeyFingerprint: z.string().nullable(),
 })
 
 /** The largest logo accepted, in bytes: it is drawn small, in the certificate's header. */

@@ -1,7 +1,18 @@
 import { z } from 'zod'
+import { controlCharacterIn } from './text'
 import { defineMethod } from './define'
 
 export const IsoDate = z.iso.date()
+/**
+ * A date someone enters: outside these years it is a typo (no request was received in year 0).
+ * Stored and computed dates stay IsoDate, so a ledger written before this check still reads.
+ */
+export const EnteredDate = z.iso
+  .date({ abort: true })
+  .refine(
+    (date) => date >= '1970-01-01' && date <= '2099-12-31',
+    'Give a date from 1970-01-01 to 2099-12-31.',
+  )
 export const Jurisdiction = z.enum(['gdpr', 'uk-gdpr', 'ccpa', 'lgpd', 'other'])
 export type Jurisdiction = z.infer<typeof Jurisdiction>
 
@@ -33,7 +44,17 @@ export const RequestStatus = z.enum(requestStatuses)
 export type RequestStatus = z.infer<typeof RequestStatus>
 
 const RequestId = z.string().regex(/^RTBF-\d{4}-\d{4,}$/, 'a request id looks like RTBF-2026-0001')
-const Text = (max: number) => z.string().trim().min(1).max(max)
+/** Text a person typed: a NUL or other control character in it is an attack or a broken export. */
+const Text = (max: number) =>
+  z
+    .string()
+    .trim()
+    .min(1)
+    .max(max)
+    .refine((text) => controlCharacterIn(text) === undefined, {
+      error: (issue) =>
+        `holds the control character ${controlCharacterIn(issue.input as string)}; only tab and line breaks are allowed`,
+    })
 
 export const NewRequest = z.object({
   requester: z.object({
@@ -50,7 +71,7 @@ export const NewRequest = z.object({
   /** e.g. "Art. 17(1)(b): consent withdrawn". */
   ground: Text(300).optional(),
   channel: Channel.default('email'),
-  received: IsoDate,
+  received: EnteredDate,
   assignee: Text(120).optional(),
   note: Text(10_000).optional(),
 })
@@ -172,14 +193,39 @@ export const SignedHead = z.object({
 })
 export type SignedHead = z.infer<typeof SignedHead>
 
+/** SHA-256 of a public key's DER, as `lethe organisation show` and every certificate print it. */
+export const KeyFingerprint = z
+  .string()
+  .trim()
+  .toUpperCase()
+  .regex(/^([0-9A-F]{2}:){31}[0-9A-F]{2}$/, 'a key fingerprint is 32 hex pairs joined by colons (AB:CD:…)')
+
+/** "SEQ:HASH": an entry the chain must hold, as a certificate cites it. */
+export const ExpectedHead = z
+  .string()
+  .trim()
+  .regex(/^\d+:[0-9a-fA-F]{64}$/, 'an entry is SEQ:HASH, the ledger entry and hash a certificate cites')
+  .transform((v) => {
+    const [seq, hash] = v.split(':') as [string, string]
+    return { seq: Number(seq), hash: hash.toLowerCase() }
+  })
+
 export const VerifyReport = z.object({
   ok: z.boolean(),
   events: z.number(),
   head: SignedHead.nullable(),
+  /** The key every head is signed with. */
+  keyFingerprint: z.string().nullable(),
   firstBad: z
     .object({ seq: z.number().nullable(), file: z.string().nullable(), reason: z.string() })
     .nullable(),
+  /** Files beside the chain (projection, checkpoint, personal data) that disagree with it. */
   stateMismatches: z.array(z.string()),
+  /** What was pinned outside the ledger (the organisation, issued certificates, the verifier's own
+   * notes) and whether the chain agrees with it. */
+  pins: z.array(
+    z.object({ source: z.string(), expected: z.string(), pass: z.boolean(), detail: z.string() }),
+  ),
 })
 
 export const LedgerSettings = z.object({
@@ -233,19 +279,19 @@ export const ledgerMethods = {
         reason: Text(2000).optional(),
         method: Text(300).optional(),
         exemption: Text(200).optional(),
-        on: IsoDate.optional(),
+        on: EnteredDate.optional(),
       })
       .strict(),
     output: RequestView,
   }),
   'requests.extend': defineMethod({
     summary: 'Extend the deadline once, within the first period, with the reason and the notice date.',
-    input: z.object({ id: RequestId, reason: Text(2000), noticeDate: IsoDate.optional() }).strict(),
+    input: z.object({ id: RequestId, reason: Text(2000), noticeDate: EnteredDate.optional() }).strict(),
     output: RequestView,
   }),
   'requests.acknowledge': defineMethod({
     summary: 'Record that receipt was confirmed to the requester (CCPA: within 10 business days).',
-    input: z.object({ id: RequestId, on: IsoDate.optional() }).strict(),
+    input: z.object({ id: RequestId, on: EnteredDate.optional() }).strict(),
     output: RequestView,
   }),
   'requests.update': defineMethod({
@@ -319,8 +365,16 @@ export const ledgerMethods = {
     output: RequestSummary,
   }),
   'ledger.verify': defineMethod({
-    summary: 'Recompute the hash chain and the signed head; name the first bad entry and why.',
-    input: z.object({}).strict(),
+    summary:
+      'Recompute the hash chain and every signed head, check the files beside it and the pins held outside it; name the first bad entry and why.',
+    input: z
+      .object({
+        /** The key the chain must be signed with: from a certificate, or the organisation's published fingerprint. */
+        expectKey: KeyFingerprint.optional(),
+        /** An entry the chain must still hold, as a certificate cites it: detects a rollback. */
+        expectHead: ExpectedHead.optional(),
+      })
+      .strict(),
     output: VerifyReport,
   }),
   'ledger.head': defineMethod({
@@ -347,7 +401,8 @@ export const ledgerMethods = {
   'ledger.export': defineMethod({
     summary: 'Write the whole ledger (events, personal data, registry) to one file for backup or moving.',
     input: z.object({ path: Text(4096) }).strict(),
-    output: z.object({ path: z.string(), events: z.number(), bytes: z.number() }),
+    /** `warning`: what the file holds, to be said wherever it is written. */
+    output: z.object({ path: z.string(), events: z.number(), bytes: z.number(), warning: z.string() }),
   }),
   'ledger.import': defineMethod({
     summary: 'Load a whole-ledger export into an empty ledger, after verifying its chain and signature.',
@@ -393,12 +448,5 @@ export const ledgerMethods = {
     summary: 'Registered datasets and models with their hashes and lineage.',
     input: z.object({ kind: z.enum(['dataset', 'model']).optional() }).strict(),
     output: z.array(RegistryEntry),
-  }),
-  'registry.register': defineMethod({
-    summary: 'Register a dataset or a model version (the engine does this when it creates one).',
-    input: RegistryEntry.omit({ registeredAt: true })
-      .partial({ parentId: true, datasetId: true, method: true, requestId: true })
-      .strict(),
-    output: RegistryEntry,
   }),
 }

@@ -27,6 +27,11 @@ const bridge = await startBridge({ handlers: services.handlers, events: services
 console.log(`Lethe is running in browser mode. Open this address (it carries this launch's token):`)
 console.log(`  ${bridge.url}`)
 console.log(`Data folder: ${dataDir}. Press Ctrl+C to stop.`)
+if (!process.env.LETHE_KEY_PASSPHRASE) {
+  console.warn(
+    'LETHE_KEY_PASSPHRASE is not set: the desk can read an existing ledger, but nothing can be written or signed (the keys are sealed with it). Stop, set it, and start again.',
+  )
+}
 
 let stopping = false
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {

@@ -24,7 +24,7 @@ export function defaultUserDataDir(
 export function resolveDataDir(explicit?: string, fallback = defaultUserDataDir()): string {
   const dir = path.resolve(explicit || process.env.LETHE_DATA_DIR || fallback)
   try {
-    mkdirSync(dir, { recursive: true })
+    mkdirSync(dir, { recursive: true, mode: 0o700 })
     accessSync(dir, constants.W_OK)
   } catch (error) {
     const reason = error instanceof Error ? error.message : String(error)

@@ -5,7 +5,7 @@
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { version } from '../../package.json'
-import { passphraseProtector, type KeyProtector } from '../certificates/organisation'
+import { ledgerPins } from '../certificates/pins'
 import { certificateService } from '../certificates/service'
 import { LetheError } from '../contract'
 import type { Handlers } from '../contract/dispatch'
@@ -16,6 +16,7 @@ import { EngineService } from '../engine/service'
 import { LedgerService } from '../ledger/service'
 import type { LedgerOptions } from '../ledger/ledger'
 import { systemService } from '../system/service'
+import { passphraseProtector, type KeyProtector } from '../lib/key-protector'
 import { EventHub } from './events'
 
 export interface LetheServices {
@@ -33,11 +34,11 @@ export interface ServiceOptions {
   /** The CLI opens the ledger read-only for commands that only read. */
   ledger?: LedgerOptions
   /** How the organisation's private keys are sealed: safeStorage in the app, else LETHE_KEY_PASSPHRASE. */
-  keyProtector?: () => KeyProtector
+  keyProtector?: () => Promise<KeyProtector>
 }
 
 /** Outside the app, the organisation keys are sealed with a passphrase from the environment. */
-export function environmentPassphrase(): KeyProtector {
+export async function environmentPassphrase(): Promise<KeyProtector> {
   const passphrase = process.env.LETHE_KEY_PASSPHRASE
   if (!passphrase) {
     throw new LetheError(
@@ -60,7 +61,7 @@ export function createServices({
 }: ServiceOptions): LetheServices {
   const events = new EventHub()
   const engine = new EngineHost(spawnEngine, (event) => events.publish(event))
-  const ledger = new LedgerService(dataDir, ledgerOptions)
+  const ledger = new LedgerService(dataDir, { ...ledgerOptions, keyProtector }, () => ledgerPins(dataDir))
   const system = systemService({ version, dataDir, host, engine })
   const handlers: Handlers = {
     ...system.handlers,

@@ -1,149 +1,26 @@
 /**
- * Reading the ledger as an auditor would: verify the whole chain and the projection, list
- * and export events and requests, and move a whole ledger between machines.
+ * Reading the ledger out: list and export events and requests, and move a whole ledger between
+ * machines. (Verification is in verify.ts.)
  */
+import { createPrivateKey, createPublicKey } from 'node:crypto'
 import { existsSync } from 'node:fs'
-import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises'
+import { mkdir, readdir, readFile } from 'node:fs/promises'
 import path from 'node:path'
 import { z } from 'zod'
 import { LetheError } from '../contract'
 import { AuditEvent, SignedHead, type RequestView } from '../contract/ledger'
 import { canonicalJson } from '../lib/canonical-json'
 import { toCsv } from '../lib/csv'
+import { writeFileDurably } from '../lib/files'
+import type { KeyProtector } from '../lib/key-protector'
 import { checkLink, GENESIS_HASH, headSignatureValid, signHead } from './chain'
 import { DurableJsonFile, parseStored } from './durable'
-import { keysFromMaterial, readKeyMaterial, writeKeyMaterial } from './keys'
+import { readKeyMaterial, writeKeyMaterial } from './keys'
 import { Ledger } from './ledger'
 import { LedgerLock } from './lock'
 import { PersonalStore, type PersonalRecord } from './personal'
-import { applyEvent, emptyState, SCHEMA_VERSION, type LedgerState, type RequestRecord } from './state'
+import { applyEvent, emptyState, SCHEMA_VERSION } from './state'
 import { FORMAT, moveAside, segmentName, type Meta } from './store'
-
-const YIELD_EVERY = 2000
-const pause = () => new Promise((resolve) => setImmediate(resolve))
-
-export interface VerifyResult {
-  ok: boolean
-  events: number
-  head: SignedHead | null
-  firstBad: { seq: number | null; file: string | null; reason: string } | null
-  stateMismatches: string[]
-}
-
-/** Verifies an open ledger between writes, with its projection flushed first. */
-export function verifyLedger(ledger: Ledger): Promise<VerifyResult> {
-  return ledger.exclusive(() => verifyLedgerFiles(ledger.storage.root))
-}
-
-/**
- * Recomputes every hash from the genesis entry, checks the signed head in the last segment
- * and its key, then replays the events and compares the result with the stored projection.
- * Reads only files, so it also works on a ledger too damaged to open. Yields to the event
- * loop as it goes, so a large ledger does not freeze the app.
- */
-export async function verifyLedgerFiles(root: string): Promise<VerifyResult> {
-  const eventsDir = path.join(root, 'events')
-  const files = existsSync(eventsDir)
-    ? (await readdir(eventsDir))
-        .filter((f) => /^events-\d{12}\.json$/.test(f))
-        .sort()
-        .map((f) => path.join(eventsDir, f))
-    : []
-  const replay = emptyState()
-  let head: SignedHead | null = null
-  let prev: z.infer<typeof AuditEvent> | undefined
-  let createdKey: string | null = null
-  let count = 0
-  const bad = (seq: number | null, file: string | null, reason: string): VerifyResult => ({
-    ok: false,
-    events: count,
-    head,
-    firstBad: { seq, file, reason },
-    stateMismatches: [],
-  })
-  for (const file of files) {
-    let segment: { events: unknown; head: unknown }
-    try {
-      segment = parseStored(file, await readFile(file, 'utf8'))
-    } catch (error) {
-      return bad(prev ? prev.seq + 1 : 1, file, (error as Error).message)
-    }
-    const parsed = z.array(AuditEvent).safeParse(segment.events)
-    if (!parsed.success)
-      return bad(prev ? prev.seq + 1 : 1, file, 'the segment does not hold well-formed audit events')
-    const segmentHead = SignedHead.nullable().safeParse(segment.head)
-    head = segmentHead.success ? segmentHead.data : null
-    for (const event of parsed.data) {
-      const fault = checkLink(event, prev ? prev.seq + 1 : 1, prev ? prev.hash : GENESIS_HASH)
-      if (fault) return bad(fault.seq, file, fault.reason)
-      if (event.seq === 1) createdKey = (event.payload as { publicKey?: string }).publicKey ?? null
-      try {
-        applyEvent(replay, event)
-      } catch (error) {
-        return bad(event.seq, file, (error as Error).message)
-      }
-      prev = event
-      count += 1
-      if (count % YIELD_EVERY === 0) await pause()
-    }
-  }
-  if (!head || !prev) return bad(prev ? prev.seq : 1, files.at(-1) ?? null, 'the ledger has no signed head')
-  if (prev.seq !== head.seq || prev.hash !== head.hash) {
-    const reason =
-      prev.seq < head.seq
-        ? `the chain ends at seq ${prev.seq} but the signed head is at seq ${head.seq}: entries were removed from the end`
-        : `the chain goes on past the signed head (seq ${head.seq}): entries were added without signing`
-    return bad(Math.min(prev.seq, head.seq) + 1, files.at(-1) ?? null, reason)
-  }
-  if (!headSignatureValid(head)) return bad(head.seq, null, 'the signature on the head does not verify')
-  if (createdKey !== head.publicKey) {
-    return bad(head.seq, null, 'the head is signed by another key than the one the ledger was created with')
-  }
-  const stateMismatches = await compareProjection(root, replay)
-  return { ok: stateMismatches.length === 0, events: count, head, firstBad: null, stateMismatches }
-}
-
-/** The stored projection (on disk, not in memory) must equal the replay of the events. */
-async function compareProjection(root: string, replay: LedgerState): Promise<string[]> {
-  const folder = path.join(root, 'state')
-  const replayed = replay.requests
-  const stored = new Map<string, RequestRecord>()
-  const mismatches: string[] = []
-  try {
-    const global = parseStored<{ settings: unknown; registry: unknown[]; work: unknown[] }>(
-      path.join(folder, 'global.json'),
-      await readFile(path.join(folder, 'global.json'), 'utf8'),
-    )
-    const same = (a: unknown, b: unknown) => canonicalJson(a) === canonicalJson(b)
-    if (!same(global.settings, replay.settings))
-      mismatches.push('the stored settings differ from the audit events')
-    if (!same(global.registry, [...replay.registry.values()]))
-      mismatches.push('the stored registry differs from the audit events')
-    if (!same(global.work, [...replay.work.values()]))
-      mismatches.push('the stored list of unfinished work differs from the audit events')
-  } catch (error) {
-    mismatches.push((error as Error).message)
-  }
-  for (const name of existsSync(folder) ? await readdir(folder) : []) {
-    if (!/^requests-\d+\.json$/.test(name)) continue
-    const file = path.join(folder, name)
-    try {
-      for (const r of parseStored<{ records: RequestRecord[] }>(file, await readFile(file, 'utf8')).records)
-        stored.set(r.id, r)
-    } catch (error) {
-      mismatches.push((error as Error).message)
-    }
-  }
-  for (const [id, record] of replayed) {
-    const kept = stored.get(id)
-    if (!kept) mismatches.push(`${id} is in the audit log but missing from the stored state`)
-    else if (canonicalJson(kept) !== canonicalJson(record))
-      mismatches.push(`${id}'s stored state differs from its audit events`)
-  }
-  for (const id of stored.keys())
-    if (!replayed.has(id)) mismatches.push(`${id} is in the stored state but not in the audit log`)
-  return mismatches
-}
 
 export async function allEvents(ledger: Ledger): Promise<z.infer<typeof AuditEvent>[]> {
   const events: z.infer<typeof AuditEvent>[] = []
@@ -243,13 +120,19 @@ const LedgerExport = z.object({
 })
 type LedgerExport = z.infer<typeof LedgerExport>
 
+/** What an export holds, said wherever one is written. */
+export const EXPORT_WARNING =
+  'The file holds the ledger’s signing and HMAC keys and all personal data, in the clear: it is as sensitive as the data folder. Keep it where only you can read it, and delete it once moved.'
+
 /**
- * The whole ledger in one file: events, personal data, attachments and the ledger's keys.
- * It is as sensitive as the data folder itself.
+ * The whole ledger in one file: events, personal data, attachments and the ledger's keys, in
+ * the clear (the importing installation seals the head key with its own protector). Written
+ * readable by its owner only.
  */
 export async function exportLedger(ledger: Ledger, file: string) {
+  const signing = await ledger.storage.signingKey()
   return ledger.exclusive(async () => {
-    const keys = await readKeyMaterial(path.join(ledger.storage.root, 'keys'))
+    const keys = await readKeyMaterial(path.join(ledger.storage.root, 'keys'), signing)
     const events = await allEvents(ledger)
     const personal: Record<string, PersonalRecord> = {}
     const attachments: LedgerExport['attachments'] = []
@@ -278,7 +161,7 @@ export async function exportLedger(ledger: Ledger, file: string) {
       attachments,
     }
     await new DurableJsonFile<LedgerExport>(file).write(document)
-    return { path: file, events: events.length }
+    return { path: file, events: events.length, warning: EXPORT_WARNING }
   })
 }
 
@@ -287,7 +170,12 @@ export async function exportLedger(ledger: Ledger, file: string) {
  * first (format, every hash, the head's signature and key, a full replay); the empty ledger
  * that is replaced is moved aside, not deleted.
  */
-export async function importLedger(dataDir: string, file: string, segmentEvents = 512) {
+export async function importLedger(
+  dataDir: string,
+  file: string,
+  protector: KeyProtector,
+  segmentEvents = 512,
+) {
   let document: LedgerExport
   try {
     document = LedgerExport.parse(parseStored(file, await readFile(file, 'utf8')))
@@ -300,7 +188,13 @@ export async function importLedger(dataDir: string, file: string, segmentEvents 
   if (document.schemaVersion > SCHEMA_VERSION) {
     throw new LetheError('CONFLICT', `${file} comes from a newer Lethe (schema ${document.schemaVersion}).`)
   }
-  const keys = keysFromMaterial(document.keys)
+  let signing
+  try {
+    signing = createPrivateKey(document.keys.signingKeyPem)
+  } catch {
+    throw new LetheError('BAD_INPUT', `${file}'s signing key is not a private key.`)
+  }
+  const publicKeyPem = createPublicKey(signing).export({ type: 'spki', format: 'pem' }).toString()
   const replay = emptyState()
   let prev: LedgerExport['events'][number] | undefined
   for (const event of document.events) {
@@ -311,7 +205,7 @@ export async function importLedger(dataDir: string, file: string, segmentEvents 
   }
   const { head } = document
   const last = document.events.at(-1)
-  const sameKey = head.publicKey === keys.publicKeyPem
+  const sameKey = head.publicKey === publicKeyPem
   if (!last || last.seq !== head.seq || last.hash !== head.hash || !headSignatureValid(head) || !sameKey) {
     throw new LetheError('BAD_INPUT', `${file}'s signed head does not match its last event or its key.`)
   }
@@ -328,7 +222,7 @@ export async function importLedger(dataDir: string, file: string, segmentEvents 
     }
     if (existsSync(paths.root)) await moveAside(paths.root, `${paths.root}-replaced-${Date.now()}`)
     const root = paths.root
-    await writeKeyMaterial(path.join(root, 'keys'), document.keys)
+    await writeKeyMaterial(path.join(root, 'keys'), document.keys, protector)
     for (let i = 0; i * segmentEvents < document.events.length; i++) {
       const events = document.events.slice(i * segmentEvents, (i + 1) * segmentEvents)
       const end = events.at(-1) as LedgerExport['events'][number]
@@ -337,8 +231,8 @@ export async function importLedger(dataDir: string, file: string, segmentEvents 
           ? head
           : signHead(
               { ledgerId: document.meta.ledgerId, seq: end.seq, hash: end.hash, at: end.at },
-              keys.signing,
-              keys.publicKeyPem,
+              signing,
+              publicKeyPem,
             )
       const first = (events[0] as LedgerExport['events'][number]).seq
       await new DurableJsonFile(path.join(root, 'events', segmentName(first))).write({
@@ -347,15 +241,16 @@ export async function importLedger(dataDir: string, file: string, segmentEvents 
         head: segmentHead,
       })
     }
-    const personal = new PersonalStore(path.join(root, 'personal'))
-    for (const [id, record] of Object.entries(document.personal)) {
-      const r = replay.requests.get(id)
-      if (r) await personal.put(r.n, id, record as PersonalRecord)
-    }
+    await new PersonalStore(path.join(root, 'personal')).putMany(
+      Object.entries(document.personal).flatMap(([id, record]) => {
+        const r = replay.requests.get(id)
+        return r ? [{ n: r.n, id, record: record as PersonalRecord }] : []
+      }),
+    )
     for (const a of document.attachments) {
       const folder = path.join(root, 'attachments', a.requestId)
-      await mkdir(folder, { recursive: true })
-      await writeFile(path.join(folder, a.id), Buffer.from(a.base64, 'base64'), { flush: true })
+      await mkdir(folder, { recursive: true, mode: 0o700 })
+      await writeFileDurably(path.join(folder, a.id), Buffer.from(a.base64, 'base64'))
     }
     // meta.json last: until it exists the folder is not a ledger.
     await new DurableJsonFile<Meta>(path.join(root, 'meta.json')).write({

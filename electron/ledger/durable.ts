@@ -4,6 +4,7 @@
  * temporary file that is fsynced, renamed over the target, and the folder fsynced, and a
  * document's data changes only once its write has succeeded.
  */
+import { createHash } from 'node:crypto'
 import { mkdir, readFile } from 'node:fs/promises'
 import path from 'node:path'
 import { Low, type Adapter } from 'lowdb'
@@ -11,6 +12,9 @@ import { LetheError } from '../contract'
 import { writeFileDurably } from '../lib/files'
 
 export class DurableJsonFile<T> implements Adapter<T> {
+  /** SHA-256 of the bytes last written, so a caller can record them without serialising again. */
+  lastSha256: string | null = null
+
   constructor(readonly file: string) {}
 
   async read(): Promise<T | null> {
@@ -25,8 +29,10 @@ export class DurableJsonFile<T> implements Adapter<T> {
   }
 
   async write(data: T): Promise<void> {
-    await mkdir(path.dirname(this.file), { recursive: true })
-    await writeFileDurably(this.file, Buffer.from(JSON.stringify(data)))
+    await mkdir(path.dirname(this.file), { recursive: true, mode: 0o700 })
+    const bytes = Buffer.from(JSON.stringify(data))
+    await writeFileDurably(this.file, bytes)
+    this.lastSha256 = createHash('sha256').update(bytes).digest('hex')
   }
 }
 
@@ -61,6 +67,11 @@ export class DurableDocument<T> {
 
   get file(): string {
     return (this.low.adapter as DurableJsonFile<T>).file
+  }
+
+  /** SHA-256 of the bytes this document last committed (null before its first commit here). */
+  get committedSha256(): string | null {
+    return (this.low.adapter as DurableJsonFile<T>).lastSha256
   }
 
   async load(): Promise<this> {

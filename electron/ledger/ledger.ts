@@ -5,8 +5,7 @@
  */
 import { createHash, randomUUID } from 'node:crypto'
 import { existsSync } from 'node:fs'
-import { mkdir, readdir, readFile, rm, stat } from 'node:fs/promises'
-import { writeFileDurably } from '../lib/files'
+import { chmod, mkdir, readdir, readFile, rm, stat } from 'node:fs/promises'
 import path from 'node:path'
 import type { z } from 'zod'
 import { LetheError } from '../contract'
@@ -21,11 +20,20 @@ import {
   type SignedHead,
   type LedgerSettings,
 } from '../contract/ledger'
-import { SerialQueue } from './durable'
+import { writeFileDurably } from '../lib/files'
+import type { KeyProtector } from '../lib/key-protector'
+import { DurableDocument, SerialQueue } from './durable'
 import { checkExtension, daysBetween, deadlinesFor, deadlineStatus, median, type Calendar } from './deadlines'
-import { hmacOf } from './keys'
+import { hasClearKey, hmacOf, requesterHashOf, requesterHmacOf, sealClearKey } from './keys'
 import { LedgerLock } from './lock'
-import { maskEmail, maskName, maskValue, type PersonalRecord } from './personal'
+import {
+  maskEmail,
+  maskName,
+  maskValue,
+  PERSONAL_SHARD,
+  personalMismatches,
+  type PersonalRecord,
+} from './personal'
 import { allowedTransitions, isClosed, type EventPayloads, type EventType, type RequestRecord } from './state'
 import { LedgerStore, moveAside, snapshotFolder, type NewEvent, type StoreOptions } from './store'
 
@@ -61,14 +69,28 @@ export class Ledger {
     }
   }
 
-  /** Opens the ledger in `dataDir`: takes the writer's lock unless read-only, recovers, backs up daily. */
+  /**
+   * Opens the ledger in `dataDir`: takes the writer's lock unless read-only, recovers, and, as
+   * the writer, tidies what a crash or an older Lethe left and backs up daily.
+   */
   static async open(dataDir: string, options: LedgerOptions = {}): Promise<Ledger> {
     const paths = Ledger.paths(dataDir)
     const lock = options.readOnly ? null : LedgerLock.acquire(paths.lock)
     try {
+      if (!options.readOnly) await sealClearKeys(dataDir, options.keyProtector)
       const store = await LedgerStore.open(paths.root, options)
       const ledger = new Ledger(dataDir, store, lock, options)
-      if (!options.readOnly) await ledger.backupIfDue()
+      if (!options.readOnly) {
+        await restrictPermissions(paths.root)
+        await restrictPermissions(paths.backups)
+        // Personal data written by an import a crash interrupted before its events: never acknowledged.
+        await store.personal.removeUnknown(ledger.state.requests.size + 1, (id) =>
+          ledger.state.requests.has(id),
+        )
+        await ledger.backupIfDue()
+        // Damage in a sealed segment stops all signing as soon as it is found; this reads every segment.
+        void store.checkSealedSegments().catch(() => undefined)
+      }
       return ledger
     } catch (error) {
       lock?.release()
@@ -170,12 +192,6 @@ export class Ledger {
     this.perYear.set(year, Math.max(this.perYear.get(year) ?? 0, Number(record.id.slice(10))))
   }
 
-  private requesterHash(requester: PersonalRecord['requester']): string {
-    return requester.email
-      ? hmacOf(this.store.keyMaterial, 'requester-email', requester.email)
-      : hmacOf(this.store.keyMaterial, 'requester-name', `${requester.name}|${requester.otherContact ?? ''}`)
-  }
-
   /** Builds a new request's record and personal data without storing anything. */
   private draft(input: z.output<typeof NewRequest>, n: number, id: string, at: string) {
     const requester = {
@@ -200,7 +216,8 @@ export class Ledger {
       ground: input.ground ?? null,
       channel: input.channel,
       received: input.received,
-      requesterHash: this.requesterHash(requester),
+      requesterHash: requesterHashOf(this.store.keyMaterial, requester),
+      requesterHmac: requesterHmacOf(this.store.keyMaterial, requester),
       subjectHashes: input.subjectIds.map((s) => ({
         type: s.type,
         hmac: hmacOf(this.store.keyMaterial, s.type, s.value),
@@ -229,7 +246,11 @@ export class Ledger {
     return { record, personal }
   }
 
-  /** Creates requests (one, or a whole import) as one append. */
+  /**
+   * Creates requests (one, or a whole import) as one durable batch: their personal data with one
+   * write per shard, then all their events in one append. A crash between the two leaves personal
+   * records no event names, which the next open removes: all the rows, or none.
+   */
   async create(inputs: z.output<typeof NewRequest>[], actor: string): Promise<string[]> {
     if (inputs.length > 0 && inputs.some((i) => i.received > this.today())) {
       throw new LetheError(
@@ -243,6 +264,7 @@ export class Ledger {
       const drafts: RequestRecord[] = []
       let n = this.state.requests.size
       const years = new Map(this.perYear)
+      const personalData: { n: number; id: string; record: PersonalRecord }[] = []
       for (const input of inputs) {
         const year = input.received.slice(0, 4)
         const count = (years.get(year) ?? 0) + 1
@@ -251,12 +273,13 @@ export class Ledger {
         const { record, personal } = this.draft(input, ++n, id, at)
         const noteId = input.note ? randomUUID() : null
         if (noteId && input.note) personal.notes[noteId] = input.note
-        await this.store.personal.put(record.n, id, personal)
+        personalData.push({ n: record.n, id, record: personal })
         events.push(this.event('request.created', id, { record }))
         if (noteId && input.note)
           events.push(this.event('request.noted', id, { noteId, chars: input.note.length }))
         drafts.push(record)
       }
+      await this.store.personal.putMany(personalData)
       await this.append(actor, events)
       for (const record of drafts) this.indexRecord(this.record(record.id))
       return drafts.map((r) => r.id)
@@ -419,7 +442,7 @@ export class Ledger {
       const name = 'name' in input ? path.basename(input.name) : path.basename(input.path)
       const attachmentId = randomUUID()
       const folder = path.join(Ledger.paths(this.dataDir).attachments, record.id)
-      await mkdir(folder, { recursive: true })
+      await mkdir(folder, { recursive: true, mode: 0o700 })
       await writeFileDurably(path.join(folder, attachmentId), content)
       const sha256 = createHash('sha256').update(content).digest('hex')
       const names = { ...personal.attachmentNames, [attachmentId]: name }
@@ -430,6 +453,7 @@ export class Ledger {
           sha256,
           bytes: content.length,
           mediaType: input.mediaType ?? guessMediaType(name),
+          nameHmac: hmacOf(this.store.keyMaterial, 'attachment-name', name),
         }),
       ])
     })
@@ -488,8 +512,18 @@ export class Ledger {
     return this.refuse(actor, record, action, null, why)
   }
 
+  /** A request's personal data, checked against the salted hashes the chain holds of it. */
   private async personalOf(record: RequestRecord): Promise<PersonalRecord | null> {
-    return record.redactedOn ? null : this.store.personal.get(record.n, record.id)
+    const personal = record.redactedOn ? null : await this.store.personal.get(record.n, record.id)
+    const problems = personal ? personalMismatches(this.store.keyMaterial, record, personal) : []
+    if (problems.length) {
+      throw new LetheError(
+        'CORRUPT',
+        `${problems.join('; ')}: the personal data was edited outside Lethe. Restore it from a backup.`,
+        { id: record.id },
+      )
+    }
+    return personal
   }
 
   /**
@@ -696,6 +730,10 @@ export class Ledger {
     ) => Promise<{ manifestSha256: string; pdfSha256: string }>,
   ): Promise<string> {
     return this.write(async () => {
+      await this.store.signingKey()
+      // A certificate cites the head: the whole history under it must be as it was sealed.
+      const damage = await this.store.checkSealedSegments()
+      if (damage) throw damage
       const record = this.record(id)
       if (record.status !== 'completed') {
         return this.refuse(
@@ -766,7 +804,11 @@ export class Ledger {
     })
   }
 
-  /** Erases the personal data of requests closed longer ago than the retention period. */
+  /**
+   * Erases the personal data of requests closed longer ago than the retention period: here, in
+   * every backup, and in every ledger folder a restore or an import moved aside, so that no
+   * restore can bring it back.
+   */
   async applyRetention(actor = 'system'): Promise<string[]> {
     const today = this.today()
     const days = this.state.settings.retentionDays
@@ -783,6 +825,7 @@ export class Ledger {
           recursive: true,
           force: true,
         })
+        for (const copy of await ledgerCopies(this.dataDir)) await eraseFromCopy(copy, record)
         const personalFields = personal
           ? 1 + personal.subjectIds.length + (personal.requester.email ? 1 : 0)
           : 0
@@ -865,7 +908,9 @@ export async function listBackups(
   if (!existsSync(folder)) return []
   const result = []
   for (const id of await readdir(folder)) {
+    // Only the folders backup() made: named by their time, holding events.
     const events = path.join(folder, id, 'events')
+    if (!BACKUP_ID.test(id) || !existsSync(events)) continue
     const files = existsSync(events) ? (await readdir(events)).sort() : []
     let seq = 0
     let bytes = 0
@@ -880,21 +925,30 @@ export async function listBackups(
         seq = 0
       }
     }
-    const at = id.replace(/^(\d{4}-\d{2}-\d{2}T\d{2})-(\d{2})-(\d{2})-(\d{3})Z$/, '$1:$2:$3.$4Z')
+    const at = id.replace(BACKUP_ID, '$1:$2:$3.$4Z')
     result.push({ id, at, events: seq, bytes })
   }
   return result.sort((a, b) => b.at.localeCompare(a.at))
 }
 
-/** Replaces the ledger folder with a backup; the current folder is moved aside, never deleted. */
+const BACKUP_ID = /^(\d{4}-\d{2}-\d{2}T\d{2})-(\d{2})-(\d{2})-(\d{3})Z$/
+
+/**
+ * Replaces the ledger folder with a backup; the current folder is moved aside, never deleted.
+ * Only a backup the ledger listed is taken: never a path, nor a folder it did not make.
+ */
 export async function restoreBackup(
   dataDir: string,
   backupId: string,
   now = new Date(),
 ): Promise<{ restored: string; movedAside: string }> {
   const paths = Ledger.paths(dataDir)
-  const source = path.join(paths.backups, path.basename(backupId))
-  if (!existsSync(source)) throw new LetheError('NOT_FOUND', `There is no backup ${backupId}.`)
+  const backups = await listBackups(dataDir)
+  if (!backups.some((b) => b.id === backupId)) {
+    const known = backups.length ? `the backups are ${backups.map((b) => b.id).join(', ')}` : 'there are none'
+    throw new LetheError('NOT_FOUND', `There is no backup "${backupId}"; ${known}.`, { backups })
+  }
+  const source = path.join(paths.backups, backupId)
   const lock = LedgerLock.acquire(paths.lock)
   try {
     const aside = path.join(dataDir, `ledger-replaced-${now.toISOString().replace(/[:.]/g, '-')}`)
@@ -904,6 +958,63 @@ export async function restoreBackup(
   } finally {
     lock.release()
   }
+}
+
+/** Folders that hold a whole ledger besides the live one: backups, and ledgers moved aside. */
+async function ledgerCopies(dataDir: string): Promise<string[]> {
+  const backups = Ledger.paths(dataDir).backups
+  const copies = (await listBackups(dataDir)).map((b) => path.join(backups, b.id))
+  for (const name of await readdir(dataDir)) {
+    if (name.startsWith('ledger-replaced-')) copies.push(path.join(dataDir, name))
+  }
+  return copies
+}
+
+/**
+ * Erases a request's personal data from a copy of the ledger. The copy's files are hard links
+ * to files the live ledger has since replaced; rewriting one gives the copy its own file and
+ * leaves everything else shared.
+ */
+async function eraseFromCopy(copy: string, record: RequestRecord): Promise<void> {
+  const shard = path.join(
+    copy,
+    'personal',
+    `personal-${String(Math.floor((record.n - 1) / PERSONAL_SHARD)).padStart(4, '0')}.json`,
+  )
+  if (existsSync(shard)) {
+    const doc = await new DurableDocument<{ records: Record<string, PersonalRecord> }>(shard, {
+      records: {},
+    }).load()
+    if (record.id in doc.data.records) {
+      const { [record.id]: erased, ...rest } = doc.data.records
+      void erased
+      await doc.commit({ records: rest })
+    }
+  }
+  await rm(path.join(copy, 'attachments', record.id), { recursive: true, force: true })
+}
+
+/** Owner-only rights on everything under `folder`, which an older Lethe may have written readable by all. */
+async function restrictPermissions(folder: string): Promise<void> {
+  if (process.platform === 'win32' || !existsSync(folder)) return
+  await chmod(folder, 0o700)
+  for (const entry of await readdir(folder, { withFileTypes: true })) {
+    const target = path.join(folder, entry.name)
+    if (entry.isDirectory()) await restrictPermissions(target)
+    else if (entry.isFile() && ((await stat(target)).mode & 0o077) !== 0) await chmod(target, 0o600)
+  }
+}
+
+/** Seals head keys still in the clear, in the ledger and its backups (written by an older Lethe). */
+async function sealClearKeys(dataDir: string, protector: (() => Promise<KeyProtector>) | undefined) {
+  const paths = Ledger.paths(dataDir)
+  const folders = [paths.root, ...(await ledgerCopies(dataDir))].map((f) => path.join(f, 'keys'))
+  const clear = folders.filter(hasClearKey)
+  if (clear.length === 0) return
+  if (!protector)
+    throw new LetheError('INTERNAL', 'The ledger’s head key must be sealed, and no key protector was given.')
+  const sealing = await protector()
+  for (const folder of clear) await sealClearKey(folder, sealing)
 }
 
 function guessMediaType(file: string): string {

@@ -3,23 +3,18 @@
  * damaged, every call answers CORRUPT with the backups that can replace it, except
  * `ledger.status` and `ledger.restore`, which are how the user gets out of that state.
  */
+import { existsSync } from 'node:fs'
 import { readFile, stat } from 'node:fs/promises'
 import os from 'node:os'
 import { LetheError } from '../contract'
 import type { CallContext, Handlers } from '../contract/dispatch'
 import type { ledgerMethods } from '../contract/ledger'
-import {
-  allEvents,
-  eventsToCsv,
-  exportLedger,
-  importLedger,
-  requestsToCsv,
-  verifyLedger,
-  verifyLedgerFiles,
-} from './audit'
+import { decodeUtf8 } from '../lib/text'
+import { allEvents, eventsToCsv, exportLedger, importLedger, requestsToCsv } from './audit'
 import { parseRequestsCsv } from './csv-import'
 import { Ledger, listBackups, restoreBackup, type LedgerOptions } from './ledger'
 import { SCHEMA_VERSION } from './state'
+import { verifyLedger, verifyLedgerFiles, type LedgerPin } from './verify'
 
 export type LedgerMethods = keyof typeof ledgerMethods
 
@@ -41,10 +36,20 @@ export class LedgerService {
   private damage: LetheError | undefined
   private retentionTimer: NodeJS.Timeout | undefined
 
+  /**
+   * `pins`: what is held outside the ledger that its chain must agree with (the organisation's
+   * identity, issued certificates); `ledger.verify` checks them all.
+   */
   constructor(
     readonly dataDir: string,
     private readonly options: LedgerOptions = {},
+    private readonly pins: () => Promise<LedgerPin[]> = async () => [],
   ) {}
+
+  /** Whether this data folder has a ledger at all (it may still be too damaged to open). */
+  exists(): boolean {
+    return existsSync(Ledger.paths(this.dataDir).root)
+  }
 
   /** The open ledger; opened (and, when writable, retention applied) on first use. */
   ledger(): Promise<Ledger> {
@@ -52,9 +57,15 @@ export class LedgerService {
       async (ledger) => {
         if (!this.options.readOnly) {
           await ledger.applyRetention()
-          // A desktop app stays open for days: erase on time and back up daily, not only at start.
+          // A desktop app stays open for days: erase on time, back up daily and look for damage
+          // in the sealed history, not only at start.
           this.retentionTimer = setInterval(
-            () => void ledger.applyRetention().catch(() => undefined),
+            () =>
+              void ledger
+                .applyRetention()
+                .then(() => ledger.backupIfDue())
+                .then(() => ledger.storage.checkSealedSegments())
+                .catch(() => undefined),
             RETENTION_EVERY_MS,
           )
           this.retentionTimer.unref()
@@ -139,11 +150,13 @@ export class LedgerService {
         const ledger = await open()
         let text = input.csv
         if (text === undefined) {
+          let bytes: Buffer
           try {
-            text = await readFile(input.path as string, 'utf8')
+            bytes = await readFile(input.path as string)
           } catch (error) {
             throw new LetheError('BAD_INPUT', `Cannot read ${input.path}: ${(error as Error).message}`)
           }
+          text = decodeUtf8(bytes, input.path as string)
         }
         const inputs = parseRequestsCsv(text, ledger.today())
         return { imported: await ledger.create(inputs, actorOf(context)) }
@@ -162,13 +175,19 @@ export class LedgerService {
       async 'requests.summary'() {
         return (await open()).summary()
       },
-      'ledger.verify': async () => {
+      'ledger.verify': async ({ expectKey, expectHead }) => {
+        const given = 'given to the verifier'
+        const pins: LedgerPin[] = [
+          ...(await this.pins()),
+          ...(expectKey ? [{ source: `The key ${given}`, keyFingerprint: expectKey }] : []),
+          ...(expectHead ? [{ source: `The entry ${given}`, head: expectHead }] : []),
+        ]
         try {
-          return await verifyLedger(await open())
+          return await verifyLedger(await open(), pins)
         } catch (error) {
           // Too damaged to open: verify the files as they are, to say where the damage starts.
           if (error instanceof LetheError && error.code === 'CORRUPT')
-            return verifyLedgerFiles(Ledger.paths(this.dataDir).root)
+            return verifyLedgerFiles(Ledger.paths(this.dataDir).root, pins)
           throw error
         }
       },
@@ -198,7 +217,9 @@ export class LedgerService {
       },
       'ledger.import': async ({ path }) => {
         await this.close()
-        const result = await importLedger(this.dataDir, path)
+        const protector = this.options.keyProtector
+        if (!protector) throw new LetheError('INTERNAL', 'Importing a ledger needs a key protector.')
+        const result = await importLedger(this.dataDir, path, await protector())
         return result
       },
       'ledger.status': async () => {
@@ -209,16 +230,15 @@ export class LedgerService {
         } catch (error) {
           if (!(error instanceof LetheError) || error.code !== 'CORRUPT') throw error
         }
-        const details = this.damage?.details as { file?: string } | undefined
+        // Damage that kept the ledger from opening, or that the running ledger found since.
+        const damage = ledger ? ledger.storage.damage : this.damage
+        const details = damage?.details as { file?: string } | undefined
         return {
           ledgerId: ledger?.state.ledgerId ?? null,
           schemaVersion: SCHEMA_VERSION,
           events: ledger?.state.seq ?? 0,
           requests: ledger?.state.requests.size ?? 0,
-          damage:
-            ledger || !this.damage
-              ? null
-              : { code: this.damage.code, message: this.damage.message, file: details?.file ?? null },
+          damage: damage ? { code: damage.code, message: damage.message, file: details?.file ?? null } : null,
           unfinishedWork: ledger ? [...ledger.state.work.values()] : [],
           backups,
         }
@@ -238,12 +258,6 @@ export class LedgerService {
       async 'registry.list'({ kind }) {
         const entries = [...(await open()).state.registry.values()]
         return kind ? entries.filter((e) => e.kind === kind) : entries
-      },
-      async 'registry.register'(entry, context) {
-        return (await open()).register(
-          { parentId: null, datasetId: null, method: null, requestId: null, ...entry },
-          actorOf(context),
-        )
       },
     }
   }

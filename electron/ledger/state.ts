@@ -38,6 +38,8 @@ export interface RequestRecord {
   channel: z.infer<typeof Channel>
   received: string
   requesterHash: string
+  /** Salted hash of the requester's name and contacts exactly as given, so that an edit of any of them is detectable. */
+  requesterHmac?: string
   subjectHashes: SubjectHash[]
   identity: { status: 'unverified' | 'verified' | 'failed'; method: string | null; on: string | null }
   deadlines: Omit<Deadlines, 'rule'>
@@ -46,7 +48,15 @@ export interface RequestRecord {
   assignee: string | null
   decision: z.infer<typeof Decision> | null
   notes: { id: string; at: string; actor: string; chars: number }[]
-  attachments: { id: string; sha256: string; bytes: number; mediaType: string; at: string }[]
+  /** `nameHmac`: the salted hash of the file's name, where the attachment event carries it. */
+  attachments: {
+    id: string
+    sha256: string
+    bytes: number
+    mediaType: string
+    at: string
+    nameHmac?: string
+  }[]
   links: { models: string[]; runs: string[]; certificates: string[] }
   closedOn: string | null
   redactedOn: string | null
@@ -87,6 +97,8 @@ export const emptyState = (): LedgerState => ({
 /** Every kind of audit event, with the payload it carries. */
 export interface EventPayloads {
   'ledger.created': { ledgerId: string; schemaVersion: number; publicKey: string }
+  /** The stored projection did not match its signed checkpoint when the ledger opened, and was rebuilt. */
+  'ledger.repaired': { reason: string }
   'request.created': { record: RequestRecord }
   'request.transitioned': {
     from: RequestStatus
@@ -103,7 +115,14 @@ export interface EventPayloads {
     changes: Partial<Pick<RequestRecord, 'assignee' | 'channel' | 'legalBasis' | 'ground'>>
   }
   'request.noted': { noteId: string; chars: number }
-  'request.attached': { attachmentId: string; sha256: string; bytes: number; mediaType: string }
+  /** `nameHmac`: the salted hash of the file's name (kept in the personal store), so an edit of it is detectable. */
+  'request.attached': {
+    attachmentId: string
+    sha256: string
+    bytes: number
+    mediaType: string
+    nameHmac?: string
+  }
   'request.linked': { kind: keyof RequestRecord['links']; target: string }
   'request.revealed': { fields: string[] }
   'request.redacted': { on: string; personalFields: number; notes: number; attachments: number }
@@ -222,8 +241,15 @@ export function applyEvent(state: LedgerState, event: AuditEvent): void {
     }
     case 'request.attached': {
       const p = event.payload as unknown as EventPayloads['request.attached']
-      const { attachmentId: id, sha256, bytes, mediaType } = p
-      requestOf(state, event).attachments.push({ id, sha256, bytes, mediaType, at: event.at })
+      const { attachmentId: id, sha256, bytes, mediaType, nameHmac } = p
+      requestOf(state, event).attachments.push({
+        id,
+        sha256,
+        bytes,
+        mediaType,
+        at: event.at,
+        ...(nameHmac && { nameHmac }),
+      })
       break
     }
     case 'request.linked': {
@@ -268,6 +294,7 @@ export function applyEvent(state: LedgerState, event: AuditEvent): void {
       if (!links.includes(p.certificateId)) links.push(p.certificateId)
       break
     }
+    case 'ledger.repaired':
     case 'request.refused':
     case 'request.revealed':
       break // recorded for the audit trail; the state does not change

@@ -1,5 +1,5 @@
 import { closeSync, fsyncSync, openSync } from 'node:fs'
-import { open, rename, rm } from 'node:fs/promises'
+import { open, readdir, rename, rm } from 'node:fs/promises'
 import path from 'node:path'
 
 /** A rename is durable only once its folder is synced (a no-op where folders cannot be opened). */
@@ -15,11 +15,15 @@ export function syncFolder(folder: string): void {
   }
 }
 
-/** Writes bytes crash-safely: temporary file, fsync, rename over the target, fsync the folder. */
+/**
+ * Writes bytes crash-safely: temporary file, fsync, rename over the target, fsync the folder.
+ * Everything Lethe writes holds personal data, keys or what they protect: owner-only (0600).
+ */
 export async function writeFileDurably(file: string, bytes: Uint8Array): Promise<void> {
   const temp = `${file}.${process.pid}.tmp`
-  const handle = await open(temp, 'w')
+  const handle = await open(temp, 'w', 0o600)
   try {
+    await handle.chmod(0o600) // a temp file a killed writer left with other rights is reused
     await handle.writeFile(bytes)
     await handle.sync()
   } finally {
@@ -32,4 +36,37 @@ export async function writeFileDurably(file: string, bytes: Uint8Array): Promise
     throw error
   }
   syncFolder(path.dirname(file))
+}
+
+/** Whether a process with this id runs on this machine (EPERM: it does, as another user). */
+export function isRunning(pid: number): boolean {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM'
+  }
+}
+
+/** `name.PID.tmp`: a durable write in progress by process PID. */
+const TEMP_FILE = /\.(\d+)\.tmp$/
+
+/**
+ * Removes, in `folder` and below, the temporary files that killed writers left behind: only
+ * those whose process is gone, never a live writer's.
+ */
+export async function removeStaleTempFiles(folder: string): Promise<void> {
+  let entries
+  try {
+    entries = await readdir(folder, { withFileTypes: true })
+  } catch (error) {
+    if (['ENOENT', 'ENOTDIR'].includes((error as NodeJS.ErrnoException).code ?? '')) return
+    throw error
+  }
+  for (const entry of entries) {
+    const target = path.join(folder, entry.name)
+    if (entry.isDirectory()) await removeStaleTempFiles(target)
+    const pid = TEMP_FILE.exec(entry.name)?.[1]
+    if (entry.isFile() && pid !== undefined && !isRunning(Number(pid))) await rm(target, { force: true })
+  }
 }

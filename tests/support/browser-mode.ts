@@ -7,6 +7,7 @@ import { existsSync, mkdirSync } from 'node:fs'
 import path from 'node:path'
 import { chromium, type Browser, type Page } from 'playwright-core'
 import { tempDir } from './fixtures'
+import { TEST_PASSPHRASE } from './ledger'
 
 export const ARTIFACTS = path.resolve('artifacts/e2e')
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'
@@ -24,7 +25,7 @@ export async function startBrowserMode(env: Record<string, string> = {}): Promis
   if (!existsSync(entry)) throw new Error('Build first: npm run test:e2e runs "electron-vite build".')
   const dataDir = tempDir('lethe-e2e-')
   const child = spawn(process.execPath, [entry], {
-    env: { ...process.env, LETHE_DATA_DIR: dataDir, ...env },
+    env: { ...process.env, LETHE_DATA_DIR: dataDir, LETHE_KEY_PASSPHRASE: TEST_PASSPHRASE, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   })
   let output = ''

@@ -1,4 +1,5 @@
 import { spawnSync } from 'node:child_process'
+import { TEST_PASSPHRASE } from './ledger'
 
 /** The real CLI, as a user runs it: `npm run cli -- …` is `tsx electron/cli/index.ts …`. */
 export function lethe(args: string[], options: { dataDir?: string; env?: Record<string, string> } = {}) {
@@ -8,7 +9,8 @@ export function lethe(args: string[], options: { dataDir?: string; env?: Record<
     ['--import', 'tsx', 'electron/cli/index.ts', ...args, ...dataDir],
     {
       encoding: 'utf8',
-      env: { ...process.env, ...options.env },
+      // Writes sign the ledger with its sealed key, as a user's shell with the passphrase set does.
+      env: { ...process.env, LETHE_KEY_PASSPHRASE: TEST_PASSPHRASE, ...options.env },
       timeout: 120_000,
     },
   )

@@ -3,10 +3,11 @@
  * "ack <id> <status>" only after each write has returned, until it is killed.
  */
 import { Ledger } from '../../electron/ledger/ledger'
-import { requestInput } from './ledger'
+import { requestInput, testKeys } from './ledger'
 
 const dataDir = process.argv[2] as string
 const ledger = await Ledger.open(dataDir, {
+  keyProtector: testKeys,
   flushDelayMs: 1,
   segmentEvents: 16,
   shardRequests: 8,

@@ -1,7 +1,12 @@
 import type { z } from 'zod'
 import type { NewRequest } from '../../electron/contract/ledger'
 import { Ledger, type LedgerOptions } from '../../electron/ledger/ledger'
+import { passphraseProtector } from '../../electron/lib/key-protector'
 import { tempDir } from './fixtures'
+
+/** The passphrase that seals the keys in tests (LETHE_KEY_PASSPHRASE where a process is started). */
+export const TEST_PASSPHRASE = 'correct horse battery'
+export const testKeys = async () => passphraseProtector(TEST_PASSPHRASE)
 
 export type RequestInput = z.output<typeof NewRequest>
 
@@ -25,6 +30,11 @@ export function requestInput(overrides: Partial<RequestInput> = {}): RequestInpu
 
 export async function openLedger(options: LedgerOptions & { dataDir?: string } = {}) {
   const dataDir = options.dataDir ?? tempDir('lethe-ledger-')
-  const ledger = await Ledger.open(dataDir, { now: clock(), flushDelayMs: 5, ...options })
+  const ledger = await Ledger.open(dataDir, {
+    now: clock(),
+    flushDelayMs: 5,
+    keyProtector: testKeys,
+    ...options,
+  })
   return { dataDir, ledger }
 }

@@ -13,10 +13,11 @@ import {
   createOrganisation,
   loadOrganisation,
   organisationFile,
-  passphraseProtector,
   publicIdentity,
 } from '../../electron/certificates/organisation'
+import { passphraseProtector } from '../../electron/lib/key-protector'
 import { buildManifest } from '../../electron/certificates/build'
+import { keyFingerprint } from '../../electron/lib/fingerprint'
 import { workerThreadChannel } from '../../electron/engine/host'
 import { unlearningOf } from '../../electron/engine/models/runs'
 import { createServices } from '../../electron/host/services'
@@ -35,7 +36,7 @@ const scores = {
 function sampleManifest(): CertificateManifest {
   return {
     format: 'lethe-certificate',
-    version: 1,
+    version: 2,
     certificateId: 'CERT-2026-0001',
     issuedAt: '2026-11-22T12:00:00.000Z',
     issuer: {
@@ -68,7 +69,7 @@ function sampleManifest(): CertificateManifest {
       distanceToRetrained: { after: 0, before: 0.59 },
     },
     compute: { backend: 'wasm', unlearningMs: 366 },
-    ledger: { ledgerId: 'L', seq: 42, hash: 'd'.repeat(64) },
+    ledger: { ledgerId: 'L', seq: 42, hash: 'd'.repeat(64), keyFingerprint: 'AB:CD' },
     scope: {
       datasets: ['ds-138421fef161'],
       models: ['m-1', 'm-2'],
@@ -78,15 +79,20 @@ function sampleManifest(): CertificateManifest {
   }
 }
 
+/** The ledger an organisation pins, where none is needed. */
+const LEDGER = { ledgerId: 'L', keyFingerprint: 'AB:CD' }
+
 describe('organisation keys', () => {
   it('are created once, sealed with the passphrase, and reopened only with it', async () => {
     const folder = tempDir('lethe-org-')
     const protector = passphraseProtector('correct horse battery')
-    const org = await createOrganisation(folder, 'Ørsted Clinic', protector)
+    const org = await createOrganisation(folder, 'Ørsted Clinic', protector, LEDGER)
     const stored = readFileSync(organisationFile(folder), 'utf8')
     expect(stored).toContain('ENCRYPTED PRIVATE KEY')
     expect(stored).not.toContain('BEGIN PRIVATE KEY')
-    await expect(createOrganisation(folder, 'Other', protector)).rejects.toMatchObject({ code: 'CONFLICT' })
+    await expect(createOrganisation(folder, 'Other', protector, LEDGER)).rejects.toMatchObject({
+      code: 'CONFLICT',
+    })
     await expect(loadOrganisation(folder, passphraseProtector('wrong passphrase'))).rejects.toMatchObject({
       code: 'BAD_INPUT',
       message: expect.stringMatching(/passphrase is wrong/),
@@ -122,7 +128,12 @@ describe('the manifest', () => {
 
   it('is signed with Ed25519 so that openssl alone can check it, and any change breaks it', async () => {
     const folder = tempDir('lethe-org-')
-    const org = await createOrganisation(folder, 'Clinic', passphraseProtector('correct horse battery'))
+    const org = await createOrganisation(
+      folder,
+      'Clinic',
+      passphraseProtector('correct horse battery'),
+      LEDGER,
+    )
     const { bytes, signature } = signManifest(sampleManifest(), org)
     expect(checkManifest(bytes, signature, org.manifestPublicKeyPem)).toMatchObject({
       canonical: true,
@@ -168,6 +179,7 @@ describe('the manifest', () => {
       tempDir('lethe-org-'),
       'Someone else',
       passphraseProtector('another passphrase'),
+      LEDGER,
     )
     expect(checkManifest(bytes, signature, other.manifestPublicKeyPem).signatureValid).toBe(false)
     const spaced = Buffer.from(JSON.stringify(JSON.parse(bytes.toString()), null, 2))
@@ -181,7 +193,12 @@ describe('the manifest', () => {
 describe('a manifest built from a real request and unlearning run', () => {
   it('names the request by its salted hash only, and the records by a count and a hash', async () => {
     const dataDir = tempDir('lethe-cert-')
-    const services = createServices({ dataDir, host: 'cli', spawnEngine: () => workerThreadChannel() })
+    const services = createServices({
+      dataDir,
+      host: 'cli',
+      spawnEngine: () => workerThreadChannel(),
+      keyProtector: async () => passphraseProtector('correct horse battery'),
+    })
     try {
       const { dataset, model, request, run: result } = await completedErasure(services)
       const ledger = await services.ledger.ledger()
@@ -189,6 +206,10 @@ describe('a manifest built from a real request and unlearning run', () => {
         path.join(dataDir, 'organisation'),
         'Clinic',
         passphraseProtector('correct horse battery'),
+        {
+          ledgerId: ledger.storage.ledgerId,
+          keyFingerprint: keyFingerprint(ledger.storage.keyMaterial.publicKeyPem),
+        },
       )
       const manifest = buildManifest({
         certificateId: 'CERT-2026-0001',

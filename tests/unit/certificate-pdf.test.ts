@@ -19,7 +19,8 @@ import {
   rowsDigest,
   type CertificateManifest,
 } from '../../electron/certificates/manifest'
-import { keyFingerprint, type PublicIdentity } from '../../electron/certificates/organisation'
+import type { PublicIdentity } from '../../electron/certificates/organisation'
+import { keyFingerprint } from '../../electron/lib/fingerprint'
 import { longDate, renderCertificatePdf, type CertificatePdfInput } from '../../electron/certificates/pdf'
 import { inspectPdfSignature } from '../../electron/certificates/pdf-signature'
 import {
@@ -45,7 +46,7 @@ function run(command: string, args: string[]) {
 function sampleManifest(organisation: PublicIdentity): CertificateManifest {
   return {
     format: 'lethe-certificate',
-    version: 1,
+    version: 2,
     certificateId: 'CERT-2026-0007',
     issuedAt: '2026-11-22T09:30:00.000Z',
     issuer: {
@@ -106,7 +107,7 @@ function sampleManifest(organisation: PublicIdentity): CertificateManifest {
       distanceToRetrained: { after: 0.184, before: 0.611 },
     },
     compute: { backend: 'wasm', unlearningMs: 1840 },
-    ledger: { ledgerId: 'ledger-5b1f', seq: 118, hash: 'e'.repeat(64) },
+    ledger: { ledgerId: 'ledger-5b1f', seq: 118, hash: 'e'.repeat(64), keyFingerprint: 'AB:CD' },
     scope: {
       datasets: ['ds-138421fef161 (patients-2025.csv)'],
       models: ['mdl-7f3a21 (before)', 'mdl-c90e44 (after)'],
@@ -137,6 +138,7 @@ function makeInput(name: string): CertificatePdfInput {
     manifestKeyFingerprint: keyFingerprint(manifestPublicKeyPem),
     certificatePem: signing.certificatePem,
     certificateFingerprint: fingerprint(signing.certificatePem),
+    ledgerKeyFingerprint: null,
   }
   const manifest = sampleManifest(organisation)
   const bytes = manifestBytes(manifest)
@@ -323,8 +325,8 @@ describe('renderCertificatePdf', () => {
         .toString('latin1')
         .replace(/\/Contents <[0-9a-fA-F]+>/, '/Contents <>')
         .replace(/\/M \(D:[^)]*\)/, '/M ()')
+    // The signature and its time may or may not differ: both renders can fall in the same second.
     expect(mask(again)).toBe(mask(pdf))
-    expect(again.equals(pdf)).toBe(false)
   })
 
   it.skipIf(!hasPoppler)('escapes an organisation name with XML characters in the XMP metadata', async () => {

@@ -1,25 +1,25 @@
 import { generateKeyPairSync, sign } from 'node:crypto'
 import { spawnSync } from 'node:child_process'
-import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { cpSync, existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { extractAttachments } from '../../electron/certificates/attachments'
 import { manifestBytes, manifestSha256, type CertificateManifest } from '../../electron/certificates/manifest'
-import {
-  keyFingerprint,
-  loadOrganisation,
-  passphraseProtector,
-  publicIdentity,
-} from '../../electron/certificates/organisation'
+import { loadOrganisation, publicIdentity } from '../../electron/certificates/organisation'
+import { keyFingerprint } from '../../electron/lib/fingerprint'
+import { passphraseProtector } from '../../electron/lib/key-protector'
 import { renderCertificatePdf } from '../../electron/certificates/pdf'
+import { signDetached } from '../../electron/certificates/pdf-signature'
+import { createSigningIdentity } from '../../electron/certificates/signing-identity'
 import type { Output } from '../../electron/contract'
 import { workerThreadChannel } from '../../electron/engine/host'
 import { createServices, type LetheServices } from '../../electron/host/services'
 import { caller, completedErasure } from '../support/engine'
 import { tempDir } from '../support/fixtures'
 
-const protector = () => passphraseProtector('correct horse battery')
+const protector = async () => passphraseProtector('correct horse battery')
 const hasPoppler = existsSync('/usr/bin/pdfsig') && existsSync('/usr/bin/qpdf')
+const hasAuditorTools = hasPoppler && existsSync('/usr/bin/pdfdetach') && existsSync('/usr/bin/openssl')
 
 let services: LetheServices
 let dataDir: string
@@ -41,11 +41,47 @@ beforeAll(async () => {
 })
 afterAll(async () => {
   await services.close()
+  rmSync(dataDir, { recursive: true, force: true })
 })
 
 const verify = (file: string) => call<Output<'certificates.verify'>>('certificates.verify', { path: file })
 const item = (checklist: Output<'certificates.verify'>, id: string) =>
   checklist.items.find((i) => i.id === id)?.pass
+
+/**
+ * The attack: edit the signed bytes in place, then sign the same byte range again with a
+ * certificate made on the spot whose CN and O are the organisation's name.
+ */
+function resignWithLookalike(pdf: Buffer, organisation: string, edit: (pdf: Buffer) => void): Buffer {
+  const copy = Buffer.from(pdf)
+  edit(copy)
+  const range = /\/ByteRange\s*\[\s*(\d+)\s+(\d+)\s+(\d+)\s+(\d+)\s*\]/.exec(copy.toString('latin1'))
+  const [a, b, c, d] = (range?.slice(1) ?? []).map(Number) as [number, number, number, number]
+  const signed = Buffer.concat([copy.subarray(a, a + b), copy.subarray(c, c + d)])
+  const signature = signDetached(signed, createSigningIdentity(organisation)).toString('hex')
+  const slot = c - b - 2 // between the < and > of /Contents
+  expect(signature.length).toBeLessThanOrEqual(slot)
+  copy.write(signature.padEnd(slot, '0'), b + 1, 'latin1')
+  return copy
+}
+
+/** README's auditor commands, run as one bash script (-e: the first failing step ends it) beside the file. */
+function auditorProcedure(pdf: Buffer): { status: number | null; output: string } {
+  const readme = readFileSync('README.md', 'utf8')
+  const section = readme.slice(readme.indexOf('### How an auditor checks a certificate without Lethe'))
+  const script = /```sh\n([\s\S]*?)```/.exec(section)?.[1] ?? 'exit 99'
+  const folder = tempDir('lethe-auditor-')
+  try {
+    writeFileSync(path.join(folder, 'certificate.pdf'), pdf)
+    const result = spawnSync('bash', ['-e', '-o', 'pipefail', '-c', script], {
+      cwd: folder,
+      encoding: 'utf8',
+    })
+    return { status: result.status, output: `${result.stdout}${result.stderr}` }
+  } finally {
+    rmSync(folder, { recursive: true, force: true })
+  }
+}
 
 describe('issuing a certificate', () => {
   it('is refused without the organisation’s keys, and while the erasure is not complete', async () => {
@@ -112,7 +148,7 @@ describe('the verifier', () => {
   ) {
     const files = extractAttachments(readFileSync(issued.path))
     const manifest = JSON.parse(files.get('manifest.json')?.toString() ?? '') as CertificateManifest
-    const org = await loadOrganisation(path.join(dataDir, 'organisation'), protector())
+    const org = await loadOrganisation(path.join(dataDir, 'organisation'), await protector())
     const identity = await publicIdentity(path.join(dataDir, 'organisation'))
     const { bytes, signature, keyPem } = edit(manifest)
     const pdf = await renderCertificatePdf({
@@ -195,12 +231,113 @@ describe('the verifier', () => {
       expect(checklist.ok).toBe(true)
       expect(checklist.items.filter((i) => i.pass === null).map((i) => i.id)).toEqual([
         'organisation-key',
+        'ledger-key',
         'models',
         'ledger-chain',
         'ledger-issuance',
       ])
     } finally {
       await outside.close()
+      rmSync(outside.dataDir, { recursive: true, force: true })
+    }
+  })
+
+  it('fails, never skips, the ledger checks when the ledger here is damaged', async () => {
+    const events = path.join(dataDir, 'ledger', 'events')
+    const first = path.join(events, readdirSync(events).sort()[0] as string)
+    const original = readFileSync(first)
+    writeFileSync(first, original.subarray(0, original.length >> 1)) // truncated
+    // A fresh process (the CLI, say) opens the damaged ledger read-only.
+    const reader = createServices({
+      dataDir,
+      host: 'cli',
+      spawnEngine: () => workerThreadChannel(),
+      ledger: { readOnly: true },
+      keyProtector: protector,
+    })
+    try {
+      const checklist = await caller(reader)<Output<'certificates.verify'>>('certificates.verify', {
+        path: issued.path,
+      })
+      expect(checklist.ok).toBe(false)
+      expect(item(checklist, 'organisation-key')).toBe(true) // organisation/ is intact and still checked
+      for (const id of ['ledger-key', 'models', 'ledger-chain', 'ledger-issuance']) {
+        expect(item(checklist, id), id).toBe(false)
+        expect(checklist.items.find((i) => i.id === id)?.detail).toMatch(/ledger cannot be read/)
+      }
+    } finally {
+      await reader.close()
+      writeFileSync(first, original)
+    }
+  })
+
+  it('fails a copy re-signed with a look-alike certificate of the organisation’s name, as README’s procedure does', async () => {
+    const genuine = readFileSync(issued.path)
+    const forged = resignWithLookalike(genuine, 'Ørsted Klinik', (pdf) => {
+      // Visible text edited in place, no offset moved: the document info's title.
+      const at = pdf.indexOf('Certificate of removal')
+      pdf.write('Certificate of nothing!', at, 'latin1')
+    })
+    const file = path.join(dataDir, 'forged.pdf')
+    writeFileSync(file, forged)
+    const checklist = await verify(file)
+    expect(item(checklist, 'pdf-signature')).toBe(true) // a valid signature…
+    expect(item(checklist, 'manifest-signature')).toBe(true) // …over the genuine, signed manifest…
+    expect(item(checklist, 'signer')).toBe(false) // …by a key that is not the organisation's
+    expect(checklist.items.find((i) => i.id === 'signer')?.detail).toMatch(/was signed with [0-9A-F:]{95}/)
+    expect(checklist.ok).toBe(false)
+    if (!hasAuditorTools) return
+    // pdfsig alone is fooled; the procedure in README is not.
+    expect(spawnSync('pdfsig', ['-nocert', file], { encoding: 'utf8' }).stdout).toContain(
+      'Signature is Valid',
+    )
+    const ok = auditorProcedure(genuine)
+    expect(ok.status, ok.output).toBe(0)
+    expect(ok.output).toContain('CMS Verification successful')
+    const caught = auditorProcedure(forged)
+    expect(caught.status).not.toBe(0)
+    expect(caught.output).toMatch(/Verification failure/)
+  })
+
+  it('pins the ledger: its key in the organisation, its head in every certificate; a rollback is caught', async () => {
+    const verified = await call<Output<'ledger.verify'>>('ledger.verify', {})
+    expect(verified.ok).toBe(true)
+    expect(verified.pins.map((p) => [p.source, p.pass])).toEqual([
+      ['The organisation’s identity', true],
+      ['Certificate CERT-2026-0001', true], // its head…
+      ['Certificate CERT-2026-0001', true], // …and its key
+      ['Certificate CERT-2026-0002', true],
+      ['Certificate CERT-2026-0002', true],
+    ])
+    const shown = await call<Output<'organisation.get'>>('organisation.get', {})
+    expect(shown?.ledgerKeyFingerprint).toBe(verified.keyFingerprint)
+
+    // An installation whose ledger folder was put back to the backup taken before any issuance.
+    const copy = tempDir('lethe-rolled-back-')
+    for (const part of ['organisation', 'certificates'])
+      cpSync(path.join(dataDir, part), path.join(copy, part), { recursive: true })
+    const backups = path.join(dataDir, 'ledger-backups')
+    cpSync(path.join(backups, readdirSync(backups).sort()[0] as string), path.join(copy, 'ledger'), {
+      recursive: true,
+    })
+    const rolledBack = createServices({
+      dataDir: copy,
+      host: 'cli',
+      spawnEngine: () => workerThreadChannel(),
+      ledger: { readOnly: true },
+      keyProtector: protector,
+    })
+    try {
+      const report = await caller(rolledBack)<Output<'ledger.verify'>>('ledger.verify', {})
+      expect(report.ok).toBe(false)
+      expect(report.firstBad?.reason).toMatch(/^Certificate CERT-2026-0001 pins entry \d+ .*rolled back/)
+      const checklist = await caller(rolledBack)<Output<'certificates.verify'>>('certificates.verify', {
+        path: issued.path,
+      })
+      expect(item(checklist, 'ledger-issuance')).toBe(false)
+    } finally {
+      await rolledBack.close()
+      rmSync(copy, { recursive: true, force: true })
     }
   })
 

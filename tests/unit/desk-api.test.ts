@@ -5,6 +5,7 @@ import { workerThreadChannel } from '../../electron/engine/host'
 import { createServices, type LetheServices } from '../../electron/host/services'
 import { caller, completedErasure } from '../support/engine'
 import { tempDir } from '../support/fixtures'
+import { testKeys } from '../support/ledger'
 
 let services: LetheServices
 let erasure: Awaited<ReturnType<typeof completedErasure>>
@@ -15,6 +16,7 @@ beforeAll(async () => {
     dataDir: tempDir('lethe-match-'),
     host: 'cli',
     spawnEngine: workerThreadChannel,
+    keyProtector: testKeys,
   })
   erasure = await completedErasure(services, false)
 })

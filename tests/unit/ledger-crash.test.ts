@@ -1,6 +1,9 @@
 import { spawn } from 'node:child_process'
+import { rmSync } from 'node:fs'
+import path from 'node:path'
 import { describe, expect, it } from 'vitest'
-import { verifyLedger } from '../../electron/ledger/audit'
+import { verifyLedger, verifyLedgerFiles } from '../../electron/ledger/verify'
+import { testKeys } from '../support/ledger'
 import { Ledger } from '../../electron/ledger/ledger'
 import { tempDir } from '../support/fixtures'
 
@@ -44,8 +47,18 @@ describe('crash safety', () => {
       for (const [id, status] of got) acked.set(id, status)
       total += got.size
 
+      // Read as it was left, before any writer recovers it, the ledger verifies: the projection
+      // may lag the log, but what the signed checkpoint names holds, and no personal data is orphaned
+      // beyond what an interrupted write explains.
+      const asLeft = await verifyLedgerFiles(path.join(dataDir, 'ledger'))
+      expect(asLeft.firstBad).toBeNull()
+      expect(asLeft.stateMismatches.filter((m) => !/not in the audit log/.test(m))).toEqual([])
+
       // The killed writer's lock is stale: a new writer takes over, recovers and verifies.
-      const ledger = await Ledger.open(dataDir, { now: () => new Date('2026-03-10T12:00:00') })
+      const ledger = await Ledger.open(dataDir, {
+        now: () => new Date('2026-03-10T12:00:00'),
+        keyProtector: testKeys,
+      })
       try {
         const report = await verifyLedger(ledger)
         expect(report.firstBad).toBeNull()
@@ -61,5 +74,6 @@ describe('crash safety', () => {
       }
     }
     expect(total).toBeGreaterThan(KILLS)
+    rmSync(dataDir, { recursive: true, force: true })
   })
 })

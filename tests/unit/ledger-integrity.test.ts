@@ -1,13 +1,14 @@
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
-import { exportLedger, importLedger, verifyLedger } from '../../electron/ledger/audit'
+import { exportLedger, importLedger } from '../../electron/ledger/audit'
+import { verifyLedger, verifyLedgerFiles } from '../../electron/ledger/verify'
 import { hashEvent } from '../../electron/ledger/chain'
 import { parseRequestsCsv } from '../../electron/ledger/csv-import'
 import { Ledger } from '../../electron/ledger/ledger'
 import { LedgerService } from '../../electron/ledger/service'
 import { tempDir } from '../support/fixtures'
-import { clock, openLedger, requestInput } from '../support/ledger'
+import { clock, openLedger, requestInput, testKeys } from '../support/ledger'
 
 const open: Ledger[] = []
 afterEach(async () => {
@@ -30,7 +31,12 @@ async function filled(requests = 4) {
 }
 
 const reopen = async (dataDir: string) => {
-  const ledger = await Ledger.open(dataDir, { now: clock(), segmentEvents: 4, flushDelayMs: 5 })
+  const ledger = await Ledger.open(dataDir, {
+    now: clock(),
+    segmentEvents: 4,
+    flushDelayMs: 5,
+    keyProtector: testKeys,
+  })
   open.push(ledger)
   return ledger
 }
@@ -106,22 +112,28 @@ describe('tamper detection', () => {
 
   it('reports a stored state that disagrees with the audit log', async () => {
     const { dataDir } = await filled()
-    const shard = path.join(dataDir, 'ledger', 'state', 'requests-0000.json')
+    const state = path.join(dataDir, 'ledger', 'state')
+    const name = readdirSync(state).find((f) => f.startsWith('requests-0000.')) as string
+    const shard = path.join(state, name)
     writeFileSync(
       shard,
       readFileSync(shard, 'utf8').replace('"status":"identity-verified"', '"status":"completed"'),
     )
-    const report = await verifyLedger(await reopen(dataDir))
+    // Read as it lies: a writer opening it would rebuild the projection from the events (and log that).
+    const report = await verifyLedgerFiles(path.join(dataDir, 'ledger'))
     expect(report.ok).toBe(false)
     expect(report.firstBad).toBeNull()
-    expect(report.stateMismatches).toEqual(["RTBF-2026-0001's stored state differs from its audit events"])
+    expect(report.stateMismatches).toEqual([
+      `${name} was changed after it was written`,
+      "RTBF-2026-0001's stored state differs from its audit events",
+    ])
   })
 })
 
 describe('damaged files at start', () => {
   it('answers CORRUPT with the backups, changes nothing, and restores a backup on request', async () => {
     const dataDir = tempDir('lethe-ledger-')
-    const service = new LedgerService(dataDir, { now: clock(), flushDelayMs: 5 })
+    const service = new LedgerService(dataDir, { now: clock(), flushDelayMs: 5, keyProtector: testKeys })
     const handlers = service.handlers()
     const ctx = { transport: 'cli' } as const
     await handlers['requests.create']({ ...requestInput(), channel: 'email' }, ctx)
@@ -131,7 +143,7 @@ describe('damaged files at start', () => {
     const damaged = readFileSync(file, 'utf8').slice(0, 200)
     writeFileSync(file, damaged)
 
-    const again = new LedgerService(dataDir, { now: clock() })
+    const again = new LedgerService(dataDir, { now: clock(), keyProtector: testKeys })
     const list = again.handlers()['requests.list']
     const error = await list({ sort: 'id', order: 'asc', offset: 0, limit: 10 }, ctx).catch((e: unknown) => e)
     expect(error).toMatchObject({
@@ -166,7 +178,7 @@ describe('one writer', () => {
     const { ledger, dataDir } = await openLedger()
     open.push(ledger)
     await ledger.create([requestInput()], 'o')
-    await expect(Ledger.open(dataDir)).rejects.toMatchObject({
+    await expect(Ledger.open(dataDir, { keyProtector: testKeys })).rejects.toMatchObject({
       code: 'LOCKED',
       message: expect.stringMatching(/pid \d+/),
     })
@@ -280,7 +292,7 @@ describe('CSV import', () => {
 
   it('goes through the service: a bad import leaves the ledger as it was', async () => {
     const dataDir = tempDir('lethe-ledger-')
-    const service = new LedgerService(dataDir, { now: clock(), flushDelayMs: 5 })
+    const service = new LedgerService(dataDir, { now: clock(), flushDelayMs: 5, keyProtector: testKeys })
     const h = service.handlers()
     const ctx = { transport: 'cli' } as const
     await h['requests.import'](
@@ -308,8 +320,11 @@ describe('whole-ledger export and import', () => {
     await exportLedger(ledger, file)
 
     const target = tempDir('lethe-import-')
-    expect(await importLedger(target, file, 4)).toEqual({ events: ledger.state.seq, requests: 1 })
-    const copy = await Ledger.open(target, { now: clock(), segmentEvents: 4 })
+    expect(await importLedger(target, file, await testKeys(), 4)).toEqual({
+      events: ledger.state.seq,
+      requests: 1,
+    })
+    const copy = await Ledger.open(target, { now: clock(), segmentEvents: 4, keyProtector: testKeys })
     open.push(copy)
     expect(copy.head()).toEqual(ledger.head())
     expect((await verifyLedger(copy)).ok).toBe(true)
@@ -318,7 +333,7 @@ describe('whole-ledger export and import', () => {
     expect(next).toBe('RTBF-2026-0002')
     expect((await copy.view(next as string)).possibleDuplicates).toEqual([id])
 
-    await expect(importLedger(target, file)).rejects.toMatchObject({
+    await expect(importLedger(target, file, await testKeys())).rejects.toMatchObject({
       code: expect.stringMatching(/CONFLICT|LOCKED/),
     })
   })
@@ -331,13 +346,13 @@ describe('whole-ledger export and import', () => {
     await exportLedger(ledger, file)
     writeFileSync(file, readFileSync(file, 'utf8').replace('"actor":"o"', '"actor":"x"'))
     const target = tempDir('lethe-import-')
-    await expect(importLedger(target, file)).rejects.toMatchObject({
+    await expect(importLedger(target, file, await testKeys())).rejects.toMatchObject({
       code: 'BAD_INPUT',
       message: expect.stringMatching(/seq 2/),
     })
     expect(existsSync(path.join(target, 'ledger'))).toBe(false)
     writeFileSync(file, '{"format":"something else"}')
-    await expect(importLedger(target, file)).rejects.toMatchObject({
+    await expect(importLedger(target, file, await testKeys())).rejects.toMatchObject({
       code: 'BAD_INPUT',
       message: expect.stringMatching(/not a Lethe ledger export/),
     })

@@ -3,6 +3,7 @@ import { X509Certificate } from 'node:crypto'
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
+import forge from 'node-forge'
 import PDFDocument from 'pdfkit'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import {
@@ -100,11 +101,60 @@ describe('signPdf and inspectPdfSignature', () => {
       coversWholeFile: true,
       digestMatches: true,
       signer: ORGANISATION,
+      signerFingerprint: fingerprint(identity.certificatePem),
       signedAt: expect.any(String),
       reason: REASON,
     })
     const signedAt = Date.parse(inspectPdfSignature(signed).signedAt ?? '')
     expect(Math.abs(signedAt - before)).toBeLessThan(5 * 60_000)
+  })
+
+  it('names the signer by the certificate whose key verifies, not by a name or serial a look-alike can copy', () => {
+    // A look-alike certificate: the organisation's name and the genuine certificate's serial, another key.
+    const genuine = forge.pki.certificateFromPem(identity.certificatePem)
+    const keys = forge.pki.rsa.generateKeyPair({ bits: 2048, e: 0x10001 })
+    const lookalike = forge.pki.createCertificate()
+    Object.assign(lookalike, { serialNumber: genuine.serialNumber, validity: genuine.validity })
+    lookalike.publicKey = keys.publicKey
+    // forge hands back UTF8String names as raw bytes; decoded, they are written as they were.
+    const name = genuine.subject.attributes.map((a) => ({
+      ...a,
+      value: forge.util.decodeUtf8(a.value as string),
+    }))
+    lookalike.setSubject(name)
+    lookalike.setIssuer(name)
+    lookalike.sign(keys.privateKey, forge.md.sha256.create())
+    const lookalikePem = forge.pki.certificateToPem(lookalike)
+    // The forgery carries the genuine certificate first, then signs with the look-alike's key.
+    const text = signed.toString('latin1')
+    const [a, b, c, d] = (/\/ByteRange \[(\d+) (\d+) (\d+) (\d+)\]/.exec(text)?.slice(1) ?? []).map(
+      Number,
+    ) as [number, number, number, number]
+    const p7 = forge.pkcs7.createSignedData()
+    p7.content = forge.util.createBuffer(
+      Buffer.concat([signed.subarray(a, a + b), signed.subarray(c, c + d)]).toString('binary'),
+    )
+    p7.addCertificate(genuine)
+    p7.addCertificate(lookalike)
+    p7.addSigner({
+      key: keys.privateKey,
+      certificate: lookalike,
+      digestAlgorithm: forge.pki.oids.sha256 ?? '',
+      authenticatedAttributes: [
+        { type: forge.pki.oids.contentType ?? '', value: forge.pki.oids.data },
+        { type: forge.pki.oids.messageDigest ?? '' },
+      ],
+    })
+    p7.sign({ detached: true })
+    const hex = Buffer.from(forge.asn1.toDer(p7.toAsn1()).getBytes(), 'binary').toString('hex')
+    const forged = Buffer.from(signed)
+    forged.write(hex.padEnd(c - b - 2, '0'), b + 1, 'latin1')
+
+    const found = inspectPdfSignature(forged)
+    expect(found.digestMatches).toBe(true) // a valid signature…
+    expect(found.signer).toBe(ORGANISATION) // …under the organisation's name…
+    expect(found.signerFingerprint).toBe(fingerprint(lookalikePem)) // …by another certificate
+    expect(found.signerFingerprint).not.toBe(fingerprint(identity.certificatePem))
   })
 
   it('finds no signature in the placeholder alone', () => {

@@ -6,6 +6,7 @@ import { dispatch } from '../../electron/contract/dispatch'
 import { workerThreadChannel } from '../../electron/engine/host'
 import { createServices, type LetheServices } from '../../electron/host/services'
 import { tempDir } from '../support/fixtures'
+import { testKeys } from '../support/ledger'
 
 let services: LetheServices | undefined
 afterEach(async () => {
@@ -14,7 +15,12 @@ afterEach(async () => {
 })
 
 const open = (dataDir: string) => {
-  services = createServices({ dataDir, host: 'cli', spawnEngine: () => workerThreadChannel() })
+  services = createServices({
+    dataDir,
+    host: 'cli',
+    spawnEngine: () => workerThreadChannel(),
+    keyProtector: testKeys,
+  })
   return async <T>(method: string, input: unknown): Promise<T> => {
     const result = await dispatch((services as LetheServices).handlers, method, input, { transport: 'cli' })
     if (!result.ok) throw Object.assign(new Error(result.error.message), result.error)
