@@ -7,7 +7,7 @@ import type { UnlearnResult } from '../engine/models/runs'
 import type { ModelScores } from '../engine/verify'
 import type { RequestRecord } from '../ledger/state'
 import { rowsDigest, type CertificateManifest, type SetScores } from './manifest'
-import { keyFingerprint } from '../lib/fingerprint'
+import { keyFingerprint } from '../lib/digest'
 import type { PublicIdentity } from './organisation'
 
 /** What a certificate never covers, said on every one. */

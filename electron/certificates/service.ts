@@ -2,7 +2,6 @@
  * Certificates behind the API contract: the organisation's keys, issuing (a ledger entry,
  * refused unless the erasure is complete), listing, and verifying any certificate PDF.
  */
-import { createHash } from 'node:crypto'
 import { existsSync } from 'node:fs'
 import { mkdir, readFile, readdir } from 'node:fs/promises'
 import path from 'node:path'
@@ -14,7 +13,7 @@ import { loadDataset } from '../engine/data/dataset'
 import { folders } from '../engine/folders'
 import { unlearningOf } from '../engine/models/runs'
 import { writeFileDurably } from '../lib/files'
-import { keyFingerprint } from '../lib/fingerprint'
+import { keyFingerprint, sha256Hex } from '../lib/digest'
 import type { KeyProtector } from '../lib/key-protector'
 import { verifyLedger } from '../ledger/verify'
 import type { Ledger } from '../ledger/ledger'
@@ -168,7 +167,7 @@ export function certificateService(deps: CertificateDeps): Pick<Handlers, Certif
           await writeFileDurably(file, pdf)
           const digests = {
             manifestSha256: manifestSha256(manifest),
-            pdfSha256: createHash('sha256').update(pdf).digest('hex'),
+            pdfSha256: sha256Hex(pdf),
           }
           issued = { path: file, issuedAt, modelId, ...digests }
           return digests

@@ -3,10 +3,9 @@
  * the embedded manifest and its Ed25519 signature, the signer, and, with this installation's
  * organisation keys and ledger at hand, the key, the model hashes, the chain and the issuance.
  */
-import { createHash } from 'node:crypto'
 import type { VerifyResult } from '../ledger/verify'
 import type { AuditEvent } from '../contract/ledger'
-import { keyFingerprint } from '../lib/fingerprint'
+import { keyFingerprint, sha256Hex } from '../lib/digest'
 import { extractAttachments } from './attachments'
 import { checkManifest, manifestSha256, type CertificateManifest } from './manifest'
 import { inspectPdfSignature } from './pdf-signature'
@@ -217,7 +216,7 @@ export async function verifyCertificate(
           ? 'no issuance entry for this certificate'
           : issuance.payload.manifestSha256 !== digest
             ? 'the issuance entry records another manifest'
-            : `entry ${issuance.seq} (${createHash('sha256').update(pdf).digest('hex') === issuance.payload.pdfSha256 ? 'this very file' : 'same manifest'})`,
+            : `entry ${issuance.seq} (${sha256Hex(pdf) === issuance.payload.pdfSha256 ? 'this very file' : 'same manifest'})`,
   )
   return finish(manifest)
 }

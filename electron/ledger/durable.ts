@@ -4,11 +4,11 @@
  * temporary file that is fsynced, renamed over the target, and the folder fsynced, and a
  * document's data changes only once its write has succeeded.
  */
-import { createHash } from 'node:crypto'
 import { mkdir, readFile } from 'node:fs/promises'
 import path from 'node:path'
 import { Low, type Adapter } from 'lowdb'
 import { LetheError } from '../contract'
+import { sha256Hex } from '../lib/digest'
 import { writeFileDurably } from '../lib/files'
 
 export class DurableJsonFile<T> implements Adapter<T> {
@@ -32,7 +32,7 @@ export class DurableJsonFile<T> implements Adapter<T> {
     await mkdir(path.dirname(this.file), { recursive: true, mode: 0o700 })
     const bytes = Buffer.from(JSON.stringify(data))
     await writeFileDurably(this.file, bytes)
-    this.lastSha256 = createHash('sha256').update(bytes).digest('hex')
+    this.lastSha256 = sha256Hex(bytes)
   }
 }
 

@@ -3,7 +3,7 @@
  * audit event appended through one queue (one writer, no lost update); personal data goes to
  * the personal store first, so an acknowledged request is never without it.
  */
-import { createHash, randomUUID } from 'node:crypto'
+import { randomUUID } from 'node:crypto'
 import { existsSync } from 'node:fs'
 import { chmod, mkdir, readdir, readFile, rm, stat } from 'node:fs/promises'
 import path from 'node:path'
@@ -20,6 +20,7 @@ import {
   type SignedHead,
   type LedgerSettings,
 } from '../contract/ledger'
+import { sha256Hex } from '../lib/digest'
 import { writeFileDurably } from '../lib/files'
 import type { KeyProtector } from '../lib/key-protector'
 import { DurableDocument, SerialQueue } from './durable'
@@ -444,7 +445,7 @@ export class Ledger {
       const folder = path.join(Ledger.paths(this.dataDir).attachments, record.id)
       await mkdir(folder, { recursive: true, mode: 0o700 })
       await writeFileDurably(path.join(folder, attachmentId), content)
-      const sha256 = createHash('sha256').update(content).digest('hex')
+      const sha256 = sha256Hex(content)
       const names = { ...personal.attachmentNames, [attachmentId]: name }
       await this.store.personal.put(record.n, record.id, { ...personal, attachmentNames: names })
       await this.append(actor, [
@@ -475,7 +476,7 @@ export class Ledger {
         file,
       })
     }
-    if (createHash('sha256').update(content).digest('hex') !== meta.sha256) {
+    if (sha256Hex(content) !== meta.sha256) {
       throw new LetheError(
         'CORRUPT',
         `The attachment ${attachmentId} of ${id} was changed after it was attached.`,
@@ -868,8 +869,9 @@ export class Ledger {
   // ── backups ───────────────────────────────────────────────────────────────────────────
 
   async backupIfDue(): Promise<void> {
-    const newest = (await listBackups(this.dataDir))[0]
-    if (!newest || this.now().getTime() - Date.parse(newest.at) > BACKUP_EVERY_MS) await this.backup()
+    const newest = (await backupIds(this.dataDir))[0]
+    if (!newest || this.now().getTime() - Date.parse(backupTime(newest)) > BACKUP_EVERY_MS)
+      await this.backup()
   }
 
   /** A consistent snapshot taken between writes; keeps the newest few. */
@@ -880,8 +882,8 @@ export class Ledger {
       const id = this.now().toISOString().replace(/[:.]/g, '-')
       await snapshotFolder(paths.root, path.join(paths.backups, id))
       const kept = this.options.backupsKept ?? 7
-      for (const old of (await listBackups(this.dataDir)).slice(kept)) {
-        await rm(path.join(paths.backups, old.id), { recursive: true, force: true })
+      for (const old of (await backupIds(this.dataDir)).slice(kept)) {
+        await rm(path.join(paths.backups, old), { recursive: true, force: true })
       }
       return id
     })
@@ -905,13 +907,10 @@ export async function listBackups(
   dataDir: string,
 ): Promise<{ id: string; at: string; events: number; bytes: number }[]> {
   const folder = Ledger.paths(dataDir).backups
-  if (!existsSync(folder)) return []
   const result = []
-  for (const id of await readdir(folder)) {
-    // Only the folders backup() made: named by their time, holding events.
+  for (const id of await backupIds(dataDir)) {
     const events = path.join(folder, id, 'events')
-    if (!BACKUP_ID.test(id) || !existsSync(events)) continue
-    const files = existsSync(events) ? (await readdir(events)).sort() : []
+    const files = (await readdir(events)).sort()
     let seq = 0
     let bytes = 0
     for (const f of files) bytes += (await stat(path.join(events, f))).size
@@ -925,13 +924,25 @@ export async function listBackups(
         seq = 0
       }
     }
-    const at = id.replace(BACKUP_ID, '$1:$2:$3.$4Z')
-    result.push({ id, at, events: seq, bytes })
+    result.push({ id, at: backupTime(id), events: seq, bytes })
   }
-  return result.sort((a, b) => b.at.localeCompare(a.at))
+  return result
 }
 
 const BACKUP_ID = /^(\d{4}-\d{2}-\d{2}T\d{2})-(\d{2})-(\d{2})-(\d{3})Z$/
+
+/** When a backup was taken, from its folder's name. */
+const backupTime = (id: string) => id.replace(BACKUP_ID, '$1:$2:$3.$4Z')
+
+/** The folders backup() made, newest first: named by their time (which sorts as it reads), holding events. */
+async function backupIds(dataDir: string): Promise<string[]> {
+  const folder = Ledger.paths(dataDir).backups
+  if (!existsSync(folder)) return []
+  return (await readdir(folder))
+    .filter((id) => BACKUP_ID.test(id) && existsSync(path.join(folder, id, 'events')))
+    .sort()
+    .reverse()
+}
 
 /**
  * Replaces the ledger folder with a backup; the current folder is moved aside, never deleted.
@@ -943,10 +954,12 @@ export async function restoreBackup(
   now = new Date(),
 ): Promise<{ restored: string; movedAside: string }> {
   const paths = Ledger.paths(dataDir)
-  const backups = await listBackups(dataDir)
-  if (!backups.some((b) => b.id === backupId)) {
-    const known = backups.length ? `the backups are ${backups.map((b) => b.id).join(', ')}` : 'there are none'
-    throw new LetheError('NOT_FOUND', `There is no backup "${backupId}"; ${known}.`, { backups })
+  const ids = await backupIds(dataDir)
+  if (!ids.includes(backupId)) {
+    const known = ids.length ? `the backups are ${ids.join(', ')}` : 'there are none'
+    throw new LetheError('NOT_FOUND', `There is no backup "${backupId}"; ${known}.`, {
+      backups: await listBackups(dataDir),
+    })
   }
   const source = path.join(paths.backups, backupId)
   const lock = LedgerLock.acquire(paths.lock)
@@ -963,7 +976,7 @@ export async function restoreBackup(
 /** Folders that hold a whole ledger besides the live one: backups, and ledgers moved aside. */
 async function ledgerCopies(dataDir: string): Promise<string[]> {
   const backups = Ledger.paths(dataDir).backups
-  const copies = (await listBackups(dataDir)).map((b) => path.join(backups, b.id))
+  const copies = (await backupIds(dataDir)).map((id) => path.join(backups, id))
   for (const name of await readdir(dataDir)) {
     if (name.startsWith('ledger-replaced-')) copies.push(path.join(dataDir, name))
   }

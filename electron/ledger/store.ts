@@ -18,13 +18,14 @@
  * projection that does not match its checkpoint is never trusted: it is rebuilt from the events,
  * and the rebuild is logged. Sealed segments never change, so a backup is a folder of hard links.
  */
-import { createHash, randomUUID, sign, verify, type KeyObject } from 'node:crypto'
+import { randomUUID, sign, verify, type KeyObject } from 'node:crypto'
 import { existsSync } from 'node:fs'
 import { chmod, link, mkdir, readdir, readFile, rename, stat, copyFile, rm } from 'node:fs/promises'
 import path from 'node:path'
 import { LetheError } from '../contract'
 import type { AuditEvent, RegistryEntry, SignedHead } from '../contract/ledger'
 import { canonicalJson } from '../lib/canonical-json'
+import { sha256Hex } from '../lib/digest'
 import { removeStaleTempFiles, writeFileDurably } from '../lib/files'
 import type { KeyProtector } from '../lib/key-protector'
 import { checkLink, GENESIS_HASH, hashEvent, headSignatureValid, signHead } from './chain'
@@ -113,7 +114,6 @@ const ownerFile = (owner: number, seq: number) =>
   `${owner === GLOBAL_OWNER ? 'global' : `requests-${pad(owner, 4)}`}.${pad(seq, 12)}.json`
 const OWNER_OF_FILE = /^(?:global|requests-(\d{4}))\.\d{12}\.json$/
 export const CHECKPOINT = 'checkpoint.json'
-const sha256 = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest('hex')
 
 const checkpointBytes = (c: Checkpoint) =>
   Buffer.from(
@@ -239,7 +239,7 @@ export class LedgerStore {
       return this.create(metaFile)
     }
     this.meta = parseStored<Meta>(metaFile, metaBytes.toString('utf8'))
-    this.metaHash = sha256(metaBytes)
+    this.metaHash = sha256Hex(metaBytes)
     this.shardRequests = this.meta.shardRequests
     if (this.meta.format !== FORMAT) {
       throw new LetheError('CORRUPT', `${metaFile} is not a Lethe ledger.`, { file: metaFile })
@@ -287,7 +287,7 @@ export class LedgerStore {
     // simply created again; one after it, a ledger without a checkpoint, rebuilt at open.
     const bytes = Buffer.from(JSON.stringify(this.meta))
     await writeFileDurably(metaFile, bytes)
-    this.metaHash = sha256(bytes)
+    this.metaHash = sha256Hex(bytes)
     await this.flush()
   }
 
@@ -329,7 +329,7 @@ export class LedgerStore {
       } catch {
         return `${name}, which its checkpoint names, is missing`
       }
-      if (owner === null || sha256(bytes) !== hash) return `${name} was changed after it was written`
+      if (owner === null || sha256Hex(bytes) !== hash) return `${name} was changed after it was written`
       this.files.set(owner, { name, sha256: hash })
       if (owner === GLOBAL_OWNER) {
         const g = parseStored<GlobalDoc>(name, bytes.toString('utf8'))
@@ -514,7 +514,7 @@ export class LedgerStore {
     if (!target || target.data.events.length >= this.segmentEvents) {
       if (target) {
         // The segment is sealed: from now on its bytes never change, and the checkpoint says what they are.
-        const bytes = target.committedSha256 ?? sha256(Buffer.from(JSON.stringify(target.data)))
+        const bytes = target.committedSha256 ?? sha256Hex(Buffer.from(JSON.stringify(target.data)))
         this.sealed.set(path.basename(target.file), bytes)
         this.checkpointDirty = true
       }
@@ -568,7 +568,7 @@ export class LedgerStore {
       await writeFileDurably(this.statePath(name), bytes)
       const old = this.files.get(owner)
       if (old && old.name !== name) replaced.push(old.name)
-      this.files.set(owner, { name, sha256: sha256(bytes) })
+      this.files.set(owner, { name, sha256: sha256Hex(bytes) })
     }
     for (const [index, records] of byShard) {
       records.sort((a, b) => a.n - b.n)
@@ -616,7 +616,7 @@ export class LedgerStore {
     for (const [name, hash] of this.sealed) {
       const file = path.join(this.root, 'events', name)
       const bytes = await readFile(file).catch(() => null)
-      if (bytes && sha256(bytes) === hash) continue
+      if (bytes && sha256Hex(bytes) === hash) continue
       const first = Number(SEGMENT_NAME.exec(name)?.[1])
       this.sealedDamage = new LetheError(
         'CORRUPT',
@@ -635,7 +635,7 @@ export class LedgerStore {
 
   private async readSegmentBytes(file: string): Promise<{ segment: Segment; sha: string }> {
     const bytes = await readFile(file)
-    return { segment: parseStored<Segment>(file, bytes.toString('utf8')), sha: sha256(bytes) }
+    return { segment: parseStored<Segment>(file, bytes.toString('utf8')), sha: sha256Hex(bytes) }
   }
 
   private async readSegment(file: string): Promise<Segment> {

@@ -5,14 +5,13 @@
  * what was pinned outside it (the organisation's identity, issued certificates, the auditor's own
  * notes).
  */
-import { createHash } from 'node:crypto'
 import { existsSync } from 'node:fs'
 import { readdir, readFile } from 'node:fs/promises'
 import path from 'node:path'
 import { z } from 'zod'
 import { AuditEvent, SignedHead } from '../contract/ledger'
 import { canonicalJson } from '../lib/canonical-json'
-import { keyFingerprint } from '../lib/fingerprint'
+import { keyFingerprint, sha256Hex } from '../lib/digest'
 import { checkLink, GENESIS_HASH, headSignatureValid } from './chain'
 import { parseStored } from './durable'
 import type { Ledger } from './ledger'
@@ -30,7 +29,6 @@ import {
 
 const YIELD_EVERY = 2000
 const pause = () => new Promise((resolve) => setImmediate(resolve))
-const sha256 = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest('hex')
 
 /** Something held outside the ledger that its chain must agree with. */
 export interface LedgerPin {
@@ -154,7 +152,7 @@ export async function verifyLedgerFiles(root: string, pins: LedgerPin[] = []): P
       return bad(head.seq, file, 'its head is signed by another key than the one the ledger was created with')
     }
     const sealed = checkpoint.value?.segments[name]
-    if (sealed !== undefined && sealed !== sha256(bytes)) {
+    if (sealed !== undefined && sealed !== sha256Hex(bytes)) {
       mismatches.push(`${name} differs from the bytes recorded when it was sealed`)
     }
   }
@@ -217,7 +215,7 @@ async function readProjection(root: string, checkpoint: SignedCheckpoint): Promi
       stored.problems.push(`${name}, which the checkpoint names, is missing`)
       continue
     }
-    if (sha256(bytes) !== hash) stored.problems.push(`${name} was changed after it was written`)
+    if (sha256Hex(bytes) !== hash) stored.problems.push(`${name} was changed after it was written`)
     try {
       if (name.startsWith('global.')) stored.global = parseStored<GlobalDoc>(file, bytes.toString('utf8'))
       else
@@ -263,7 +261,7 @@ async function checkMeta(
     const bytes = await readFile(file)
     const meta = parseStored<Meta>(file, bytes.toString('utf8'))
     if (meta.ledgerId !== replay.ledgerId) return ['meta.json names another ledger than the audit log']
-    if (checkpoint && checkpoint.meta !== sha256(bytes))
+    if (checkpoint && checkpoint.meta !== sha256Hex(bytes))
       return ['meta.json was changed after the ledger recorded it']
     return []
   } catch (error) {

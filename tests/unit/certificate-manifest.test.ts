@@ -17,7 +17,7 @@ import {
 } from '../../electron/certificates/organisation'
 import { passphraseProtector } from '../../electron/lib/key-protector'
 import { buildManifest } from '../../electron/certificates/build'
-import { keyFingerprint } from '../../electron/lib/fingerprint'
+import { keyFingerprint } from '../../electron/lib/digest'
 import { workerThreadChannel } from '../../electron/engine/host'
 import { unlearningOf } from '../../electron/engine/models/runs'
 import { createServices } from '../../electron/host/services'

@@ -20,7 +20,7 @@ import {
   type CertificateManifest,
 } from '../../electron/certificates/manifest'
 import type { PublicIdentity } from '../../electron/certificates/organisation'
-import { keyFingerprint } from '../../electron/lib/fingerprint'
+import { keyFingerprint } from '../../electron/lib/digest'
 import { longDate, renderCertificatePdf, type CertificatePdfInput } from '../../electron/certificates/pdf'
 import { inspectPdfSignature } from '../../electron/certificates/pdf-signature'
 import {

@@ -8,6 +8,7 @@
  * errors, which happen before fields exist, it is the character position the parser reports and
  * `columnName` is null. Errors about the file as a whole point at the header line with `column` null.
  */
+import { sha256Hex } from '../../lib/digest'
 import { LetheError } from '../../contract/errors'
 import { CsvError, parseCsv } from '../../lib/csv'
 import { decodeUtf8 } from '../../lib/text'
@@ -19,7 +20,6 @@ import {
   datasetId,
   datasetName,
   hashDatasetFiles,
-  sha256Hex,
   splitRows,
   type Dataset,
   type DatasetManifest,

@@ -11,10 +11,10 @@
  * written last, so a folder without one is an interrupted save. The train/test split is not stored:
  * it is recomputed from `manifest.split` (seeded, deterministic).
  */
-import { createHash } from 'node:crypto'
 import { mkdir, readFile, readdir, rm } from 'node:fs/promises'
 import path from 'node:path'
 import { LetheError } from '../../contract/errors'
+import { sha256Hex } from '../../lib/digest'
 import { removeStaleTempFiles, syncFolder, writeFileDurably } from '../../lib/files'
 import { controlCharacterIn } from '../../contract/text'
 import { Random } from '../random'
@@ -79,12 +79,6 @@ export const DEFAULT_SPLIT_SEED = 42
 export const MIN_ROWS = 4
 
 const ID_PATTERN = /^ds-[0-9a-f]{12}$/
-
-export function sha256Hex(...parts: Uint8Array[]): string {
-  const hash = createHash('sha256')
-  for (const part of parts) hash.update(part)
-  return hash.digest('hex')
-}
 
 /** A file's base name, from a POSIX or a Windows path. */
 export function baseName(file: string): string {

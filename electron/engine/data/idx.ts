@@ -4,6 +4,7 @@
  * http://yann.lecun.com/exdb/mnist/ describes the format.
  */
 import { gunzipSync } from 'node:zlib'
+import { sha256Hex } from '../../lib/digest'
 import { LetheError } from '../../contract/errors'
 import {
   DEFAULT_SPLIT_SEED,
@@ -12,7 +13,6 @@ import {
   datasetId,
   datasetName,
   hashDatasetFiles,
-  sha256Hex,
   splitRows,
   type Dataset,
   baseName,

@@ -15,7 +15,7 @@ import type { TrainConfig } from '../train'
 import type { DatasetManifest } from '../data/dataset'
 import { specOf, type Architecture } from './spec'
 import { removeStaleTempFiles, writeFileDurably } from '../../lib/files'
-import { sha256Hex } from '../data/dataset'
+import { sha256Hex } from '../../lib/digest'
 
 export type Preparation = z.infer<typeof PreparationSchema>
 
