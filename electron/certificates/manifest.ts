@@ -4,6 +4,7 @@
  * referenced by the ledger's salted hash, the removed rows by a count and a hash.
  */
 import { createHash } from 'node:crypto'
+import type { GuaranteeStrength } from '../contract/guarantee'
 import { canonicalJson } from '../lib/canonical-json'
 import { manifestSignatureValid, type OrganisationIdentity } from './organisation'
 
@@ -18,8 +19,11 @@ export interface SetScores {
 
 export interface CertificateManifest {
   format: 'lethe-certificate'
-  /** 2: the ledger's head key is pinned (`ledger.keyFingerprint`). */
-  version: 2
+  /**
+   * 2: the ledger's head key is pinned (`ledger.keyFingerprint`). 3: the versions covered
+   * (`models`), what this certificate replaces (`supersedes`) and the versions deleted or kept.
+   */
+  version: 2 | 3
   certificateId: string
   issuedAt: string
   issuer: {
@@ -45,11 +49,13 @@ export interface CertificateManifest {
     datasetId: string
     datasetSha256: string
   }
-  model: { before: { id: string; sha256: string }; after: { id: string; sha256: string } }
+  model: { before: ModelRef; after: ModelRef }
   method: {
     name: string
     guarantee: {
       kind: 'exact' | 'certified' | 'empirical'
+      /** Absent from manifests issued before guarantees were graded: strengthOf derives it from kind and ε. */
+      strength?: GuaranteeStrength
       meaning: string
       epsilon?: number
       delta?: number
@@ -73,8 +79,26 @@ export interface CertificateManifest {
     datasets: string[]
     models: string[]
     notCovered: string[]
+    /** Organisations the erasure is passed on to (GDPR Art. 19): processors, other controllers; never a person. */
     recipientsToNotify: string[]
   }
+  /** v3: every version this certificate covers, the one detailed above (`model`) first. */
+  models?: CoveredModel[]
+  /** v3: the earlier certificate for the same request that this one replaces; both stay in the ledger. */
+  supersedes?: string | null
+  /** v3: the other versions still trained on the request's rows: deleted, or kept and why. */
+  versions?: { deleted: ModelRef[]; kept: (ModelRef & { reason: string })[] }
+}
+
+export interface ModelRef {
+  id: string
+  sha256: string
+}
+
+export interface CoveredModel {
+  before: ModelRef
+  after: ModelRef
+  method: string
 }
 
 /** SHA-256 of sorted row ids, so the same rows always give the same hash and no row is named. */

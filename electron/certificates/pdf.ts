@@ -17,6 +17,7 @@
 import path from 'node:path'
 import PDFDocument from 'pdfkit'
 import QRCode from 'qrcode'
+import { strengthOf, strengthSentence } from '../contract/guarantee'
 import type { CertificateManifest, SetScores } from './manifest'
 import type { Logo } from './logo'
 import type { PublicIdentity } from './organisation'
@@ -53,6 +54,14 @@ export async function renderCertificatePdf(input: CertificatePdfInput): Promise<
   return signPdf(await unsignedPdf(input), input.signing)
 }
 
+/** What a preview is drawn from: the certificate's input without anything that signs. */
+export type PreviewPdfInput = Omit<CertificatePdfInput, 'signing' | 'manifestSignature'>
+
+/** The same pages before signing, marked on every page as a preview: no signature of either kind. */
+export function renderPreviewPdf(input: PreviewPdfInput): Promise<Buffer> {
+  return unsignedPdf(input)
+}
+
 // Layout, in points. A4 is 595.28 × 841.89.
 const MARGIN = 50
 const BAND = 96
@@ -73,7 +82,9 @@ type Relationship = 'Data' | 'Supplement'
 // @types/pdfkit lacks `relationship`, which pdfkit writes as the file specification's /AFRelationship.
 type AttachmentOptions = PDFKit.Mixins.PDFAttachmentOptions & { relationship: Relationship }
 
-function unsignedPdf(input: CertificatePdfInput): Promise<Buffer> {
+/** Without `manifestSignature`, the pages are a preview: marked so, with no signature field. */
+function unsignedPdf(input: PreviewPdfInput & { manifestSignature?: Buffer }): Promise<Buffer> {
+  const preview = input.manifestSignature === undefined
   const { manifest } = input
   const issued = new Date(manifest.issuedAt)
   const info = {
@@ -128,6 +139,12 @@ function unsignedPdf(input: CertificatePdfInput): Promise<Buffer> {
   closing(page, input.organisation.name)
   root.end()
   footers(doc, manifest, input.organisation.name)
+  if (preview) {
+    previewMarks(doc)
+    attach(doc, input, issued)
+    doc.end()
+    return finished
+  }
 
   attach(doc, input, issued)
   doc.switchToPage(0) // the (invisible) signature widget sits on the first page
@@ -307,7 +324,7 @@ interface Row {
   detailSize?: number
 }
 
-function header(page: Page, { manifest, organisation, logo }: CertificatePdfInput) {
+function header(page: Page, { manifest, organisation, logo }: PreviewPdfInput) {
   const { doc } = page
   const right = 190
   page.artifact(() => doc.rect(0, 0, doc.page.width, BAND).fill(ACCENT))
@@ -349,6 +366,13 @@ function header(page: Page, { manifest, organisation, logo }: CertificatePdfInpu
       .style(BOLD, titleSize, '#ffffff')
       .doc.text('Certificate of removal', left, 43 + (24 - titleSize) / 2, { lineBreak: false }),
   )
+  // In the band, where it takes no room from the pages.
+  if (manifest.supersedes) {
+    const supersedes = `This certificate supersedes ${manifest.supersedes}.`
+    page.tag('P', () =>
+      page.style(SANS, 9, '#ffffff').doc.text(supersedes, left, 76, { width: textWidth, lineBreak: false }),
+    )
+  }
   const x = MARGIN + page.width - right
   const issued = longDate(manifest.issuedAt)
   for (const [label, value, y, actual] of [
@@ -367,7 +391,7 @@ function header(page: Page, { manifest, organisation, logo }: CertificatePdfInpu
   page.y = BAND + 18
 }
 
-function statement(page: Page, { manifest, organisation }: CertificatePdfInput) {
+function statement(page: Page, { manifest, organisation }: PreviewPdfInput) {
   const { doc } = page
   const { request, records, model } = manifest
   const text =
@@ -602,20 +626,45 @@ function barChart(
 }
 
 function scope(page: Page, manifest: CertificateManifest) {
-  const { scope } = manifest
-  // Kept on one page: what is not covered belongs next to what is.
-  const items = scope.notCovered.length + scope.recipientsToNotify.length
-  page.heading('Scope', 116 + 16 * items)
-  page.keyValues([
+  const { scope, versions } = manifest
+  const many = (items: string[]) => items.join('; ')
+  // One row each, not lists, so that the certificate stays within two pages.
+  const rows: Row[] = [
     { label: 'Datasets', value: listOrNone(scope.datasets) },
     { label: 'Models and versions', value: listOrNone(scope.models) },
-  ])
+    ...(manifest.models && manifest.models.length > 1
+      ? [
+          {
+            label: 'Versions covered',
+            value: many(manifest.models.map((m) => `${m.after.id} (from ${m.before.id}, ${m.method})`)),
+          },
+        ]
+      : []),
+    ...(versions
+      ? [
+          {
+            // Those trained on the same records, not covered: a deletion is a tombstone, a version kept says why.
+            label: 'Other versions',
+            value:
+              many([
+                ...versions.deleted.map((v) => `${v.id} deleted`),
+                ...versions.kept.map((v) => `${v.id} kept (${v.reason})`),
+              ]) || 'none',
+          },
+        ]
+      : []),
+    {
+      label: `Recipients to notify${recipientsRule(manifest.request.jurisdiction)}`,
+      value: many(scope.recipientsToNotify) || 'None recorded.',
+    },
+  ]
+  // What is not covered follows what is at once: the rows stay with the heading, and at least the
+  // first line of what is not covered with them (a whole-section keep would push it to a third page).
+  page.heading('Scope', 80 + 16 * rows.length)
+  page.keyValues(rows)
   subheading(page, 'Not covered by this certificate')
   if (scope.notCovered.length > 0) page.bullets(scope.notCovered)
   else page.paragraph('Nothing was recorded as outside the scope.')
-  subheading(page, `Recipients to notify${recipientsRule(manifest.request.jurisdiction)}`)
-  if (scope.recipientsToNotify.length > 0) page.bullets(scope.recipientsToNotify)
-  else page.paragraph('None recorded.')
 }
 
 function subheading(page: Page, text: string) {
@@ -657,7 +706,7 @@ function record(page: Page, manifest: CertificateManifest) {
   ])
 }
 
-function howToVerify(page: Page, input: CertificatePdfInput) {
+function howToVerify(page: Page, input: PreviewPdfInput & { manifestSignature?: Buffer }) {
   const { doc } = page
   const { manifest, organisation } = input
   page.heading('How to verify', 260)
@@ -681,7 +730,9 @@ function howToVerify(page: Page, input: CertificatePdfInput) {
       {
         label: 'Manifest signature (Ed25519, base64)',
         value: '',
-        detail: halves(input.manifestSignature.toString('base64')),
+        detail: input.manifestSignature
+          ? halves(input.manifestSignature.toString('base64'))
+          : 'none: a preview is not signed',
       },
       {
         label: 'Manifest key fingerprint',
@@ -805,6 +856,41 @@ function qrCode(page: Page, text: string, x: number, y: number, side: number) {
   )
 }
 
+/** Across every page, so that no one takes a preview for the certificate. */
+function previewMarks(doc: Doc) {
+  const range = doc.bufferedPageRange()
+  for (let i = range.start; i < range.start + range.count; i++) {
+    doc.switchToPage(i)
+    const { width, height } = doc.page
+    const bottom = doc.page.margins.bottom
+    doc.page.margins.bottom = 0
+    doc.markContent('Artifact', { type: 'Pagination' })
+    doc.save()
+    doc.rotate(-35, { origin: [width / 2, height / 2] })
+    doc
+      .font(BOLD)
+      .fontSize(46)
+      .fillColor('#c0392b')
+      .fillOpacity(0.22)
+      .text(PREVIEW_MARK, 0, height / 2 - 28, { width, align: 'center', lineBreak: false })
+    doc.restore()
+    doc
+      .font(BOLD)
+      .fontSize(9)
+      .fillColor('#c0392b')
+      .fillOpacity(1)
+      // Under the first page's band, above the others' top margin: clear of the text.
+      .text(`${PREVIEW_MARK}: not a certificate`, MARGIN, i === range.start ? BAND + 3 : MARGIN - 24, {
+        lineBreak: false,
+      })
+    doc.endMarkedContent()
+    doc.page.margins.bottom = bottom
+  }
+}
+
+/** Printed across every page of a preview. */
+export const PREVIEW_MARK = 'PREVIEW — NOT SIGNED'
+
 function footers(doc: Doc, manifest: CertificateManifest, organisation: string) {
   const range = doc.bufferedPageRange()
   for (let i = range.start; i < range.start + range.count; i++) {
@@ -840,7 +926,7 @@ function footers(doc: Doc, manifest: CertificateManifest, organisation: string) 
   }
 }
 
-function attach(doc: Doc, input: CertificatePdfInput, date: Date) {
+function attach(doc: Doc, input: PreviewPdfInput & { manifestSignature?: Buffer }, date: Date) {
   const file = (data: Buffer, options: Omit<AttachmentOptions, 'creationDate' | 'modifiedDate'>) =>
     doc.file(data, { ...options, creationDate: date, modifiedDate: date } satisfies AttachmentOptions)
   file(input.manifestBytes, {
@@ -849,12 +935,13 @@ function attach(doc: Doc, input: CertificatePdfInput, date: Date) {
     description: 'The certificate manifest (canonical JSON, RFC 8785), exactly the bytes that were signed',
     relationship: 'Data',
   })
-  file(input.manifestSignature, {
-    name: CERTIFICATE_ATTACHMENTS.signature,
-    type: 'application/octet-stream',
-    description: 'Detached Ed25519 signature of manifest.json (64 bytes)',
-    relationship: 'Supplement',
-  })
+  if (input.manifestSignature)
+    file(input.manifestSignature, {
+      name: CERTIFICATE_ATTACHMENTS.signature,
+      type: 'application/octet-stream',
+      description: 'Detached Ed25519 signature of manifest.json (64 bytes)',
+      relationship: 'Supplement',
+    })
   file(Buffer.from(input.organisation.manifestPublicKeyPem), {
     name: CERTIFICATE_ATTACHMENTS.manifestKey,
     type: 'application/x-pem-file',
@@ -959,15 +1046,15 @@ function recipientsRule(jurisdiction: string): string {
   return ''
 }
 
+/** The guarantee with its grade in plain words: a weak (ε > 10) one is never called indistinguishable. */
 function guaranteeText(guarantee: CertificateManifest['method']['guarantee']): string {
   switch (guarantee.kind) {
     case 'exact':
       return 'Exact: the new model is what training without these records gives: nothing learned from them remains.'
     case 'certified':
       return (
-        `Certified (ε = ${formatNumber(guarantee.epsilon ?? NaN)}, δ = ${formatNumber(guarantee.delta ?? NaN)}): ` +
-        'the new model is statistically almost indistinguishable from one trained without these records; ' +
-        `ε and δ say how close, and smaller is stronger. ${guarantee.meaning}`
+        `Certified, ${strengthOf(guarantee)} (ε = ${guarantee.epsilon ?? 'n/a'}, δ = ${formatNumber(guarantee.delta ?? NaN)}). ` +
+        `${strengthSentence(guarantee)} δ is the chance that even this bound fails; smaller ε and δ are stronger.`
       )
     case 'empirical':
       return 'Empirical: no formal guarantee; the removal was measured, not proven.'

@@ -6,8 +6,8 @@ import { existsSync } from 'node:fs'
 import { mkdir, readFile, readdir } from 'node:fs/promises'
 import path from 'node:path'
 import { version } from '../../package.json'
-import { LetheError } from '../contract'
-import type { Handlers } from '../contract/dispatch'
+import { LetheError, type Output } from '../contract'
+import type { CallContext, Handlers } from '../contract/dispatch'
 import type { certificateMethods } from '../contract/certificates'
 import { loadDataset } from '../engine/data/dataset'
 import { folders } from '../engine/folders'
@@ -16,25 +16,28 @@ import { writeFileDurably } from '../lib/files'
 import { keyFingerprint, sha256Hex } from '../lib/digest'
 import type { KeyProtector } from '../lib/key-protector'
 import { verifyLedger } from '../ledger/verify'
-import type { Ledger } from '../ledger/ledger'
+import type { CertificatePlan, Ledger } from '../ledger/ledger'
+import type { EventPayloads } from '../ledger/state'
 import { actorOf, type LedgerService } from '../ledger/service'
 import { buildManifest } from './build'
-import { manifestSha256, signManifest } from './manifest'
+import { manifestBytes, manifestSha256, signManifest, type CertificateManifest } from './manifest'
 import {
   createOrganisation,
   loadOrganisation,
   pinLedgerKey,
   publicIdentity,
   organisationFile,
+  type PublicIdentity,
   replacePdfSigning,
 } from './organisation'
 import { readLogo, writeLogo } from './logo'
 import { fromPkcs12 } from './signing-identity'
-import { renderCertificatePdf } from './pdf'
+import { renderCertificatePdf, renderPreviewPdf } from './pdf'
 import { verifyCertificate, type InstallationWitness, type LedgerWitness, type Unreadable } from './verify'
 import { extractAttachments } from './attachments'
 
 export type CertificateApi = keyof typeof certificateMethods
+type CertificateInfo = Output<'certificates.list'>[number]
 
 /** What the organisation pins of the ledger its certificates cite. */
 const ledgerKeyOf = (ledger: Ledger) => ({
@@ -48,6 +51,8 @@ export interface CertificateDeps {
   /** How private keys are sealed here: safeStorage in the app, a passphrase elsewhere. */
   keyProtector: () => Promise<KeyProtector>
   fontsDir: string
+  /** The versions trained on a request's rows, each deleted, kept for a reason, or still there. */
+  holdingRows: (requestId: string, context: CallContext) => Promise<Output<'models.holdingRows'>>
 }
 
 export function certificateService(deps: CertificateDeps): Pick<Handlers, CertificateApi> {
@@ -79,6 +84,53 @@ export function certificateService(deps: CertificateDeps): Pick<Handlers, Certif
       ledger = { unreadable: 'the organisation’s keys are here but its ledger folder is missing' }
     }
     return { organisationKeyPem, ledger }
+  }
+
+  /** The manifest a certificate would carry: the ledger's plan, the engine's evidence for each version. */
+  async function manifestFor(
+    plan: CertificatePlan,
+    ledger: Ledger,
+    organisation: PublicIdentity,
+    recipients: string[],
+    versions: NonNullable<CertificateManifest['versions']>,
+  ): Promise<CertificateManifest> {
+    const [run, ...alsoCovered] = await Promise.all(plan.modelIds.map((m) => unlearningOf(deps.dataDir, m)))
+    if (!run) throw new LetheError('INTERNAL', `${plan.record.id}: no model to certify.`)
+    const dataset = await loadDataset(folders(deps.dataDir).datasets, run.model.datasetId)
+    return buildManifest({
+      certificateId: plan.certificateId,
+      issuedAt: new Date().toISOString(),
+      software: `Lethe ${version}`,
+      organisation,
+      // The ground is free text kept with the personal data, outside the chain.
+      request: { ...plan.record, ground: await ledger.readText(plan.record, plan.record.ground) },
+      run,
+      alsoCovered,
+      datasetSha256: dataset.manifest.contentHash,
+      head: plan.head,
+      recipientsToNotify: recipients,
+      supersedes: plan.supersedes,
+      versions,
+    })
+  }
+
+  /**
+   * The versions still trained on the request's rows: deleted (tombstones) or kept, with the
+   * recorded reason or, where none was recorded, the plain fact that the version is still there.
+   */
+  async function versionsTrainedOn(
+    requestId: string,
+    ledger: Ledger,
+    context: CallContext,
+  ): Promise<NonNullable<CertificateManifest['versions']>> {
+    const holding = await deps.holdingRows(requestId, context)
+    const ref = (id: string) => ({ id, sha256: ledger.state.registry.get(id)?.contentHash ?? '' })
+    return {
+      deleted: holding.filter((v) => v.deleted).map((v) => ref(v.id)),
+      kept: holding
+        .filter((v) => !v.deleted)
+        .map((v) => ({ ...ref(v.id), reason: v.keptReason ?? 'no reason recorded; not deleted' })),
+    }
   }
 
   return {
@@ -122,7 +174,7 @@ export function certificateService(deps: CertificateDeps): Pick<Handlers, Certif
       await writeLogo(orgDir, logo)
       return logo && { imageBase64: logo.bytes.toString('base64'), mediaType: logo.mediaType }
     },
-    'certificates.issue': async ({ requestId, recipients }, context) => {
+    'certificates.issue': async ({ requestId, modelIds, recipients, supersede }, context) => {
       if (!hasOrganisation())
         throw new LetheError('CONFLICT', 'Create the organisation’s keys before issuing certificates.')
       const organisation = await loadOrganisation(orgDir, await deps.keyProtector())
@@ -130,27 +182,14 @@ export function certificateService(deps: CertificateDeps): Pick<Handlers, Certif
       await pinLedgerKey(orgDir, organisation, ledgerKeyOf(ledger))
       const identity = await publicIdentity(orgDir)
       const logo = await readLogo(orgDir)
-      let issued:
-        | { path: string; manifestSha256: string; pdfSha256: string; issuedAt: string; modelId: string }
-        | undefined
+      // Read before the ledger's write begins: it reads the ledger too.
+      const versions = await versionsTrainedOn(requestId, ledger, context)
+      let issued: Omit<CertificateInfo, 'certificateId' | 'requestId'> | undefined
       const certificateId = await ledger.certify(
         requestId,
         actorOf(context),
-        async (record, head, id, modelId) => {
-          const run = await unlearningOf(deps.dataDir, modelId)
-          const dataset = await loadDataset(folders(deps.dataDir).datasets, run.model.datasetId)
-          const issuedAt = new Date().toISOString()
-          const manifest = buildManifest({
-            certificateId: id,
-            issuedAt,
-            software: `Lethe ${version}`,
-            organisation: identity,
-            request: record,
-            run,
-            datasetSha256: dataset.manifest.contentHash,
-            head,
-            recipientsToNotify: recipients,
-          })
+        async (plan) => {
+          const manifest = await manifestFor(plan, ledger, identity, recipients, versions)
           const { bytes, signature } = signManifest(manifest, organisation)
           const pdf = await renderCertificatePdf({
             manifest,
@@ -163,23 +202,56 @@ export function certificateService(deps: CertificateDeps): Pick<Handlers, Certif
             logo,
           })
           await mkdir(certDir, { recursive: true, mode: 0o700 })
-          const file = path.join(certDir, `${id}.pdf`)
+          const file = path.join(certDir, `${plan.certificateId}.pdf`)
           await writeFileDurably(file, pdf)
           const digests = {
             manifestSha256: manifestSha256(manifest),
             pdfSha256: sha256Hex(pdf),
           }
-          issued = { path: file, issuedAt, modelId, ...digests }
+          issued = {
+            path: file,
+            issuedAt: manifest.issuedAt,
+            modelId: plan.modelIds[0] as string,
+            modelIds: plan.modelIds,
+            supersedes: plan.supersedes,
+            supersededBy: null,
+            ...digests,
+          }
           return digests
         },
+        { modelIds, supersede },
       )
       if (!issued) throw new LetheError('INTERNAL', 'The certificate was not written.')
       return { certificateId, requestId, ...issued }
     },
+    'certificates.preview': async ({ requestId, modelIds, recipients, supersede }, context) => {
+      if (!hasOrganisation())
+        throw new LetheError('CONFLICT', 'Create the organisation’s keys before issuing certificates.')
+      const identity = await publicIdentity(orgDir)
+      const ledger = await deps.ledger.ledger()
+      const plan = ledger.certificatePlan(requestId, { modelIds, supersede })
+      const versions = await versionsTrainedOn(requestId, ledger, context)
+      const manifest = await manifestFor(plan, ledger, identity, recipients, versions)
+      const pdf = await renderPreviewPdf({
+        manifest,
+        manifestBytes: manifestBytes(manifest),
+        manifestSha256: manifestSha256(manifest),
+        organisation: identity,
+        fontsDir: deps.fontsDir,
+        logo: await readLogo(orgDir),
+      })
+      return {
+        requestId,
+        certificateId: plan.certificateId,
+        modelIds: plan.modelIds,
+        supersedes: plan.supersedes,
+        pdfBase64: pdf.toString('base64'),
+      }
+    },
     'certificates.list': async () => {
       if (!existsSync(certDir)) return []
       const ledger = await deps.ledger.ledger()
-      const out = []
+      const out: CertificateInfo[] = []
       for (const name of (await readdir(certDir))
         .filter((f) => /^CERT-\d{4}-\d{4,}\.pdf$/.test(f))
         .sort()
@@ -193,15 +265,23 @@ export function certificateService(deps: CertificateDeps): Pick<Handlers, Certif
             .get('manifest.json')
             ?.toString() ?? '{}',
         ) as { issuedAt?: string }
+        const payload = event.payload as Partial<EventPayloads['certificate.issued']>
         out.push({
           certificateId,
           requestId: event.requestId ?? '',
           path: file,
-          manifestSha256: String(event.payload.manifestSha256),
-          pdfSha256: String(event.payload.pdfSha256),
-          modelId: String(event.payload.modelId),
+          manifestSha256: String(payload.manifestSha256),
+          pdfSha256: String(payload.pdfSha256),
+          modelId: String(payload.modelId),
+          modelIds: payload.modelIds ?? [String(payload.modelId)],
           issuedAt: manifest.issuedAt ?? event.at,
+          supersedes: payload.supersedes ?? null,
+          supersededBy: null,
         })
+      }
+      for (const certificate of out) {
+        const replaced = out.find((c) => c.certificateId === certificate.supersedes)
+        if (replaced) replaced.supersededBy = certificate.certificateId
       }
       return out
     },

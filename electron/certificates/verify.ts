@@ -178,7 +178,9 @@ export async function verifyCertificate(
       : `the certificate pins ${pinned}; this ledger is signed with ${ledger.keyFingerprint}`,
   )
   const hashOk = (m: { id: string; sha256: string }) => ledger.registry.get(m.id)?.contentHash === m.sha256
-  const models = [manifest.model.before, manifest.model.after]
+  // Version 3 lists every version covered; version 2 only the one pair.
+  const pairs = manifest.models ?? [manifest.model]
+  const models = [...new Map(pairs.flatMap((m) => [m.before, m.after]).map((m) => [m.id, m])).values()]
   add(
     'models',
     ledgerChecks[1][1],

@@ -1,5 +1,5 @@
 /** `lethe organisation …`, `lethe certificate …` and `lethe verify`: certificates from the command line. */
-import { copyFileSync } from 'node:fs'
+import { copyFileSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import type { Command } from 'commander'
 import type { Output } from '../contract'
@@ -8,6 +8,15 @@ import { common, exit, run, type CommonOptions } from './run'
 const mark = (pass: boolean | null) => (pass === null ? '  –  ' : pass ? ' ok  ' : 'FAIL ')
 
 type Issued = Output<'certificates.issue'>
+type Preview = Output<'certificates.preview'>
+
+interface ChoiceOptions extends CommonOptions {
+  model?: string[]
+  recipient?: string[]
+  supersede?: boolean
+}
+
+const repeatable = (value: string, previous: string[] = []) => [...previous, value]
 
 /** With --out, the PDF is also copied there and the result names the copy. */
 const copyTo =
@@ -17,6 +26,15 @@ const copyTo =
     const target = path.resolve(out)
     copyFileSync(issued.path, target)
     return { ...issued, out: target }
+  }
+
+/** The preview PDF goes to --out; the result names the file instead of carrying its bytes. */
+const writePreview =
+  (out: string) =>
+  ({ pdfBase64, ...preview }: Preview): Omit<Preview, 'pdfBase64'> & { out: string } => {
+    const target = path.resolve(out)
+    writeFileSync(target, Buffer.from(pdfBase64, 'base64'))
+    return { ...preview, out: target }
   }
 
 export function registerCertificateCommands(program: Command): void {
@@ -71,23 +89,54 @@ export function registerCertificateCommands(program: Command): void {
     )
 
   const certificate = program.command('certificate').description('signed certificates of removal')
-  common(certificate.command('issue <request>'))
-    .description('issue the certificate for a completed request (a ledger entry)')
+  const choice = (command: Command) =>
+    common(command)
+      .option(
+        '--model <id>',
+        'a model version the certificate covers; repeatable (default: the request’s linked result)',
+        repeatable,
+      )
+      .option(
+        '--recipient <organisation>',
+        'an organisation the erasure is passed on to (GDPR Art. 19), printed on the certificate; repeatable',
+        repeatable,
+      )
+      .option('--supersede', 'replace the certificate the request already has (both stay in the ledger)')
+  const input = (requestId: string, o: ChoiceOptions) => ({
+    requestId,
+    ...(o.model ? { modelIds: o.model } : {}),
+    recipients: o.recipient ?? [],
+    supersede: Boolean(o.supersede),
+  })
+  choice(certificate.command('issue <request>'))
+    .description('sign and issue the certificate for a completed request (a ledger entry)')
     .option('--out <file>', 'also copy the PDF here')
-    .option(
-      '--recipient <name>',
-      'a recipient to notify under GDPR Art. 19; repeatable',
-      (v: string, p: string[] = []) => [...p, v],
-    )
-    .action((requestId: string, o: CommonOptions & { out?: string; recipient?: string[] }) =>
+    .action((requestId: string, o: ChoiceOptions & { out?: string }) =>
       exit(
         run(
           'certificates.issue',
-          { requestId, recipients: o.recipient ?? [] },
+          input(requestId, o),
           { ...o, writes: true },
           (v) =>
-            `Issued ${v.certificateId} for ${v.requestId}: ${v.out ?? v.path}\n  manifest sha256 ${v.manifestSha256}`,
+            `Issued ${v.certificateId} for ${v.requestId}${v.supersedes ? `, superseding ${v.supersedes}` : ''}: ${v.out ?? v.path}\n  models ${v.modelIds.join(', ')}\n  manifest sha256 ${v.manifestSha256}`,
           { save: copyTo(o.out) },
+        ),
+      ),
+    )
+  choice(certificate.command('preview <request>'))
+    .description(
+      'write the certificate as it would be issued, unsigned and marked as a preview; nothing is recorded',
+    )
+    .requiredOption('--out <file>', 'where to write the preview PDF')
+    .action((requestId: string, o: ChoiceOptions & { out: string }) =>
+      exit(
+        run(
+          'certificates.preview',
+          input(requestId, o),
+          o,
+          (v) =>
+            `Preview of ${v.certificateId} for ${v.requestId}${v.supersedes ? `, superseding ${v.supersedes}` : ''} (not signed, not recorded): ${v.out}\n  models ${v.modelIds.join(', ')}`,
+          { save: writePreview(o.out) },
         ),
       ),
     )
@@ -100,8 +149,12 @@ export function registerCertificateCommands(program: Command): void {
           {},
           o,
           (list) =>
-            list.map((c) => `${c.certificateId}  ${c.requestId}  ${c.issuedAt}  ${c.path}`).join('\n') ||
-            'No certificates yet.',
+            list
+              .map(
+                (c) =>
+                  `${c.certificateId}  ${c.requestId}  ${c.issuedAt}  ${c.path}${c.supersededBy ? `  superseded by ${c.supersededBy}` : ''}`,
+              )
+              .join('\n') || 'No certificates yet.',
         ),
       ),
     )

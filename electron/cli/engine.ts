@@ -2,6 +2,7 @@
 import path from 'node:path'
 import type { Command } from 'commander'
 import type { Input } from '../contract'
+import { LBFGS_DEFAULT_L2 } from '../contract/engine'
 import type { Evaluation } from '../engine/jobs'
 import type { UnlearnResult } from '../engine/models/runs'
 import type { ModelScores } from '../engine/verify'
@@ -10,6 +11,8 @@ import type { CriticalSearch } from '../engine/methods/localize'
 import type { ModelManifest } from '../engine/models/store'
 import type { z } from 'zod'
 import type { Certification } from '../contract/engine'
+import { guaranteeLabel, strengthSentence } from '../contract/guarantee'
+import type { FloorCheck } from '../engine/methods/floor'
 import { formatInfo } from './format'
 import { fileEntries, imageShape, integer, integers, number, rowIds } from './parse'
 import { common, exit, run, runJob, type CommonOptions } from './run'
@@ -31,7 +34,8 @@ function formatUnlearn(value: unknown): string {
   const r = value as UnlearnResult
   const d = r.report.distance
   return [
-    `New model ${r.model.id} (${r.method}, ${r.guarantee.kind}): ${r.forgotten} rows forgotten in ${(r.timings.unlearnMs / 1000).toFixed(2)} s${r.heldOut ? ` (${r.heldOut} more were held out for testing, never trained on)` : ''}.`,
+    `New model ${r.model.id} (${r.method}, ${guaranteeLabel(r.guarantee)}): ${r.forgotten} rows forgotten in ${(r.timings.unlearnMs / 1000).toFixed(2)} s${r.heldOut ? ` (${r.heldOut} more were held out for testing, never trained on)` : ''}.`,
+    `  ${strengthSentence(r.guarantee)}`,
     `  ${r.guarantee.meaning}`,
     row('original', r.report.original),
     row('unlearned', r.report.unlearned),
@@ -45,6 +49,7 @@ function formatUnlearn(value: unknown): string {
       ? ''
       : `  Noise floor (distance between two independent exact retrains): ${d.noiseFloor.toFixed(4)}`,
     certificationLines(r.method, r.details),
+    floorLine(r.details),
     maskLine(r.details),
   ]
     .filter(Boolean)
@@ -80,6 +85,13 @@ function certificationLines(method: string, details: Record<string, unknown>): s
         `    ${k.symbol.padEnd(6)} ${String(Number(k.value.toPrecision(4))).padStart(11)}  ${k.source.padEnd(9)} ${k.name}: ${k.note}`,
     ),
   ].join('\n')
+}
+
+/** The accuracy floor a noisy release was held to, and what its draws scored. */
+function floorLine(details: Record<string, unknown>): string {
+  const check = details.floorCheck as FloorCheck | undefined
+  if (!check) return ''
+  return `  Accuracy floor ${pct(check.floor)} (trained ${pct(check.trainedAccuracy)}): ${check.probes.length} unpublished noise draws scored ${pct(check.expectedAccuracy)} on average; the published draw ${pct(check.releasedAccuracy)}`
 }
 
 export function registerEngineCommands(program: Command): void {
@@ -161,6 +173,24 @@ export function registerEngineCommands(program: Command): void {
       ),
     )
 
+  common(dataset.command('remove-subjects <id>'))
+    .description(
+      'make a new version of a dataset without the rows of a request’s subjects (or of listed subject ids); the old version’s files are shredded',
+    )
+    .option('--request <id>', 'the erasure request whose subjects to remove')
+    .option('--subjects <file>', 'file of subject ids, one per line', fileEntries)
+    .action((id: string, o: CommonOptions & { request?: string; subjects?: string[] }) =>
+      exit(
+        run(
+          'datasets.removeSubjects',
+          { datasetId: id, requestId: o.request, subjects: o.subjects },
+          { ...o, writes: true },
+          (r) =>
+            `${id} is replaced by ${r.dataset.id} (${r.dataset.rows} rows): ${r.removedRows} rows removed; the files of ${id} were shredded.`,
+        ),
+      ),
+    )
+
   const model = program.command('model').description('models and their versions')
   common(model.command('train'))
     .description('train a model on a dataset’s training split (progress on stderr)')
@@ -170,7 +200,11 @@ export function registerEngineCommands(program: Command): void {
     .option('--epochs <n>', 'epochs', integer)
     .option('--batch-size <n>', 'batch size', integer)
     .option('--lr <rate>', 'learning rate', number)
-    .option('--optimizer <name>', 'sgd or adam')
+    .option(
+      '--optimizer <name>',
+      'lbfgs (logistic regression only, the default there: trains to the optimum, so exact retraining is the optimum too), sgd or adam (exact retraining replays the run: a trajectory, not the optimum)',
+    )
+    .option('--tolerance <t>', 'lbfgs: stop within t·max(1, ‖θ‖) of the optimum (default 1e-6)', number)
     .option('--seed <n>', 'seed of the initialisation and the batch order', integer)
     .option('--l2 <coefficient>', 'L2 regularisation of the loss', number)
     .option('--momentum <m>', 'SGD momentum (0 is plain SGD)', number)
@@ -187,19 +221,22 @@ export function registerEngineCommands(program: Command): void {
       const arch = o.arch === 'mlp' ? { kind: 'mlp', hidden: o.hidden } : { kind: o.arch }
       const hf = o.prepare === 'hf'
       const certified = o.prepare === 'certified'
+      const optimizer =
+        o.optimizer ?? (hf ? 'sgd' : certified ? 'adam' : o.arch === 'logreg' ? 'lbfgs' : undefined)
       const training = Object.fromEntries(
         Object.entries({
           epochs: o.epochs,
           batchSize: o.batchSize,
           learningRate: o.lr,
-          optimizer: o.optimizer ?? (hf ? 'sgd' : certified ? 'adam' : undefined),
+          optimizer,
           momentum: o.momentum ?? (hf ? 0 : undefined),
           samePermutationEachEpoch: hf ? true : undefined,
           schedule: o.schedule ?? (hf ? 'exponential' : undefined),
           lrDecay: o.lrDecay,
-          l2: o.l2,
+          l2: o.l2 ?? (optimizer === 'lbfgs' ? LBFGS_DEFAULT_L2 : undefined),
           seed: o.seed,
           projectRadius: o.radius ?? (certified ? 20 : undefined),
+          tolerance: o.tolerance,
         }).filter(([, v]) => v !== undefined),
       )
       const input = {
@@ -216,7 +253,10 @@ export function registerEngineCommands(program: Command): void {
           const prepared = m.preparation
             ? `; HF statistics ${(m.preparation.bytes / 1024 ** 2).toFixed(1)} MiB (${m.preparation.rows} rows × ${m.preparation.dim}, ${m.preparation.dtype}), recording ${(m.preparation.recordMs / 1000).toFixed(1)} s of ${(m.preparation.trainMs / 1000).toFixed(1)} s`
             : ''
-          return `Trained ${m.id} (${m.name})${prepared}.`
+          const solved = m.training.convergence
+            ? `; L-BFGS converged in ${m.training.convergence.iterations} iterations, ‖∇F‖ = ${m.training.convergence.gradientNorm.toExponential(2)}`
+            : ''
+          return `Trained ${m.id} (${m.name})${prepared}${solved}.`
         }),
       )
     })
@@ -232,9 +272,60 @@ export function registerEngineCommands(program: Command): void {
             ms
               .map(
                 (m) =>
-                  `${m.id}  ${m.name}  ${m.description}  ${m.method}${m.parentId ? ` from ${m.parentId}` : ''}${m.requestId ? ` for ${m.requestId}` : ''}`,
+                  `${m.id}  ${m.name}  ${m.description}  ${m.method}${m.parentId ? ` from ${m.parentId}` : ''}${m.requestId ? ` for ${m.requestId}` : ''}${m.deleted ? `  DELETED ${m.deleted.at}: ${m.deleted.reason}` : ''}`,
               )
               .join('\n') || 'No models yet.',
+        ),
+      ),
+    )
+
+  common(model.command('delete <id>'))
+    .description(
+      'delete a model version for good: its parameters and per-row files are shredded, the manifest kept as a tombstone (irreversible)',
+    )
+    .requiredOption('--reason <text>', 'why it is deleted (kept on record)')
+    .option('--request <id>', 'the erasure request it is deleted for')
+    .action((id: string, o: CommonOptions & { reason: string; request?: string }) =>
+      exit(
+        run(
+          'models.delete',
+          { modelId: id, reason: o.reason, requestId: o.request },
+          { ...o, writes: true },
+          (r) =>
+            `Deleted ${r.id} on ${r.deleted.at}: ${r.shredded.length ? `shredded ${r.shredded.join(', ')}` : 'no files left to shred'}; its manifest remains as a tombstone (SHA-256 ${r.paramsSha256}).`,
+        ),
+      ),
+    )
+  common(model.command('retain <id>'))
+    .description('record that a version still trained on a request’s rows is kept on purpose, and why')
+    .requiredOption('--request <id>', 'the erasure request')
+    .requiredOption('--reason <text>', 'why it is kept (a legal hold, say)')
+    .action((id: string, o: CommonOptions & { reason: string; request: string }) =>
+      exit(
+        run(
+          'models.retain',
+          { modelId: id, requestId: o.request, reason: o.reason },
+          { ...o, writes: true },
+          (r) => `Recorded that ${r.modelId} is kept for ${r.requestId}: ${r.reason}`,
+        ),
+      ),
+    )
+  common(model.command('holding'))
+    .description('the versions still trained on a request’s rows, deleted or kept')
+    .requiredOption('--request <id>', 'the erasure request')
+    .action((o: CommonOptions & { request: string }) =>
+      exit(
+        run(
+          'models.holdingRows',
+          { requestId: o.request },
+          o,
+          (vs) =>
+            vs
+              .map(
+                (v) =>
+                  `${v.id}  ${v.name}  ${v.method}  ${v.remaining} rows  ${v.deleted ? `deleted ${v.deleted.at}: ${v.deleted.reason}` : v.keptReason ? `kept: ${v.keptReason}` : 'still holds them'}`,
+              )
+              .join('\n') || 'No version holds the request’s rows.',
         ),
       ),
     )
@@ -282,13 +373,26 @@ export function registerEngineCommands(program: Command): void {
       'HF: refuse once the noise would exceed this fraction of ‖θ‖ (default 1)',
       number,
     )
+    .option(
+      '--accuracy-floor <a>',
+      'hf, certified: lowest test accuracy (0 to 1) to publish a noisy model at (default: the trained model’s − 0.05)',
+      number,
+    )
+    .option(
+      '--solver <name>',
+      'certified: exact (float64 Hessian and Cholesky, default up to 8,000 parameters for logreg, 3,000 for networks) or lissa',
+    )
     .option('--lissa-depth <s>', 'certified: LiSSA recursion depth (default 1000)', integer)
     .option(
       '--lissa-scale <H>',
       'certified: LiSSA scale, above the Hessian’s top eigenvalue (default: twice it)',
       number,
     )
-    .option('--lambda <λ>', 'certified: local-convexity term added to the Hessian (default 0.01)', number)
+    .option(
+      '--lambda <λ>',
+      'certified: local-convexity term added to the Hessian (default 0 for logreg with l2 > 0, else 0.01)',
+      number,
+    )
     .option('--fraction <α>', 'DEL: share of all parameters to reset and retrain (default 0.3)', number)
     .option(
       '--localization <rule>',
@@ -303,9 +407,11 @@ export function registerEngineCommands(program: Command): void {
           delta: o.delta,
           noise: o.noise === false ? false : undefined,
           noiseLimit: o.noiseLimit,
+          accuracyFloor: o.accuracyFloor,
           lissaDepth: o.lissaDepth,
           lissaScale: o.lissaScale,
           lambda: o.lambda,
+          solver: o.solver,
           fraction: o.fraction,
           localization: o.localization,
           epochs: o.epochs,

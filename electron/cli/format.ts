@@ -43,12 +43,15 @@ function dueText(r: RequestView): string {
   return `due ${d.dueDate} (${when})`
 }
 
+/** A free-text field that is personal data: null once the request's personal data is erased. */
+const typed = (text: string | null) => text ?? '(erased)'
+
 export function formatRequest(r: RequestView): string {
   const lines = [
     `${r.id}  ${r.status}  ${r.jurisdiction} (${r.legalBasis})  received ${r.received}, ${dueText(r)}`,
     `  Requester: ${r.requester ? [r.requester.name, r.requester.email, r.requester.otherContact].filter(Boolean).join(', ') : `erased on ${r.redactedOn}`}${r.revealed ? '' : r.requester ? ' (masked)' : ''}`,
     `  Subject ids: ${r.subjectIds.map((s) => `${s.type}:${s.value ?? '(erased)'}`).join(', ')}`,
-    `  Identity: ${r.identity.status}${r.identity.method ? ` by ${r.identity.method} on ${r.identity.on}` : ''}`,
+    `  Identity: ${r.identity.status}${r.identity.on ? ` by ${typed(r.identity.method)} on ${r.identity.on}` : ''}`,
     `  Deadline: ${r.deadline.rule}`,
   ]
   if (r.deadline.acknowledgeBy)
@@ -57,13 +60,13 @@ export function formatRequest(r: RequestView): string {
     )
   if (r.deadline.extension)
     lines.push(
-      `  Extended to ${r.deadline.extension.dueDate} (notice ${r.deadline.extension.noticeDate}): ${r.deadline.extension.reason}`,
+      `  Extended to ${r.deadline.extension.dueDate} (notice ${r.deadline.extension.noticeDate}): ${typed(r.deadline.extension.reason)}`,
     )
   else if (r.deadline.extensionNoticeBy && !r.closedOn)
     lines.push(`  May be extended until ${r.deadline.extensionNoticeBy}`)
   if (r.decision)
     lines.push(
-      `  Decision: ${r.decision.kind === 'erase' ? 'erase' : `reject under ${r.decision.exemption}: ${r.decision.reason}`}`,
+      `  Decision: ${r.decision.kind === 'erase' ? 'erase' : `reject under ${typed(r.decision.exemption)}: ${typed(r.decision.reason)}`}`,
     )
   if (r.holdReason) lines.push(`  On hold: ${r.holdReason}`)
   if (r.assignee) lines.push(`  Assignee: ${r.assignee}`)

@@ -25,9 +25,37 @@ export const CertificateInfo = z.object({
   path: z.string(),
   manifestSha256: z.string(),
   pdfSha256: z.string(),
+  /** The first model covered; `modelIds` lists them all. */
   modelId: z.string(),
+  modelIds: z.array(z.string()),
   issuedAt: z.string(),
+  /** The earlier certificate for the same request this one replaces, and the later one that replaced it. */
+  supersedes: z.string().nullable(),
+  supersededBy: z.string().nullable(),
 })
+
+/**
+ * A recipient the erasure is passed on to (GDPR Art. 19) is an organisation, a processor or another
+ * controller: it is printed on the certificate, so a person's contact has no place there.
+ */
+const Recipient = z
+  .string()
+  .trim()
+  .min(1)
+  .max(300)
+  .refine((v) => !/\S@\S/.test(v), 'name the organisation, not an e-mail address: the certificate is shared')
+
+/** What a certificate covers; the same for the preview and for the signed certificate. */
+const IssueInput = z
+  .object({
+    requestId: z.string(),
+    /** The versions covered; by default the request's linked result (its newest linked model). */
+    modelIds: z.array(z.string().min(1).max(200)).min(1).max(20).optional(),
+    recipients: z.array(Recipient).max(100).default([]),
+    /** A request that already has a certificate gets another only when it replaces the earlier one. */
+    supersede: z.boolean().default(false),
+  })
+  .strict()
 
 export const CheckItem = z.object({
   id: z.string(),
@@ -86,14 +114,22 @@ export const certificateMethods = {
   }),
   'certificates.issue': defineMethod({
     summary:
-      'Issue the signed certificate of removal for a completed request; the issuance is a ledger entry.',
-    input: z
-      .object({
-        requestId: z.string(),
-        recipients: z.array(z.string().trim().min(1).max(300)).max(100).default([]),
-      })
-      .strict(),
+      'Issue the signed certificate of removal for a completed request; the issuance is a ledger entry. A second one for the same request needs supersede.',
+    input: IssueInput,
     output: CertificateInfo,
+  }),
+  'certificates.preview': defineMethod({
+    summary:
+      'The certificate as it would be issued, unsigned and marked as a preview, as base64; nothing is recorded.',
+    input: IssueInput,
+    output: z.object({
+      requestId: z.string(),
+      /** The number the certificate would get if issued now. */
+      certificateId: z.string(),
+      modelIds: z.array(z.string()),
+      supersedes: z.string().nullable(),
+      pdfBase64: z.string(),
+    }),
   }),
   'certificates.list': defineMethod({
     summary: 'Issued certificates, newest first.',

@@ -77,17 +77,29 @@ export const NewRequest = z.object({
 })
 export type NewRequest = z.input<typeof NewRequest>
 
+/** A decision as the desk reads it: the rejection's texts are personal data, null once erased. */
 export const Decision = z.discriminatedUnion('kind', [
   z.object({ kind: z.literal('erase') }),
-  z.object({ kind: z.literal('reject'), exemption: Text(200), reason: Text(2000) }),
+  z.object({ kind: z.literal('reject'), exemption: z.string().nullable(), reason: z.string().nullable() }),
 ])
+
+/** A media type, type/subtype only: it is kept in the chain, so no free text (parameters) may ride along. */
+const MediaType = z
+  .string()
+  .trim()
+  .toLowerCase()
+  .regex(
+    /^[a-z0-9][a-z0-9!#$&^_.+-]{0,63}\/[a-z0-9][a-z0-9!#$&^_.+-]{0,63}$/,
+    'give a media type such as application/pdf',
+  )
 
 export const Deadline = z.object({
   dueDate: IsoDate,
   acknowledgeBy: IsoDate.nullable(),
   acknowledgedOn: IsoDate.nullable(),
   extensionNoticeBy: IsoDate.nullable(),
-  extension: z.object({ reason: z.string(), noticeDate: IsoDate, dueDate: IsoDate }).nullable(),
+  /** `reason`: null once the personal data is erased (it was typed by a person). */
+  extension: z.object({ reason: z.string().nullable(), noticeDate: IsoDate, dueDate: IsoDate }).nullable(),
   rule: z.string(),
   daysLeft: z.number().int(),
   overdue: z.boolean(),
@@ -170,6 +182,10 @@ export const ListQuery = z
   })
   .strict()
 
+/**
+ * An audit event. From the API, free text the chain holds only by reference (schema 2) is joined
+ * back into the payload (null once erased); the hash covers the stored event, in the ledger's files.
+ */
 export const AuditEvent = z.object({
   seq: z.number().int().min(1),
   at: z.string(),
@@ -248,6 +264,9 @@ export const RegistryEntry = z.object({
   method: z.string().nullable(),
   requestId: z.string().nullable(),
   registeredAt: z.string(),
+  /** When the version's data was shredded (a model.deleted or dataset.deleted event), and for which request; null while it exists. */
+  deletedAt: z.string().nullable(),
+  deletionRequestId: z.string().nullable(),
 })
 export type RegistryEntry = z.infer<typeof RegistryEntry>
 
@@ -322,7 +341,7 @@ export const ledgerMethods = {
         name: Text(255).optional(),
         /** Up to about 700 KB of file: the bridge takes bodies of at most 1 MiB. */
         contentBase64: z.base64().max(950_000).optional(),
-        mediaType: Text(120).optional(),
+        mediaType: MediaType.optional(),
       })
       .strict()
       .refine(

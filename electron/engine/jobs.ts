@@ -8,6 +8,7 @@ import type { z } from 'zod'
 import { LetheError } from '../contract'
 import type { CurvePoint } from '../contract/events'
 import {
+  lbfgsProblems,
   parseUnlearnOptions,
   type ArchitectureInput,
   type preparations,
@@ -167,7 +168,9 @@ const progressOf = (control: JobControl, what: string) => (p: TrainProgress) =>
   control.progress(
     p.steps ? p.step / p.steps : null,
     [
-      `${what}: epoch ${p.epoch + 1}/${p.epochs}`,
+      p.fullBatch
+        ? `${what}: L-BFGS iteration ${p.epoch + 1}${Number.isFinite(p.epochs) ? ` of about ${p.epochs}` : ''}`
+        : `${what}: epoch ${p.epoch + 1}/${p.epochs}`,
       Number.isNaN(p.loss) ? '' : `loss ${p.loss.toFixed(4)}`,
       Number.isNaN(p.accuracy) ? '' : `batch accuracy ${(100 * p.accuracy).toFixed(1)}%`,
       p.etaMs > 0 ? `${Math.ceil(p.etaMs / 1000)} s left` : '',
@@ -197,6 +200,9 @@ export async function trainModel(
   },
   control: JobControl,
 ): Promise<ModelManifest> {
+  const convexProblems = lbfgsProblems({ arch: input.arch.kind, ...input.training, prepare: input.prepare })
+  if (convexProblems.length)
+    throw new LetheError('BAD_INPUT', `${convexProblems.join('; ')}.`, { problems: convexProblems })
   const dataset = await loadDataset(folders(input.dataDir).datasets, input.datasetId)
   const arch = architectureFor(dataset, input.arch)
   const spec = specOf(arch)
@@ -216,7 +222,7 @@ export async function trainModel(
   }
   if (input.prepare === 'certified') {
     // Nothing is recorded: the manifest's training.projectRadius is the record the method reads.
-    const problems = certifiedConformity(training)
+    const problems = certifiedConformity(training, arch.kind)
     if (problems.length)
       throw new LetheError('BAD_INPUT', `This training cannot be certified later: ${problems.join('; ')}.`, {
         problems,
@@ -238,7 +244,14 @@ export async function trainModel(
     })
     const trainMs = performance.now() - started
     const name = input.name ?? `${dataset.manifest.name} ${arch.kind}`
-    const draft = trainedDraft({ name, arch, dataset: dataset.manifest, training, backend: tf.getBackend() })
+    const draft = trainedDraft({
+      name,
+      arch,
+      dataset: dataset.manifest,
+      // The solver refuses to return an unconverged optimum, so a recorded convergence is always reached.
+      training: result.convergence ? { ...training, convergence: result.convergence } : training,
+      backend: tf.getBackend(),
+    })
     const models = folders(input.dataDir).models
     if (!recorder) return await saveModel(models, draft, result.params)
     // The recording is bound to the parameters' hash, so the version's id is known before it is saved.

@@ -27,6 +27,16 @@ export interface EngineMethods {
     input: { dataDir: string; datasetId: string; rows: number[]; limit: number }
     output: DatasetPreview
   }
+  /** A new version without these rows; the old one's files shredded (see removeRows). */
+  'datasets.removeRows': {
+    input: {
+      dataDir: string
+      datasetId: string
+      rows: number[]
+      deletion: { at: string; reason: string; requestId: string | null }
+    }
+    output: { manifest: DatasetManifest; removed: number }
+  }
   'models.list': { input: { dataDir: string }; output: ModelManifest[] }
   'models.evaluate': { input: InputOf<typeof evaluateModel>; output: Evaluation }
   'methods.list': { input: Record<string, never>; output: z.infer<typeof MethodInfo>[] }

@@ -13,13 +13,15 @@ import type { CurvePoint } from '../contract/events'
 import type { EventHub } from '../host/events'
 import { actorOf, type LedgerService } from '../ledger/service'
 import type { DatasetManifest } from './data/dataset'
+import type { PreviewRow } from './data/preview'
 import type { BackendChoice } from './backends'
 import type { EngineHost } from './host'
 import type { EngineMethods } from './protocol'
 import { unlearningOf, type UnlearnResult } from './models/runs'
 import type { Settings } from '../contract/system'
-import type { ModelManifest } from './models/store'
+import { readManifest, shredModel, type ModelManifest } from './models/store'
 import { describeArch } from './models/spec'
+import { folders } from './folders'
 import type { z } from 'zod'
 
 export type EngineApi = keyof typeof engineMethods
@@ -39,6 +41,15 @@ const datasetInfo = (m: DatasetManifest) => ({
   split: m.split,
   subjects: m.subjects,
   createdAt: m.createdAt,
+  replaces: m.replaces ?? null,
+  deleted: m.deleted
+    ? {
+        at: m.deleted.at,
+        reason: m.deleted.reason,
+        requestId: m.deleted.requestId,
+        replacedBy: m.deleted.replacedBy,
+      }
+    : null,
 })
 
 /** The manifest's training config in the contract's TrainOptions form (the schedule as its name). */
@@ -55,6 +66,7 @@ const trainingOf = (t: ModelManifest['training']): z.infer<typeof TrainOptions> 
   samePermutationEachEpoch: t.samePermutationEachEpoch,
   // Manifests written before the projection existed have no radius.
   projectRadius: t.projectRadius ?? null,
+  tolerance: t.tolerance ?? TrainOptions.shape.tolerance.parse(undefined),
 })
 
 const modelInfo = (m: ModelManifest) => ({
@@ -72,6 +84,7 @@ const modelInfo = (m: ModelManifest) => ({
   preparation: m.preparation ?? null,
   training: trainingOf(m.training),
   createdAt: m.createdAt,
+  deleted: m.deleted ?? null,
 })
 
 /** Points kept per phase of a curve; beyond it every other point is dropped, so the shape stays. */
@@ -88,6 +101,8 @@ function addPoint(curve: CurvePoint[], point: CurvePoint): void {
 
 export class EngineService {
   private readonly jobs = new Map<string, Job>()
+  /** The dataset and model versions each job of this session reads, so none is deleted under it. */
+  private readonly uses = new Map<string, string[]>()
   private readonly onFinish = new Map<
     string,
     (event: Extract<LetheEvent, { name: 'job.finished' }>['payload']) => Promise<void>
@@ -135,6 +150,7 @@ export class EngineService {
 
   private start(
     kind: Job['kind'],
+    uses: string[],
     finish: (payload: Extract<LetheEvent, { name: 'job.finished' }>['payload']) => Promise<void>,
   ): Job {
     const job: Job = {
@@ -149,8 +165,111 @@ export class EngineService {
       error: null,
     }
     this.jobs.set(job.jobId, job)
+    this.uses.set(job.jobId, uses)
     this.onFinish.set(job.jobId, finish)
     return job
+  }
+
+  /** Deleting what a running job reads would pull its data from under it. */
+  private refuseIfInUse(id: string): void {
+    for (const [jobId, ids] of this.uses) {
+      const job = this.jobs.get(jobId)
+      if (job?.state === 'running' && ids.includes(id))
+        throw new LetheError(
+          'CONFLICT',
+          `${id} is in use by the running ${job.kind} job ${jobId}; wait for it to finish (or cancel it), then delete.`,
+          { id, jobId },
+        )
+    }
+  }
+
+  /**
+   * Checked before anything is shredded: the reason of a deletion for a request is kept in its
+   * personal record, which an unknown or erased request does not have.
+   */
+  private async refuseUnknownOrErased(requestId: string | undefined): Promise<void> {
+    if (!requestId) return
+    const record = (await this.ledger.ledger()).state.requests.get(requestId)
+    if (!record) throw new LetheError('NOT_FOUND', `There is no request ${requestId}.`, { id: requestId })
+    if (record.redactedOn)
+      throw new LetheError(
+        'CONFLICT',
+        `${requestId}'s personal data was erased on ${record.redactedOn}, so the deletion's reason cannot be kept with it; delete without --request (the reason is then kept in the ledger itself).`,
+        { id: requestId },
+      )
+  }
+
+  /** A version whose parameters or training data were shredded can no longer be unlearned. */
+  private async refuseUnusable(model: ModelManifest): Promise<void> {
+    if (model.deleted) {
+      const { at, reason, requestId } = model.deleted
+      throw new LetheError(
+        'CONFLICT',
+        `${model.id} (${model.name}) was deleted on ${at}${requestId ? ` for ${requestId}` : ''} ("${reason}"): its parameters no longer exist, so it cannot be unlearned. Use a version derived from it.`,
+        { id: model.id, deleted: model.deleted },
+      )
+    }
+    const datasets = await this.engine.call('datasets.list', { dataDir: this.dataDir })
+    const deleted = datasets.find((d) => d.id === model.datasetId)?.deleted
+    if (deleted)
+      throw new LetheError(
+        'CONFLICT',
+        `${model.id} was trained on ${model.datasetId}, which was deleted on ${deleted.at} ("${deleted.reason}") and replaced by ${deleted.replacedBy}: unlearning needs the training rows. Train a new model on ${deleted.replacedBy}.`,
+        { id: model.id, datasetId: model.datasetId },
+      )
+  }
+
+  /**
+   * The training rows of a request's subjects in each dataset, and every model version trained on
+   * it with how many of them it still learned from. A deleted dataset's rows are known only to the
+   * request it was deleted for (its tombstone keeps their row ids; the subject ids are gone).
+   */
+  private async matchesOf(requestId: string, limit: number) {
+    const ledger = await this.ledger.ledger()
+    const dataDir = this.dataDir
+    const engine = this.engine
+    const [datasets, models] = await Promise.all([
+      engine.call('datasets.list', { dataDir }),
+      engine.call('models.list', { dataDir }),
+    ])
+    const matches = []
+    for (const dataset of datasets) {
+      let matched: { train: number[]; test: number }
+      let details: { columns: string[]; preview: PreviewRow[] }
+      if (dataset.deleted) {
+        if (dataset.deleted.requestId !== requestId) continue
+        matched = { train: dataset.deleted.removedTrainRows, test: 0 }
+        details = { columns: [], preview: [] }
+      } else {
+        const subjects = await engine.call('datasets.subjects', { dataDir, datasetId: dataset.id })
+        const rows = ledger.matchSubjects(requestId, subjects)
+        const {
+          columns,
+          rows: preview,
+          inTest,
+        } = await engine.call('datasets.preview', {
+          dataDir,
+          datasetId: dataset.id,
+          rows,
+          limit,
+        })
+        const test = new Set(inTest)
+        matched = { train: rows.filter((row) => !test.has(row)), test: test.size }
+        details = { columns, preview }
+      }
+      matches.push({
+        dataset,
+        ...details,
+        matched,
+        models: models
+          .filter((m) => m.datasetId === dataset.id)
+          .map((m) => {
+            const forgotten = new Set(m.forgottenRows)
+            return { model: m, remaining: matched.train.filter((row) => !forgotten.has(row)).length }
+          }),
+      })
+    }
+    return matches
   }
 
   private job(jobId: string): Job {
@@ -232,7 +351,7 @@ export class EngineService {
         ...(await engine.call('models.evaluate', { dataDir, ...input })),
       }),
       'models.train': async (input, context) => {
-        const job = this.start('train', async ({ state, result }) => {
+        const job = this.start('train', [input.datasetId], async ({ state, result }) => {
           if (state !== 'succeeded') return
           const model = result as ModelManifest
           await register(
@@ -258,6 +377,7 @@ export class EngineService {
         const models = await engine.call('models.list', { dataDir })
         const model = models.find((m) => m.id === input.modelId)
         if (!model) throw new LetheError('NOT_FOUND', `There is no model ${input.modelId}.`)
+        await this.refuseUnusable(model)
         const rows = await this.forgetRows(model, input)
         if (rows.length === 0) {
           throw new LetheError(
@@ -272,7 +392,11 @@ export class EngineService {
         const workId = await ledger.beginWork(`unlearning:${input.method}`, requestId, actor)
         const depth = (id: string | null): number =>
           id ? 1 + depth(models.find((m) => m.id === id)?.parentId ?? null) : 0
-        const job = this.start('unlearn', async ({ state, result, error }) => {
+        // Methods that replay the chain read every earlier version, and the training data.
+        const lineage = (id: string | null): string[] =>
+          id ? [id, ...lineage(models.find((m) => m.id === id)?.parentId ?? null)] : []
+        const uses = [...lineage(model.id), model.datasetId]
+        const job = this.start('unlearn', uses, async ({ state, result, error }) => {
           if (state !== 'succeeded') {
             await ledger.finishWork(
               workId,
@@ -333,53 +457,121 @@ export class EngineService {
       },
       'unlearn.methods': () => engine.call('methods.list', {}),
       'unlearn.get': ({ modelId }) => unlearningOf(dataDir, modelId),
-      'matching.preview': async ({ requestId, limit }) => {
-        const ledger = await this.ledger.ledger()
-        const [datasets, models] = await Promise.all([
-          engine.call('datasets.list', { dataDir }),
-          engine.call('models.list', { dataDir }),
-        ])
-        const matches = []
-        for (const dataset of datasets) {
-          const subjects = await engine.call('datasets.subjects', { dataDir, datasetId: dataset.id })
-          const rows = ledger.matchSubjects(requestId, subjects)
-          const {
-            columns,
-            rows: preview,
-            ...split
-          } = await engine.call('datasets.preview', {
-            dataDir,
-            datasetId: dataset.id,
-            rows,
-            limit,
-          })
-          const inTest = new Set(split.inTest)
-          const train = rows.filter((row) => !inTest.has(row))
-          matches.push({
+      'matching.preview': async ({ requestId, limit }) => ({
+        requestId,
+        datasets: (await this.matchesOf(requestId, limit)).map(
+          ({ dataset, matched, models, ...details }) => ({
             datasetId: dataset.id,
             name: dataset.name,
             kind: dataset.kind,
             shape: dataset.shape,
-            columns,
-            matched: { train: train.length, test: inTest.size },
-            preview,
-            models: models
-              .filter((m) => m.datasetId === dataset.id)
-              .map((m) => {
-                const forgotten = new Set(m.forgottenRows)
-                return {
-                  id: m.id,
-                  name: m.name,
-                  method: m.method,
-                  parentId: m.parentId,
-                  requestId: m.requestId,
-                  createdAt: m.createdAt,
-                  remaining: train.filter((row) => !forgotten.has(row)).length,
-                }
-              }),
+            ...details,
+            matched: { train: matched.train.length, test: matched.test },
+            models: models.map(({ model: m, remaining }) => ({
+              id: m.id,
+              name: m.name,
+              method: m.method,
+              parentId: m.parentId,
+              requestId: m.requestId,
+              createdAt: m.createdAt,
+              remaining,
+              deletedAt: m.deleted?.at ?? null,
+            })),
+          }),
+        ),
+      }),
+      'models.holdingRows': async ({ requestId }) => {
+        const decisions = await (await this.ledger.ledger()).modelDecisions(requestId)
+        const keptReason = (id: string) =>
+          decisions.findLast((d) => d.modelId === id && d.kind === 'retained')?.reason ?? null
+        return (await this.matchesOf(requestId, 0)).flatMap(({ models }) =>
+          models
+            .filter(({ remaining }) => remaining > 0)
+            .map(({ model: m, remaining }) => ({
+              id: m.id,
+              name: m.name,
+              method: m.method,
+              datasetId: m.datasetId,
+              createdAt: m.createdAt,
+              remaining,
+              deleted: m.deleted ?? null,
+              keptReason: keptReason(m.id),
+            })),
+        )
+      },
+      'models.delete': async ({ modelId, reason, requestId }, context) => {
+        const modelsDir = folders(dataDir).models
+        const manifest = await readManifest(modelsDir, modelId)
+        const ledger = await this.ledger.ledger()
+        const entry = ledger.state.registry.get(modelId)
+        // A tombstone the ledger has not recorded is a deletion interrupted part-way: finish it.
+        if (manifest.deleted && (entry === undefined || entry.deletedAt)) {
+          const { at, reason: why } = manifest.deleted
+          throw new LetheError('CONFLICT', `${modelId} was already deleted on ${at} ("${why}").`, {
+            id: modelId,
+            deleted: manifest.deleted,
           })
         }
-        return { requestId, datasets: matches }
+        await this.refuseUnknownOrErased(requestId)
+        this.refuseIfInUse(modelId)
+        const deletion = manifest.deleted ?? {
+          at: new Date().toISOString(),
+          reason,
+          requestId: requestId ?? null,
+        }
+        const { shredded } = await shredModel(modelsDir, manifest, deletion)
+        await ledger.recordDeletion(
+          { kind: 'model', id: modelId, reason: deletion.reason, requestId: deletion.requestId },
+          actorOf(context),
+        )
+        return { id: modelId, paramsSha256: manifest.paramsSha256, deleted: deletion, shredded }
+      },
+      'models.retain': async (input, context) => {
+        const ledger = await this.ledger.ledger()
+        await readManifest(folders(dataDir).models, input.modelId)
+        await ledger.recordRetention(input, actorOf(context))
+        return input
+      },
+      'datasets.removeSubjects': async ({ datasetId, requestId, subjects }, context) => {
+        const datasets = await engine.call('datasets.list', { dataDir })
+        const old = datasets.find((d) => d.id === datasetId)
+        if (!old) throw new LetheError('NOT_FOUND', `No dataset ${datasetId}.`, { id: datasetId })
+        const ledger = await this.ledger.ledger()
+        await this.refuseUnknownOrErased(requestId)
+        this.refuseIfInUse(datasetId)
+        const all = await engine.call('datasets.subjects', { dataDir, datasetId })
+        const wanted = new Set(subjects)
+        const rows = requestId
+          ? ledger.matchSubjects(requestId, all)
+          : all.flatMap((s, row) => (wanted.has(s) ? [row] : []))
+        const reason = requestId ? `the subjects of ${requestId} removed` : `${wanted.size} subjects removed`
+        const { manifest, removed } = await engine.call('datasets.removeRows', {
+          dataDir,
+          datasetId,
+          rows,
+          deletion: { at: new Date().toISOString(), reason, requestId: requestId ?? null },
+        })
+        const actor = actorOf(context)
+        const version = ledger.state.registry.get(datasetId)?.version
+        await ledger.register(
+          {
+            id: manifest.id,
+            kind: 'dataset',
+            name: manifest.name,
+            version: String(Number(version ?? 1) + 1),
+            contentHash: manifest.contentHash,
+            parentId: datasetId,
+            datasetId: null,
+            method: 'remove-subjects',
+            requestId: requestId ?? null,
+          },
+          actor,
+        )
+        await ledger.recordDeletion(
+          { kind: 'dataset', id: datasetId, reason, requestId: requestId ?? null, replacedBy: manifest.id },
+          actor,
+        )
+        return { dataset: datasetInfo(manifest), removedRows: removed }
       },
       'jobs.get': async ({ jobId }) => this.job(jobId),
       'jobs.list': async () => [...this.jobs.values()].reverse(),

@@ -2,16 +2,18 @@
  * Mini-batch training on a flat parameter vector: SGD (with momentum) or Adam, L2, learning-
  * rate schedules, and a batch order fixed by a recorded seed, so a run can be replayed
  * exactly, with or without some rows. Methods record what they need through `onStep`, which
- * sees θ_t before each update.
+ * sees θ_t before each update. A convex recipe ('lbfgs') is solved full batch by convex.ts.
  */
 import { tf } from './tf'
 import { LetheError } from '../contract'
+import { checkConvexRecipe, solveLogreg, type Convergence } from './convex'
 import { logits, lossAndGradient } from './models/forward'
 import type { ModelSpec } from './models/spec'
 import { Random } from './random'
 
 export interface TrainConfig {
-  optimizer: 'sgd' | 'adam'
+  /** 'lbfgs': full batch to the optimum (logistic regression with l2 > 0); the batch settings do not apply. */
+  optimizer: 'sgd' | 'adam' | 'lbfgs'
   learningRate: number
   /** SGD only; 0 is plain SGD (what HF requires). */
   momentum: number
@@ -35,6 +37,10 @@ export interface TrainConfig {
   samePermutationEachEpoch: boolean
   /** Project onto the ball ‖θ‖ ≤ C after every step (certified DNN), or null. */
   projectRadius: number | null
+  /** lbfgs: stop within tolerance·max(1, ‖θ‖) of the optimum (default 1e-6). */
+  tolerance?: number
+  /** lbfgs, on the version it trained: where the solver stopped. */
+  convergence?: Convergence
 }
 
 export const defaultTrainConfig: TrainConfig = {
@@ -141,6 +147,8 @@ export interface TrainProgress {
   /** Accuracy on the latest batch, after its update. */
   accuracy: number
   etaMs: number
+  /** A full-batch solver: epoch counts iterations, and epochs is an estimate of their total. */
+  fullBatch?: boolean
 }
 
 export interface TrainHooks {
@@ -165,6 +173,8 @@ export interface TrainResult {
   steps: number
   /** Updates whose projection onto the ball actually moved θ. */
   projections: number
+  /** lbfgs only. */
+  convergence?: Convergence
 }
 
 const PROGRESS_EVERY_MS = 200
@@ -188,6 +198,7 @@ export async function train(
       'BAD_INPUT',
       `The training mask has ${hooks.mask.length} entries; the model has ${spec.size}.`,
     )
+  if (config.optimizer === 'lbfgs') return trainToOptimum(spec, data, rows, config, init, hooks)
   const plan = hooks.plan ?? ((epoch: number) => batchPlan(rows, config, epoch))
   const stepsPerEpoch = Math.ceil(rows.length / config.batchSize)
   const totalSteps = stepsPerEpoch * config.epochs
@@ -316,4 +327,51 @@ function update(
     return tf.sub(params, tf.mul(lr, state.m))
   }
   return tf.sub(params, tf.mul(lr, grad))
+}
+
+/** The full-batch solver behind optimizer 'lbfgs': no trajectory, so no step hooks, plan or mask. */
+async function trainToOptimum(
+  spec: ModelSpec,
+  data: TrainingData,
+  rows: Int32Array,
+  config: TrainConfig,
+  init: Float32Array,
+  hooks: TrainHooks,
+): Promise<TrainResult> {
+  checkConvexRecipe(spec, config.l2)
+  if (hooks.onStep || hooks.plan || hooks.mask)
+    throw new LetheError(
+      'BAD_INPUT',
+      "Optimizer 'lbfgs' solves for the optimum over all rows at once: it has no mini-batch steps to record, replay or mask. Choose optimizer 'sgd' or 'adam' for this.",
+    )
+  const { params, convergence } = await solveLogreg(
+    {
+      features: (await data.x.data()) as Float32Array,
+      labels: (await data.y.data()) as Int32Array,
+      rows,
+      inputs: spec.inputs,
+      classes: spec.classes,
+      l2: config.l2,
+    },
+    init,
+    { tolerance: config.tolerance, signal: hooks.signal, onProgress: hooks.onProgress },
+  )
+  const stored = Float32Array.from(params)
+  const radius = config.projectRadius
+  if (radius !== null) {
+    // The optimum is unconstrained: a ball that excludes it would make it another problem.
+    const norm = Math.sqrt(stored.reduce((sum, v) => sum + v * v, 0))
+    if (norm > radius)
+      throw new LetheError(
+        'BAD_INPUT',
+        `The optimum lies outside the projection ball: ‖θ*‖ = ${norm.toFixed(4)} > projectRadius ${radius}. Raise projectRadius or l2.`,
+      )
+  }
+  return {
+    params: stored,
+    epochLoss: [convergence.loss],
+    steps: convergence.iterations,
+    projections: 0,
+    convergence,
+  }
 }

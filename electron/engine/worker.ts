@@ -19,6 +19,8 @@ import {
 } from './jobs'
 import type { EngineMethods, EngineReply, EngineRequest, JobRequest } from './protocol'
 import { unlearningMethodList } from './methods'
+import { removeRows } from './data/dataset'
+import { folders } from './folders'
 
 // stdout belongs to the CLI's --json output; the engine's libraries talk on stderr.
 console.log = console.info = console.warn = (...args: unknown[]) => console.error(...args)
@@ -72,6 +74,8 @@ const methods: {
   'datasets.list': ({ dataDir }) => datasetsOf(dataDir),
   'datasets.subjects': ({ dataDir, datasetId }) => subjectsOf(dataDir, datasetId),
   'datasets.preview': ({ dataDir, datasetId, rows, limit }) => previewOf(dataDir, datasetId, rows, limit),
+  'datasets.removeRows': ({ dataDir, datasetId, rows, deletion }) =>
+    removeRows(folders(dataDir).datasets, datasetId, rows, deletion),
   'models.list': ({ dataDir }) => modelsOf(dataDir),
   'models.evaluate': async (input) => {
     await ready()

@@ -75,7 +75,13 @@ export function createServices({
       path.join(resources, 'datasets'),
       system.certificationDefaults,
     ).handlers(),
-    ...certificateService({ dataDir, ledger, keyProtector, fontsDir: path.join(resources, 'fonts') }),
+    ...certificateService({
+      dataDir,
+      ledger,
+      keyProtector,
+      fontsDir: path.join(resources, 'fonts'),
+      holdingRows: (requestId, context) => handlers['models.holdingRows']({ requestId }, context),
+    }),
   }
   return {
     handlers,

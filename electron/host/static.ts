@@ -16,7 +16,10 @@ export const CONTENT_SECURITY_POLICY = [
   "img-src 'self' data: blob:",
   "font-src 'self' data:",
   "connect-src 'self'",
-  "object-src 'none'",
+  // Only the certificate preview: a PDF the page made itself, as a blob: URL (which only its own
+  // scripts can make), shown in an <object>, which Chromium loads as a frame.
+  'object-src blob:',
+  'frame-src blob:',
   "base-uri 'none'",
   "form-action 'none'",
   "frame-ancestors 'none'",

@@ -190,3 +190,11 @@ export function hmacOf(keys: LedgerKeys, type: Parameters<typeof normalise>[0], 
     .update(`${type}:${normalise(type, value)}`)
     .digest('hex')
 }
+
+/**
+ * The salted hash of a free text exactly as typed, bound to its id so that equal texts (the same
+ * reason given twice) do not look equal in the chain.
+ */
+export function textHmacOf(keys: LedgerKeys, textId: string, text: string): string {
+  return createHmac('sha256', keys.hmacKey).update(`text:${textId}:${text}`).digest('hex')
+}

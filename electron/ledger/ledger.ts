@@ -25,7 +25,7 @@ import { writeFileDurably } from '../lib/files'
 import type { KeyProtector } from '../lib/key-protector'
 import { DurableDocument, SerialQueue } from './durable'
 import { checkExtension, daysBetween, deadlinesFor, deadlineStatus, median, type Calendar } from './deadlines'
-import { hasClearKey, hmacOf, requesterHashOf, requesterHmacOf, sealClearKey } from './keys'
+import { hasClearKey, hmacOf, requesterHashOf, requesterHmacOf, sealClearKey, textHmacOf } from './keys'
 import { LedgerLock } from './lock'
 import {
   maskEmail,
@@ -35,7 +35,16 @@ import {
   personalMismatches,
   type PersonalRecord,
 } from './personal'
-import { allowedTransitions, isClosed, type EventPayloads, type EventType, type RequestRecord } from './state'
+import {
+  allowedTransitions,
+  isClosed,
+  isTextRef,
+  type ChainText,
+  type EventPayloads,
+  type EventType,
+  type RequestRecord,
+  type TextRef,
+} from './state'
 import { LedgerStore, moveAside, snapshotFolder, type NewEvent, type StoreOptions } from './store'
 
 export interface LedgerOptions extends StoreOptions {
@@ -45,6 +54,30 @@ export interface LedgerOptions extends StoreOptions {
 }
 
 const BACKUP_EVERY_MS = 24 * 3600 * 1000
+
+/** Which models a certificate covers (default: the request's linked result) and whether it replaces one. */
+export interface CertificateChoice {
+  modelIds?: string[]
+  supersede?: boolean
+}
+
+/** A certificate about to be issued: what it cites, its number, what it covers and replaces. */
+export interface CertificatePlan {
+  record: RequestRecord
+  head: SignedHead
+  certificateId: string
+  modelIds: string[]
+  supersedes: string | null
+}
+
+/** Why a request cannot be certified at all, or null. */
+function certifyRefusal(record: RequestRecord): string | null {
+  if (record.status !== 'completed')
+    return `${record.id} is ${record.status}; only a completed erasure can be certified.`
+  if (record.links.models.length === 0)
+    return `${record.id} has no unlearned model linked: run the unlearning first.`
+  return null
+}
 
 export class Ledger {
   private readonly queue = new SerialQueue()
@@ -206,6 +239,9 @@ export class Ledger {
       this.calendar(),
     )
     const deadlines = { dueDate, acknowledgeBy, extensionNoticeBy, extendedDueDate }
+    const texts: Record<string, string> = {}
+    const ground = input.ground === undefined ? null : this.keepText(texts, input.ground)
+    const assignee = input.assignee === undefined ? null : this.keepText(texts, input.assignee)
     const record: RequestRecord = {
       n,
       id,
@@ -214,7 +250,7 @@ export class Ledger {
       holdReason: null,
       jurisdiction: input.jurisdiction,
       legalBasis: input.legalBasis ?? defaultBasis[input.jurisdiction],
-      ground: input.ground ?? null,
+      ground,
       channel: input.channel,
       received: input.received,
       requesterHash: requesterHashOf(this.store.keyMaterial, requester),
@@ -227,9 +263,10 @@ export class Ledger {
       deadlines,
       acknowledgedOn: null,
       extension: null,
-      assignee: input.assignee ?? null,
+      assignee,
       decision: null,
       notes: [],
+      texts: [ground, assignee].filter(isTextRef),
       attachments: [],
       links: { models: [], runs: [], certificates: [] },
       closedOn: null,
@@ -243,6 +280,7 @@ export class Ledger {
       subjectIds: input.subjectIds,
       notes: {},
       attachmentNames: {},
+      texts,
     }
     return { record, personal }
   }
@@ -328,14 +366,19 @@ export class Ledger {
       if (reopening) required('reason', 'the reason for reopening')
       if (on < record.received)
         throw new LetheError('BAD_INPUT', `${on} is before the request was received (${record.received}).`)
+      const { reason, method, exemption } = await this.keepTexts(record, 'transition', actor, {
+        reason: input.reason,
+        method: input.method,
+        exemption: input.exemption,
+      })
       await this.append(actor, [
         this.event('request.transitioned', record.id, {
           from: record.status,
           to: input.to,
           on,
-          reason: input.reason ?? null,
-          method: input.method ?? null,
-          exemption: input.exemption ?? null,
+          reason,
+          method,
+          exemption,
         }),
       ])
     })
@@ -364,9 +407,8 @@ export class Ledger {
       if (!check.allowed)
         return this.refuse(actor, record, 'extend', null, check.reason ?? 'The extension is not allowed.')
       const dueDate = record.deadlines.extendedDueDate as string
-      await this.append(actor, [
-        this.event('request.extended', record.id, { reason: input.reason, noticeDate, dueDate }),
-      ])
+      const { reason } = await this.keepTexts(record, 'extend', actor, { reason: input.reason })
+      await this.append(actor, [this.event('request.extended', record.id, { reason, noticeDate, dueDate })])
     })
   }
 
@@ -401,11 +443,18 @@ export class Ledger {
   ): Promise<void> {
     await this.write(async () => {
       const record = this.record(input.id)
-      const changes: Record<string, unknown> = {}
-      for (const field of ['assignee', 'channel', 'legalBasis', 'ground'] as const) {
-        if (input[field] !== undefined && input[field] !== record[field]) changes[field] = input[field]
+      const changes: EventPayloads['request.updated']['changes'] = {}
+      if (input.channel !== undefined && input.channel !== record.channel) changes.channel = input.channel
+      if (input.legalBasis !== undefined && input.legalBasis !== record.legalBasis)
+        changes.legalBasis = input.legalBasis
+      const personal = await this.personalOf(record)
+      const edited: { assignee?: string | null; ground?: string | null } = {}
+      for (const field of ['assignee', 'ground'] as const) {
+        const value = input[field]
+        if (value !== undefined && value !== textOf(record[field], personal)) edited[field] = value
       }
-      if (Object.keys(changes).length === 0) return
+      if (Object.keys(changes).length === 0 && Object.keys(edited).length === 0) return
+      Object.assign(changes, await this.keepTexts(record, 'update', actor, edited))
       await this.append(actor, [this.event('request.updated', record.id, { changes })])
     })
   }
@@ -501,7 +550,40 @@ export class Ledger {
     })
   }
 
-  /** Notes and attachments are personal data: once erased, none can be added. */
+  /** Keeps a free text in `texts` (a personal record's, stored by the caller) and returns what the chain holds of it. */
+  private keepText(texts: Record<string, string>, text: string): TextRef {
+    const textId = randomUUID()
+    texts[textId] = text
+    return { textId, hmac: textHmacOf(this.store.keyMaterial, textId, text) }
+  }
+
+  /**
+   * Stores the free texts a change gives in the request's personal record, durably and before
+   * the event that refers to them, and returns what the event holds instead: a TextRef for each
+   * text, null where none was given.
+   */
+  private async keepTexts<T extends Record<string, string | null | undefined>>(
+    record: RequestRecord,
+    action: string,
+    actor: string,
+    given: T,
+  ): Promise<{ [K in keyof T]: T[K] extends string ? TextRef : TextRef | null }> {
+    const entries = Object.entries(given)
+    let texts: Record<string, string> | undefined
+    const refs = Object.fromEntries(
+      entries.map(([field, text]) => [field, text == null ? null : this.keepText((texts ??= {}), text)]),
+    )
+    if (texts) {
+      const personal = await this.personalOrRefuse(record, action, actor)
+      await this.store.personal.put(record.n, record.id, {
+        ...personal,
+        texts: { ...personal.texts, ...texts },
+      })
+    }
+    return refs as { [K in keyof T]: T[K] extends string ? TextRef : TextRef | null }
+  }
+
+  /** Notes, attachments and free texts are personal data: once erased, none can be added. */
   private async personalOrRefuse(
     record: RequestRecord,
     action: string,
@@ -514,6 +596,14 @@ export class Ledger {
   }
 
   /** A request's personal data, checked against the salted hashes the chain holds of it. */
+  /**
+   * A free-text field of a request (its ground, say) as the desk reads it, for what is built
+   * outside the ledger from its records: null once erased.
+   */
+  async readText(record: RequestRecord, value: ChainText | null): Promise<string | null> {
+    return textOf(value, isTextRef(value) ? await this.personalOf(record) : null)
+  }
+
   private async personalOf(record: RequestRecord): Promise<PersonalRecord | null> {
     const personal = record.redactedOn ? null : await this.store.personal.get(record.n, record.id)
     const problems = personal ? personalMismatches(this.store.keyMaterial, record, personal) : []
@@ -560,6 +650,44 @@ export class Ledger {
     return this.toView(record, await this.personalOf(record), reveal)
   }
 
+  /** The audit events with these sequence numbers, as the desk reads them (see withTexts). */
+  async events(seqs: readonly number[]): Promise<AuditEvent[]> {
+    return this.withTexts(await this.store.readEvents(seqs))
+  }
+
+  /**
+   * Events with each free text they refer to by TextRef joined back from the personal store
+   * (null once erased), as events written before schema 2 carried it. The hash covers the stored
+   * form: verification reads the files (verify.ts), never these.
+   */
+  async withTexts(events: readonly AuditEvent[]): Promise<AuditEvent[]> {
+    const personal = new Map<string, PersonalRecord | null>()
+    const joined: AuditEvent[] = []
+    for (const event of events) {
+      const fields = TEXT_FIELDS[event.type]
+      const record = event.requestId ? this.state.requests.get(event.requestId) : undefined
+      if (!fields || !record) {
+        joined.push(event)
+        continue
+      }
+      if (!personal.has(record.id)) personal.set(record.id, await this.personalOf(record))
+      const payload = structuredClone(event.payload)
+      for (const field of fields) {
+        const parent = field
+          .slice(0, -1)
+          .reduce<Record<string, unknown> | undefined>(
+            (at, key) => at?.[key] as Record<string, unknown> | undefined,
+            payload,
+          )
+        const key = field.at(-1) as string
+        if (parent && isTextRef(parent[key]))
+          parent[key] = textOf(parent[key], personal.get(record.id) ?? null)
+      }
+      joined.push({ ...event, payload })
+    }
+    return joined
+  }
+
   private toView(record: RequestRecord, personal: PersonalRecord | null, reveal: boolean): RequestView {
     const dueDate = record.extension?.dueDate ?? record.deadlines.dueDate
     const status = deadlineStatus(dueDate, this.today(), !isClosed(record.status))
@@ -575,7 +703,7 @@ export class Ledger {
       allowedTransitions: allowedTransitions(record),
       jurisdiction: record.jurisdiction,
       legalBasis: record.legalBasis,
-      ground: record.ground,
+      ground: textOf(record.ground, personal),
       channel: record.channel,
       received: record.received,
       requester: personal
@@ -590,19 +718,29 @@ export class Ledger {
         value: show(personal?.subjectIds[i]?.value, maskValue),
       })),
       revealed: reveal && personal !== null,
-      identity: record.identity,
+      identity: { ...record.identity, method: textOf(record.identity.method, personal) },
       deadline: {
         dueDate,
         acknowledgeBy: record.deadlines.acknowledgeBy,
         acknowledgedOn: record.acknowledgedOn,
         extensionNoticeBy: record.extension ? null : record.deadlines.extensionNoticeBy,
-        extension: record.extension,
+        extension: record.extension && {
+          ...record.extension,
+          reason: textOf(record.extension.reason, personal),
+        },
         rule: deadlinesFor(record.jurisdiction, record.received, this.calendar()).rule,
         ...status,
       },
-      assignee: record.assignee,
-      decision: record.decision,
-      holdReason: record.holdReason,
+      assignee: textOf(record.assignee, personal),
+      decision:
+        record.decision?.kind === 'reject'
+          ? {
+              kind: 'reject',
+              exemption: textOf(record.decision.exemption, personal),
+              reason: textOf(record.decision.reason, personal),
+            }
+          : record.decision,
+      holdReason: textOf(record.holdReason, personal),
       notes: record.notes.map((n) => ({
         id: n.id,
         at: n.at,
@@ -625,16 +763,22 @@ export class Ledger {
   async list(query: z.output<typeof ListQuery>): Promise<{ total: number; items: RequestView[] }> {
     const today = this.today()
     const dueOf = (r: RequestRecord) => r.extension?.dueDate ?? r.deadlines.dueDate
-    const matches = query.search ? this.searcher(query.search) : () => true
-    const selected = [...this.state.requests.values()].filter((r) => {
+    const filtered = [...this.state.requests.values()].filter((r) => {
       if (query.status && !query.status.includes(r.status)) return false
       if (query.jurisdiction && !query.jurisdiction.includes(r.jurisdiction)) return false
       const open = !isClosed(r.status)
       const daysLeft = daysBetween(today, dueOf(r))
       if (query.overdue !== undefined && query.overdue !== (open && daysLeft < 0)) return false
       if (query.dueWithinDays !== undefined && !(open && daysLeft <= query.dueWithinDays)) return false
-      return matches(r)
+      return true
     })
+    let selected = filtered
+    if (query.search) {
+      const matches = this.searcher(query.search)
+      selected = []
+      // One at a time: the personal shards load once and are then shared.
+      for (const r of filtered) if (await matches(r)) selected.push(r)
+    }
     const key: Record<typeof query.sort, (r: RequestRecord) => string | number> = {
       received: (r) => r.received,
       due: dueOf,
@@ -654,8 +798,12 @@ export class Ledger {
     return { total: selected.length, items }
   }
 
-  /** Search by id or assignee text, or by an exact identifier through its HMAC (no plain text is stored). */
-  private searcher(term: string): (r: RequestRecord) => boolean {
+  /**
+   * Search by id or assignee text, or by an exact identifier through its HMAC (no plain text is
+   * stored). The assignee is read from the personal store unchecked: it is only compared here,
+   * and shown only through personalOf, which checks it.
+   */
+  private searcher(term: string): (r: RequestRecord) => Promise<boolean> {
     const lower = term.toLowerCase()
     const keys = this.store.keyMaterial
     const hashes = new Set<string>([
@@ -664,11 +812,15 @@ export class Ledger {
         hmacOf(keys, t, term),
       ),
     ])
-    return (r) =>
+    const assigneeOf = async (r: RequestRecord) =>
+      isTextRef(r.assignee)
+        ? textOf(r.assignee, r.redactedOn ? null : await this.store.personal.get(r.n, r.id))
+        : r.assignee
+    return async (r) =>
       r.id.toLowerCase().includes(lower) ||
-      (r.assignee?.toLowerCase().includes(lower) ?? false) ||
       hashes.has(r.requesterHash) ||
-      r.subjectHashes.some((s) => hashes.has(s.hmac))
+      r.subjectHashes.some((s) => hashes.has(s.hmac)) ||
+      ((await assigneeOf(r))?.toLowerCase().includes(lower) ?? false)
   }
 
   summary() {
@@ -716,19 +868,55 @@ export class Ledger {
   // ── certificates ─────────────────────────────────────────────────────────────────
 
   /**
-   * Issues a certificate for a completed erasure: `make` renders and stores the PDF (given
-   * the request, the ledger head it must cite, the new certificate id and the unlearned
-   * model), then the issuance is appended. Anything else is refused, and the refusal logged.
+   * What issuing a certificate for request `id` would cover and replace, and its number; nothing
+   * is written, so a preview and a refused second issuance leave the ledger as it was. `modelIds`
+   * default to the request's linked result (its newest linked model); a request that already has
+   * a certificate gets another only with `supersede`.
+   */
+  certificatePlan(id: string, { modelIds, supersede }: CertificateChoice): CertificatePlan {
+    const record = this.record(id)
+    const refusal = certifyRefusal(record)
+    if (refusal) throw new LetheError('CONFLICT', refusal, { id: record.id, status: record.status })
+    const covered = modelIds?.length ? [...new Set(modelIds)] : [record.links.models.at(-1) as string]
+    const unlinked = covered.filter((m) => !record.links.models.includes(m))
+    if (unlinked.length > 0)
+      throw new LetheError(
+        'BAD_INPUT',
+        `${unlinked.join(', ')} ${unlinked.length === 1 ? 'is' : 'are'} not linked to ${record.id}; it links ${record.links.models.join(', ')}.`,
+        { id: record.id, unlinked, linked: record.links.models },
+      )
+    const earlier = record.links.certificates.at(-1) ?? null
+    if (earlier && !supersede)
+      throw new LetheError(
+        'CONFLICT',
+        `${record.id} already has certificate ${earlier}; issue again with supersede to replace it (both stay in the ledger).`,
+        { id: record.id, certificateId: earlier },
+      )
+    const year = this.today().slice(0, 4)
+    const issued = [...this.state.requests.values()]
+      .flatMap((r) => r.links.certificates)
+      .filter((c) => c.startsWith(`CERT-${year}-`))
+    return {
+      record,
+      head: this.head(),
+      certificateId: `CERT-${year}-${String(issued.length + 1).padStart(4, '0')}`,
+      modelIds: covered,
+      supersedes: earlier,
+    }
+  }
+
+  /**
+   * Issues a certificate for a completed erasure: `make` renders and stores the PDF (given the
+   * plan: the request, the ledger head it must cite, the new certificate id, the models covered
+   * and the certificate replaced), then the issuance is appended. An erasure that is not complete
+   * is refused and the refusal logged; a bad choice of models or a second certificate without
+   * `supersede` is refused with nothing written.
    */
   async certify(
     id: string,
     actor: string,
-    make: (
-      record: RequestRecord,
-      head: SignedHead,
-      certificateId: string,
-      modelId: string,
-    ) => Promise<{ manifestSha256: string; pdfSha256: string }>,
+    make: (plan: CertificatePlan) => Promise<{ manifestSha256: string; pdfSha256: string }>,
+    choice: CertificateChoice = {},
   ): Promise<string> {
     return this.write(async () => {
       await this.store.signingKey()
@@ -736,35 +924,21 @@ export class Ledger {
       const damage = await this.store.checkSealedSegments()
       if (damage) throw damage
       const record = this.record(id)
-      if (record.status !== 'completed') {
-        return this.refuse(
-          actor,
-          record,
-          'certify',
-          null,
-          `${record.id} is ${record.status}; only a completed erasure can be certified.`,
-        )
-      }
-      const modelId = record.links.models.at(-1)
-      if (!modelId) {
-        return this.refuse(
-          actor,
-          record,
-          'certify',
-          null,
-          `${record.id} has no unlearned model linked: run the unlearning first.`,
-        )
-      }
-      const year = this.today().slice(0, 4)
-      const issued = [...this.state.requests.values()]
-        .flatMap((r) => r.links.certificates)
-        .filter((c) => c.startsWith(`CERT-${year}-`))
-      const certificateId = `CERT-${year}-${String(issued.length + 1).padStart(4, '0')}`
-      const { manifestSha256, pdfSha256 } = await make(record, this.head(), certificateId, modelId)
+      const refusal = certifyRefusal(record)
+      if (refusal) return this.refuse(actor, record, 'certify', null, refusal)
+      const plan = this.certificatePlan(id, choice)
+      const { manifestSha256, pdfSha256 } = await make(plan)
       await this.append(actor, [
-        this.event('certificate.issued', record.id, { certificateId, manifestSha256, pdfSha256, modelId }),
+        this.event('certificate.issued', record.id, {
+          certificateId: plan.certificateId,
+          manifestSha256,
+          pdfSha256,
+          modelId: plan.modelIds[0] as string,
+          modelIds: plan.modelIds,
+          supersedes: plan.supersedes,
+        }),
       ])
-      return certificateId
+      return plan.certificateId
     })
   }
 
@@ -828,7 +1002,10 @@ export class Ledger {
         })
         for (const copy of await ledgerCopies(this.dataDir)) await eraseFromCopy(copy, record)
         const personalFields = personal
-          ? 1 + personal.subjectIds.length + (personal.requester.email ? 1 : 0)
+          ? 1 +
+            personal.subjectIds.length +
+            (personal.requester.email ? 1 : 0) +
+            Object.keys(personal.texts).length
           : 0
         await this.append(actor, [
           this.event('request.redacted', record.id, {
@@ -853,17 +1030,85 @@ export class Ledger {
     return this.state.settings
   }
 
-  async register(entry: Omit<RegistryEntry, 'registeredAt'>, actor: string): Promise<RegistryEntry> {
+  async register(
+    entry: Omit<RegistryEntry, 'registeredAt' | 'deletedAt' | 'deletionRequestId'>,
+    actor: string,
+  ): Promise<RegistryEntry> {
     return this.write(async () => {
       const existing = this.state.registry.get(entry.id)
       if (existing) {
         if (existing.contentHash === entry.contentHash) return existing
         throw new LetheError('CONFLICT', `${entry.id} is already registered with another content hash.`)
       }
-      const full = { ...entry, registeredAt: this.now().toISOString() }
+      const full = {
+        ...entry,
+        registeredAt: this.now().toISOString(),
+        deletedAt: null,
+        deletionRequestId: null,
+      }
       await this.append(actor, [this.event('registry.registered', null, { entry: full })])
       return full
     })
+  }
+
+  /**
+   * Records that a version's stored data was shredded (for a request, if one is named); its
+   * registry entry keeps the hash and gains when. Deleting twice is refused.
+   */
+  async recordDeletion(
+    input:
+      | { kind: 'model'; id: string; reason: string; requestId: string | null }
+      | { kind: 'dataset'; id: string; reason: string; requestId: string | null; replacedBy: string },
+    actor: string,
+  ): Promise<void> {
+    await this.write(async () => {
+      const deletedAt = this.state.registry.get(input.id)?.deletedAt
+      if (deletedAt) throw new LetheError('CONFLICT', `${input.id} was already deleted on ${deletedAt}.`)
+      // A reason is typed by a person, so the chain holds only its HMAC. Given for a request, it is
+      // kept in that request's personal record; without one, only the version's tombstone has it.
+      const reason: TextRef = input.requestId
+        ? (await this.keepTexts(this.record(input.requestId), 'delete', actor, { reason: input.reason }))
+            .reason
+        : this.keepText({}, input.reason)
+      const event =
+        input.kind === 'model'
+          ? this.event('model.deleted', input.requestId, { modelId: input.id, reason })
+          : this.event('dataset.deleted', input.requestId, {
+              datasetId: input.id,
+              reason,
+              replacedBy: input.replacedBy,
+            })
+      await this.append(actor, [event])
+    })
+  }
+
+  /** Records that a version still trained on the request's rows is kept on purpose, and why. */
+  async recordRetention(input: { modelId: string; requestId: string; reason: string }, actor: string) {
+    await this.write(async () => {
+      const record = this.record(input.requestId)
+      const { reason } = await this.keepTexts(record, 'retain', actor, { reason: input.reason })
+      await this.append(actor, [this.event('model.retained', input.requestId, { ...input, reason })])
+    })
+  }
+
+  /** The deletions and retentions of model versions recorded for a request, oldest first. */
+  async modelDecisions(
+    requestId: string,
+  ): Promise<{ kind: 'deleted' | 'retained'; modelId: string; reason: string | null; at: string }[]> {
+    const record = this.record(requestId)
+    const events = await this.store.readEvents(record.history)
+    const decisions = []
+    for (const e of events) {
+      if (e.type !== 'model.deleted' && e.type !== 'model.retained') continue
+      decisions.push({
+        kind: e.type === 'model.deleted' ? ('deleted' as const) : ('retained' as const),
+        modelId: String(e.payload.modelId),
+        // Null once the request's personal data was erased.
+        reason: await this.readText(record, e.payload.reason as ChainText),
+        at: e.at,
+      })
+    }
+    return decisions
   }
 
   // ── backups ───────────────────────────────────────────────────────────────────────────
@@ -901,6 +1146,29 @@ export class Ledger {
       return task()
     })
   }
+}
+
+/** Where each kind of event holds free text (a path into its payload). */
+const TEXT_FIELDS: Partial<Record<string, readonly (readonly string[])[]>> = {
+  'request.created': [
+    ['record', 'ground'],
+    ['record', 'assignee'],
+  ],
+  'request.transitioned': [['reason'], ['method'], ['exemption']],
+  'request.extended': [['reason']],
+  'request.updated': [
+    ['changes', 'assignee'],
+    ['changes', 'ground'],
+  ],
+  'model.deleted': [['reason']],
+  'model.retained': [['reason']],
+  'dataset.deleted': [['reason']],
+}
+
+/** A free text as the desk reads it: from the personal store where the chain holds a TextRef, null once erased. */
+function textOf(value: ChainText | null, personal: PersonalRecord | null): string | null {
+  if (value === null) return null
+  return isTextRef(value) ? (personal?.texts[value.textId] ?? null) : value
 }
 
 export async function listBackups(

@@ -1,14 +1,15 @@
 /**
  * The personal-data store: requesters' names and contacts, raw subject identifiers, note
- * texts and attachment names, kept apart from the chain so they can be erased when the
- * retention period ends. Sharded by request and loaded on demand.
+ * texts, attachment names and every other free text typed about a request, kept apart from
+ * the chain so they can be erased when the retention period ends. Sharded by request and
+ * loaded on demand.
  */
 import { existsSync } from 'node:fs'
 import { readdir, readFile } from 'node:fs/promises'
 import path from 'node:path'
 import type { SubjectId } from '../contract/ledger'
 import { DurableDocument, parseStored } from './durable'
-import { hmacOf, requesterHashOf, requesterHmacOf, type LedgerKeys } from './keys'
+import { hmacOf, requesterHashOf, requesterHmacOf, textHmacOf, type LedgerKeys } from './keys'
 import type { RequestRecord } from './state'
 
 export interface PersonalRecord {
@@ -16,10 +17,17 @@ export interface PersonalRecord {
   subjectIds: SubjectId[]
   notes: Record<string, string>
   attachmentNames: Record<string, string>
+  /** Free texts the chain refers to by TextRef (reasons, methods, exemptions, ground, assignee), by id. */
+  texts: Record<string, string>
 }
 
+/** A record as stored: one written before schema 2 has no texts. */
+type StoredRecord = Omit<PersonalRecord, 'texts'> & Partial<Pick<PersonalRecord, 'texts'>>
+
+const withTexts = (record: StoredRecord): PersonalRecord => ({ ...record, texts: record.texts ?? {} })
+
 interface Shard {
-  records: Record<string, PersonalRecord>
+  records: Record<string, StoredRecord>
 }
 
 export const PERSONAL_SHARD = 512
@@ -41,7 +49,8 @@ export class PersonalStore {
   }
 
   async get(n: number, id: string): Promise<PersonalRecord | null> {
-    return (await this.shard(n)).data.records[id] ?? null
+    const record = (await this.shard(n)).data.records[id]
+    return record ? withTexts(record) : null
   }
 
   /** Writes the record durably (or erases it with null) before returning. */
@@ -75,7 +84,7 @@ export class PersonalStore {
     for (const name of names) {
       const file = path.join(this.folder, name)
       const shard = parseStored<Shard>(file, await readFile(file, 'utf8'))
-      for (const [id, record] of Object.entries(shard.records)) yield { file, id, record }
+      for (const [id, record] of Object.entries(shard.records)) yield { file, id, record: withTexts(record) }
     }
   }
 
@@ -159,6 +168,11 @@ export function personalMismatches(
       (name === undefined || hmacOf(keys, 'attachment-name', name) !== attachment.nameHmac)
     )
       problems.push(`${id}'s attachment name ${attachment.id} was changed`)
+  }
+  for (const ref of request.texts ?? []) {
+    const text = personal.texts[ref.textId]
+    if (text === undefined || textHmacOf(keys, ref.textId, text) !== ref.hmac)
+      problems.push(`${id}'s text ${ref.textId} was changed`)
   }
   return problems
 }

@@ -121,7 +121,7 @@ export class LedgerService {
         const ledger = await open()
         const request = await ledger.view(id, reveal, actorOf(context))
         const record = ledger.state.requests.get(id)
-        return { request, events: await ledger.storage.readEvents(record?.history ?? []) }
+        return { request, events: await ledger.events(record?.history ?? []) }
       },
       'requests.transition': thenView((ledger, input, actor) => ledger.transition(input, actor)),
       'requests.extend': thenView((ledger, input, actor) => ledger.extend(input, actor)),
@@ -201,10 +201,11 @@ export class LedgerService {
           : Array.from({ length: ledger.state.seq }, (_, i) => i + 1)
         const before = all.filter((seq) => beforeSeq === undefined || seq < beforeSeq)
         const page = before.slice(-limit).reverse()
-        return { total: all.length, items: await ledger.storage.readEvents(page) }
+        return { total: all.length, items: await ledger.events(page) }
       },
       async 'ledger.exportEvents'({ format }) {
-        const events = await allEvents(await open())
+        const ledger = await open()
+        const events = await ledger.withTexts(await allEvents(ledger))
         return {
           format,
           content: format === 'csv' ? eventsToCsv(events) : JSON.stringify(events, null, 2),
@@ -256,7 +257,12 @@ export class LedgerService {
         return (await open()).settings(changes, actorOf(context))
       },
       async 'registry.list'({ kind }) {
-        const entries = [...(await open()).state.registry.values()]
+        // Entries registered before deletions were recorded carry no deletion fields.
+        const entries = [...(await open()).state.registry.values()].map((e) => ({
+          ...e,
+          deletedAt: e.deletedAt ?? null,
+          deletionRequestId: e.deletionRequestId ?? null,
+        }))
         return kind ? entries.filter((e) => e.kind === kind) : entries
       },
     }

@@ -1,14 +1,14 @@
 /**
  * The ledger's state as a projection of its audit events: `applyEvent` is the only code that
  * changes it, whether live, when recovering after a crash, or when verifying. State holds no
- * raw personal data: requesters and subjects appear only as HMACs.
+ * raw personal data: requesters and subjects appear only as HMACs, free text only as TextRefs
+ * (except what events written before schema 2 carried in the clear).
  */
 import type { z } from 'zod'
 import { LetheError } from '../contract'
 import type {
   AuditEvent,
   Channel,
-  Decision,
   Jurisdiction,
   LedgerSettings,
   LegalBasis,
@@ -18,7 +18,26 @@ import type {
 } from '../contract/ledger'
 import type { Deadlines } from './deadlines'
 
-export const SCHEMA_VERSION = 1
+/**
+ * 2: free text a person types (reasons, methods, exemptions, ground, assignee) is kept in the
+ * personal store, and events carry only a TextRef to it. Events written before hold it in the
+ * clear and still read as they are.
+ */
+export const SCHEMA_VERSION = 2
+
+/** Free text as the chain holds it: its id in the personal store and its salted hash. */
+export interface TextRef {
+  textId: string
+  hmac: string
+}
+
+/** A free-text field of an event: a TextRef, or the text itself in events written before schema 2. */
+export type ChainText = string | TextRef
+
+export const isTextRef = (value: unknown): value is TextRef =>
+  typeof value === 'object' && value !== null && typeof (value as TextRef).textId === 'string'
+
+export type RecordDecision = { kind: 'erase' } | { kind: 'reject'; exemption: ChainText; reason: ChainText }
 
 export interface SubjectHash {
   type: z.infer<typeof SubjectIdType>
@@ -31,23 +50,25 @@ export interface RequestRecord {
   id: string
   status: RequestStatus
   heldFrom: RequestStatus | null
-  holdReason: string | null
+  holdReason: ChainText | null
   jurisdiction: Jurisdiction
   legalBasis: LegalBasis
-  ground: string | null
+  ground: ChainText | null
   channel: z.infer<typeof Channel>
   received: string
   requesterHash: string
   /** Salted hash of the requester's name and contacts exactly as given, so that an edit of any of them is detectable. */
   requesterHmac?: string
   subjectHashes: SubjectHash[]
-  identity: { status: 'unverified' | 'verified' | 'failed'; method: string | null; on: string | null }
+  identity: { status: 'unverified' | 'verified' | 'failed'; method: ChainText | null; on: string | null }
   deadlines: Omit<Deadlines, 'rule'>
   acknowledgedOn: string | null
-  extension: { reason: string; noticeDate: string; dueDate: string } | null
-  assignee: string | null
-  decision: z.infer<typeof Decision> | null
+  extension: { reason: ChainText; noticeDate: string; dueDate: string } | null
+  assignee: ChainText | null
+  decision: RecordDecision | null
   notes: { id: string; at: string; actor: string; chars: number }[]
+  /** Every free text the request's events refer to, current or replaced; absent in requests created before schema 2. */
+  texts?: TextRef[]
   /** `nameHmac`: the salted hash of the file's name, where the attachment event carries it. */
   attachments: {
     id: string
@@ -104,12 +125,12 @@ export interface EventPayloads {
     from: RequestStatus
     to: RequestStatus
     on: string
-    reason: string | null
-    method: string | null
-    exemption: string | null
+    reason: ChainText | null
+    method: ChainText | null
+    exemption: ChainText | null
   }
   'request.refused': { action: string; from: RequestStatus; to: string | null; reason: string }
-  'request.extended': { reason: string; noticeDate: string; dueDate: string }
+  'request.extended': { reason: ChainText; noticeDate: string; dueDate: string }
   'request.acknowledged': { on: string }
   'request.updated': {
     changes: Partial<Pick<RequestRecord, 'assignee' | 'channel' | 'legalBasis' | 'ground'>>
@@ -127,11 +148,24 @@ export interface EventPayloads {
   'request.revealed': { fields: string[] }
   'request.redacted': { on: string; personalFields: number; notes: number; attachments: number }
   'registry.registered': { entry: RegistryEntry }
+  /** The version's stored data was shredded (the event's request, if any, is the one it was deleted for). */
+  'model.deleted': { modelId: string; reason: ChainText }
+  'dataset.deleted': { datasetId: string; reason: ChainText; replacedBy: string }
+  /** A version still trained on the request's rows is kept on purpose (a legal hold, say). */
+  'model.retained': { modelId: string; requestId: string; reason: ChainText }
   'work.started': { workId: string; kind: string }
   'work.finished': { workId: string; outcome: 'completed' | 'failed' | 'abandoned'; detail: string | null }
   'settings.changed': { settings: LedgerSettings }
   /** A certificate of removal was issued for the request; the hashes tie the PDF to this entry. */
-  'certificate.issued': { certificateId: string; manifestSha256: string; pdfSha256: string; modelId: string }
+  'certificate.issued': {
+    certificateId: string
+    manifestSha256: string
+    pdfSha256: string
+    /** The first model covered; `modelIds` lists them all and `supersedes` the certificate replaced (newer entries). */
+    modelId: string
+    modelIds?: string[]
+    supersedes?: string | null
+  }
 }
 export type EventType = keyof EventPayloads
 
@@ -165,10 +199,17 @@ function requestOf(state: LedgerState, event: AuditEvent): RequestRecord {
   return record
 }
 
+/** Lists the free texts an event refers to on its request, so that each is checked against the personal store. */
+function referTo(record: RequestRecord, ...values: unknown[]): void {
+  for (const value of values) if (isTextRef(value)) (record.texts ??= []).push(value)
+}
+
 /** Events that change the ledger-wide part of the state (settings, registry, work). */
 export const GLOBAL_EVENTS: ReadonlySet<string> = new Set<EventType>([
   'ledger.created',
   'registry.registered',
+  'model.deleted',
+  'dataset.deleted',
   'work.started',
   'work.finished',
   'settings.changed',
@@ -217,11 +258,14 @@ export function applyEvent(state: LedgerState, event: AuditEvent): void {
       if (p.to === 'received' && p.from === 'rejected') r.decision = null
       r.closedOn = isClosed(p.to) ? p.on : null
       r.status = p.to
+      referTo(r, p.reason, p.method, p.exemption)
       break
     }
     case 'request.extended': {
       const p = event.payload as unknown as EventPayloads['request.extended']
-      requestOf(state, event).extension = { reason: p.reason, noticeDate: p.noticeDate, dueDate: p.dueDate }
+      const r = requestOf(state, event)
+      r.extension = { reason: p.reason, noticeDate: p.noticeDate, dueDate: p.dueDate }
+      referTo(r, p.reason)
       break
     }
     case 'request.acknowledged': {
@@ -231,7 +275,9 @@ export function applyEvent(state: LedgerState, event: AuditEvent): void {
     }
     case 'request.updated': {
       const p = event.payload as unknown as EventPayloads['request.updated']
-      Object.assign(requestOf(state, event), p.changes)
+      const r = requestOf(state, event)
+      Object.assign(r, p.changes)
+      referTo(r, p.changes.assignee, p.changes.ground)
       break
     }
     case 'request.noted': {
@@ -268,6 +314,17 @@ export function applyEvent(state: LedgerState, event: AuditEvent): void {
       state.registry.set(p.entry.id, p.entry)
       break
     }
+    case 'model.deleted':
+    case 'dataset.deleted': {
+      const p = event.payload as unknown as { modelId?: string; datasetId?: string; reason: ChainText }
+      if (event.requestId && !seen) referTo(requestOf(state, event), p.reason)
+      const entry = state.registry.get((p.modelId ?? p.datasetId) as string)
+      // A copy: the entry object may be the registration event's own payload. A version never
+      // registered (its registration failed) has no entry to mark; the event stays.
+      if (entry)
+        state.registry.set(entry.id, { ...entry, deletedAt: event.at, deletionRequestId: event.requestId })
+      break
+    }
     case 'work.started': {
       const p = event.payload as unknown as EventPayloads['work.started']
       state.work.set(p.workId, {
@@ -292,6 +349,11 @@ export function applyEvent(state: LedgerState, event: AuditEvent): void {
       const p = event.payload as unknown as EventPayloads['certificate.issued']
       const links = requestOf(state, event).links.certificates
       if (!links.includes(p.certificateId)) links.push(p.certificateId)
+      break
+    }
+    case 'model.retained': {
+      const p = event.payload as unknown as EventPayloads['model.retained']
+      referTo(requestOf(state, event), p.reason)
       break
     }
     case 'ledger.repaired':

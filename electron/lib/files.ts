@@ -1,3 +1,4 @@
+import { randomFillSync } from 'node:crypto'
 import { closeSync, fsyncSync, openSync } from 'node:fs'
 import { open, readdir, rename, rm } from 'node:fs/promises'
 import path from 'node:path'
@@ -69,4 +70,37 @@ export async function removeStaleTempFiles(folder: string): Promise<void> {
     const pid = TEMP_FILE.exec(entry.name)?.[1]
     if (entry.isFile() && pid !== undefined && !isRunning(Number(pid))) await rm(target, { force: true })
   }
+}
+
+/** Bytes overwritten per write while shredding: large files are shredded without holding them in memory. */
+const SHRED_CHUNK = 1 << 20
+
+/**
+ * Overwrites a file in place with random bytes, syncs it, then removes it: deleting personal data
+ * must not leave its bytes in the freed blocks for the next reader of the disk (on a copy-on-write
+ * or wear-levelled disk the old blocks may survive anyway; only encryption at rest covers those).
+ * A missing file is already gone.
+ */
+export async function shredFile(file: string): Promise<boolean> {
+  let handle
+  try {
+    handle = await open(file, 'r+')
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return false
+    throw error
+  }
+  try {
+    const { size } = await handle.stat()
+    const noise = new Uint8Array(Math.min(SHRED_CHUNK, size))
+    for (let offset = 0; offset < size; offset += noise.length) {
+      const length = Math.min(noise.length, size - offset)
+      await handle.write(randomFillSync(noise, 0, length), 0, length, offset)
+    }
+    await handle.sync()
+  } finally {
+    await handle.close()
+  }
+  await rm(file)
+  syncFolder(path.dirname(file))
+  return true
 }

@@ -3,6 +3,8 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { Browser, Page } from 'playwright-core'
+import { extractAttachments } from '../../electron/certificates/attachments'
+import type { CertificateManifest } from '../../electron/certificates/manifest'
 import type { Output } from '../../electron/contract'
 import { tempDir } from '../support/fixtures'
 import {
@@ -17,6 +19,9 @@ import {
 let app: BrowserMode
 let browser: Browser
 let requestId: string
+/** The request's unlearned versions: by exact retraining, then (its linked result) by fine-tuning. */
+let retrained: string
+let finetuned: string
 
 const api = <T>(method: string, input: unknown = {}) => bridgeCall<T>(app, method, input)
 
@@ -32,7 +37,7 @@ async function finished(jobId: string): Promise<Output<'jobs.get'>> {
 }
 
 /** The whole erasure through the real services: dataset, model, request, exact retraining, completion. */
-async function completedErasure(): Promise<string> {
+async function completedErasure(): Promise<{ requestId: string; retrained: string; finetuned: string }> {
   const dataset = await api<Output<'datasets.import'>>('datasets.import', {
     path: path.resolve('resources/datasets/breast-cancer.csv'),
     subjectColumn: 'patient_id',
@@ -55,26 +60,46 @@ async function completedErasure(): Promise<string> {
   })
   await api('requests.transition', { id: request.id, to: 'identity-verified', method: 'e-mail' })
   await api('requests.transition', { id: request.id, to: 'in-progress' })
-  const { jobId: runJob } = await api<{ jobId: string }>('unlearn.start', {
+  const unlearned = async (method: string, reference: boolean) => {
+    const { jobId } = await api<{ jobId: string }>('unlearn.start', {
+      modelId: model.id,
+      method,
+      requestId: request.id,
+      reference,
+    })
+    return ((await finished(jobId)).result as { model: { id: string } }).model.id
+  }
+  const retrained = await unlearned('retrain', true)
+  const finetuned = await unlearned('finetune', false)
+  // The original model is kept for the tests that read it: completing asks for a decision on it.
+  await api('models.retain', {
     modelId: model.id,
-    method: 'retrain',
     requestId: request.id,
-    reference: true,
+    reason: 'kept as the test baseline',
   })
-  await finished(runJob)
   await api('requests.transition', { id: request.id, to: 'completed' })
-  return request.id
+  return { requestId: request.id, retrained, finetuned }
 }
 
 beforeAll(async () => {
   app = await startBrowserMode({ LETHE_KEY_PASSPHRASE: 'correct horse battery' })
   browser = await launchChromium()
-  requestId = await completedErasure()
+  ;({ requestId, retrained, finetuned } = await completedErasure())
 })
 afterAll(async () => {
   await browser?.close()
   await app?.stop()
 })
+
+async function chooseRequest(page: Page): Promise<void> {
+  await page.locator('[data-test=issue-request]').click()
+  await page.locator('.el-select-dropdown__item', { hasText: requestId }).click()
+}
+
+const checkedModels = (page: Page) =>
+  page
+    .locator('[data-test=issue-dialog] [data-test=issue-model].is-checked')
+    .evaluateAll((boxes) => boxes.map((box) => box.getAttribute('data-model')))
 
 async function verifyFile(page: Page, file: string): Promise<void> {
   await page.locator('[data-test=verify-input]').setInputFiles(file)
@@ -119,9 +144,42 @@ describe('certificates in Chromium', () => {
       organisation?.certificateFingerprint,
     )
 
-    // Issued (for now) through the API; the table lists it after a reload.
-    const issued = await api<Output<'certificates.issue'>>('certificates.issue', { requestId })
-    await page.reload()
+    // Issued through the dialog: the version chosen, an organisation to notify, the preview, then signed.
+    const dialog = page.locator('[data-test=issue-dialog]')
+    const sign = dialog.locator('[data-test=issue-sign]')
+    await chooseRequest(page)
+    await page.locator('[data-test=issue-certificate-submit]').click()
+    await dialog.locator('[data-test=issue-preview-pdf]').waitFor()
+    await expect(checkedModels(page)).resolves.toEqual([finetuned]) // the request's linked result
+    await expect(dialog.locator('[data-test=issue-preview-caption]').textContent()).resolves.toMatch(
+      /CERT-\d{4}-0001, not signed/,
+    )
+    await expect(
+      dialog
+        .locator('[data-test=issue-preview-pdf]')
+        .evaluate((o) => [o.getAttribute('type'), o.getAttribute('data')]),
+    ).resolves.toEqual(['application/pdf', expect.stringMatching(/^blob:/)])
+    await expect(sign.isDisabled()).resolves.toBe(false)
+    await dialog.locator(`[data-test=issue-model][data-model="${finetuned}"]`).click()
+    await dialog.locator(`[data-test=issue-model][data-model="${retrained}"]`).click()
+    await dialog.locator('[data-test=issue-dialog-recipients]').fill('Payroll processor Ltd')
+    // Changed choices must be previewed again before they can be signed.
+    await dialog.locator('[data-test=issue-preview-stale]').waitFor()
+    await expect(sign.isDisabled()).resolves.toBe(true)
+    await dialog.locator('[data-test=issue-preview-refresh]').click()
+    await dialog.locator('[data-test=issue-preview-stale]').waitFor({ state: 'detached' })
+    await screenshot(page, 'certificates-issue-dialog')
+    await expect(api<Output<'certificates.list'>>('certificates.list')).resolves.toEqual([])
+    await sign.click()
+    await dialog.waitFor({ state: 'hidden' })
+    const [issued] = await api<Output<'certificates.list'>>('certificates.list')
+    if (!issued) throw new Error('no certificate was issued')
+    expect(issued).toMatchObject({ requestId, modelIds: [retrained], supersedes: null })
+    const manifest = JSON.parse(
+      extractAttachments(readFileSync(issued.path)).get('manifest.json')?.toString() ?? '{}',
+    ) as CertificateManifest
+    expect(manifest.scope.recipientsToNotify).toEqual(['Payroll processor Ltd'])
+    expect(manifest.model.after.id).toBe(retrained)
     const row = page.locator('[data-test=certificate-table] .el-table__body tr', {
       hasText: issued.certificateId,
     })
@@ -173,6 +231,31 @@ describe('certificates in Chromium', () => {
     expect(after.find((i) => i.id === 'pdf-signature')?.pass).toBe('false')
     await screenshot(page, 'certificates-tampered')
 
+    expect(problems).toEqual([])
+
+    // A second certificate for the request: the dialog names the one it supersedes and wants the box ticked.
+    await chooseRequest(page)
+    await page.locator('[data-test=issue-certificate-submit]').click()
+    await expect(dialog.locator('[data-test=issue-supersedes]').textContent()).resolves.toContain(
+      `supersedes ${issued.certificateId}`,
+    )
+    await expect(sign.isDisabled()).resolves.toBe(true)
+    await expect(dialog.locator('[data-test=issue-preview-refresh]').isDisabled()).resolves.toBe(true)
+    await dialog.locator('[data-test=issue-supersede]').click()
+    await dialog.locator('[data-test=issue-preview-refresh]').click()
+    await dialog.locator('[data-test=issue-preview-pdf]').waitFor()
+    await expect(dialog.locator('[data-test=issue-preview-caption]').textContent()).resolves.toContain(
+      `supersedes ${issued.certificateId}`,
+    )
+    await sign.click()
+    await dialog.waitFor({ state: 'hidden' })
+    const [second] = await api<Output<'certificates.list'>>('certificates.list')
+    expect(second).toMatchObject({ supersedes: issued.certificateId, modelIds: [finetuned] })
+    const first = page.locator('[data-test=certificate-table] .el-table__body tr', {
+      hasText: `Superseded by ${second?.certificateId}`,
+    })
+    await first.waitFor()
+    await expect(first.textContent()).resolves.toContain(issued.certificateId)
     expect(problems).toEqual([])
 
     // A file that is not a PDF: the verifier's typed error (which the bridge answers with HTTP 400,

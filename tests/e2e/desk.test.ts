@@ -54,7 +54,6 @@ describe('the desk, from intake to a verified certificate', () => {
     await page.locator('[data-test=datasets-table] .el-table__body tr', { hasText: 'digits' }).waitFor()
     await page.locator('[data-test=train-model]').click()
     await page.locator('[data-test=train-dialog]').waitFor()
-    await page.getByLabel('Epochs').fill('15')
     await page.locator('[data-test=train-start]').click()
     await page.locator('[data-test=train-finished]').waitFor({ timeout: 180_000 })
     const [model] = await api<Output<'models.list'>>('models.list')
@@ -146,9 +145,18 @@ describe('the desk, from intake to a verified certificate', () => {
     if (await confirm.isVisible()) await confirm.click()
     await expect.poll(() => text(page, '[data-test=request-status]')).toBe('Completed')
     await page.locator('[data-test=issue-certificate]').click()
+    await page.locator('[data-test=issue-dialog] [data-test=issue-preview-pdf]').waitFor()
+    await page.locator('[data-test=issue-dialog] [data-test=issue-sign]').click()
     await page.locator('[data-test=certificate-issued]').waitFor()
     const [certificate] = await api<Output<'certificates.list'>>('certificates.list')
     expect(certificate?.requestId).toBe(requestId)
+    // The original, deleted on completion, holds nothing any more, and the audit trail says so in words.
+    const original = page.locator(`[data-test=match-model-${model?.id}]`)
+    await expect.poll(() => original.locator('[data-test=deleted]').count()).toBe(1)
+    await expect(original.locator('[data-test^=unlearn-from-]').count()).resolves.toBe(0)
+    await expect
+      .poll(() => text(page, '[data-test=audit-timeline]'))
+      .toContain(`Model version ${model?.id} deleted`)
     await screenshot(page, 'desk-6-completed')
 
     // Downloaded from the Certificates area, checked by pdfsig, and verified in the app.

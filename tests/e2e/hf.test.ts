@@ -242,7 +242,13 @@ describe('certified fast unlearning (HF) in Chromium', () => {
       await expect(page.locator('[data-test=not-certified]').count()).resolves.toBe(0)
       // The verification stays below, with its distance to the exact retrain.
       await expect(page.locator('[data-test=distance-chart] canvas').count()).resolves.toBe(1)
-      await expect(page.locator('[data-test=guarantee]').innerText()).resolves.toContain('Certified')
+      // ε = 100 is a weak guarantee: the badge says so, in the warning colour, never "indistinguishable".
+      const badge = page.locator('[data-test=guarantee-badge]')
+      await expect(badge.innerText()).resolves.toBe('Certified · weak (ε = 100)')
+      await expect(badge.getAttribute('class')).resolves.toContain('el-tag--warning')
+      await expect(text('[data-test=guarantee-strength]')).resolves.toContain('too loose to promise anything')
+      await expect(panel.innerText()).resolves.not.toContain('indistinguishable')
+      expect(record.guarantee.strength).toBe('weak')
       await screenshot(page, 'hf-certification')
 
       await page.locator('[data-test=theme-toggle]').click()

@@ -269,7 +269,8 @@ describe('requests in Chromium', () => {
 
     // The certificate: refused while the organisation has no keys, with the way to create them.
     await page.locator('[data-test=issue-certificate]').click()
-    const refusal = page.locator('[data-test=request-header] [data-test=error-notice]')
+    const issueDialog = page.locator('[data-test=issue-dialog]')
+    const refusal = issueDialog.locator('[data-test=error-notice]')
     await refusal.waitFor()
     await expect(refusal.innerText()).resolves.toContain(
       'Create the organisation’s keys before issuing certificates.',
@@ -281,7 +282,9 @@ describe('requests in Chromium', () => {
       '#/certificates',
     )
     await api('organisation.create', { name: 'Ørsted Klinik' })
-    await page.locator('[data-test=issue-certificate]').click()
+    await issueDialog.locator('[data-test=issue-preview-refresh]').click()
+    await issueDialog.locator('[data-test=issue-preview-pdf]').waitFor()
+    await issueDialog.locator('[data-test=issue-sign]').click()
     const issued = page.locator('[data-test=certificate-issued]')
     await issued.waitFor()
     const certificates = await api<Output<'certificates.list'>>('certificates.list')

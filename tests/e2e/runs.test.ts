@@ -140,6 +140,8 @@ describe('models and unlearning runs in Chromium', () => {
     await page.locator('[data-test=train-dialog]').waitFor()
     await expect(text(page, '[data-test=train-dataset]')).resolves.toContain('breast-cancer')
     await expect(page.locator('[data-test=train-arch-cnn] input').isDisabled()).resolves.toBe(true)
+    // A logistic regression defaults to L-BFGS (done in a blink); SGD's epochs give a run to watch.
+    await page.locator('[data-test=train-optimizer] .el-radio', { hasText: 'SGD' }).click()
     await page.getByLabel('Epochs').fill('200')
     await page.getByLabel('Batch size').fill('16')
     await page.getByLabel('Batch size').blur()

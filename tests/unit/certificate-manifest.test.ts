@@ -216,11 +216,14 @@ describe('a manifest built from a real request and unlearning run', () => {
         issuedAt: '2026-11-22T12:00:00.000Z',
         software: 'Lethe test',
         organisation: await publicIdentity(path.join(dataDir, 'organisation')),
-        request: ledger.state.requests.get(request.id) as RequestRecord,
+        request: { ...(ledger.state.requests.get(request.id) as RequestRecord), ground: null },
         run: await unlearningOf(dataDir, result.model.id),
+        alsoCovered: [],
         datasetSha256: dataset.contentHash,
         head: ledger.head(),
         recipientsToNotify: [],
+        supersedes: null,
+        versions: { deleted: [], kept: [] },
       })
       const { bytes, signature } = signManifest(manifest, org)
       expect(checkManifest(bytes, signature, org.manifestPublicKeyPem).signatureValid).toBe(true)
@@ -236,6 +239,8 @@ describe('a manifest built from a real request and unlearning run', () => {
         before: { id: model.id, sha256: model.paramsSha256 },
         after: { id: result.model.id, sha256: result.model.paramsSha256 },
       })
+      expect(manifest).toMatchObject({ version: 3, supersedes: null, versions: { deleted: [], kept: [] } })
+      expect(manifest.models).toEqual([{ ...manifest.model, method: result.method }])
       expect(manifest.method.guarantee.kind).toBe('exact')
       expect(manifest.verification.distanceToRetrained?.after).toBe(0)
       expect(manifest.request.completed).toMatch(/^\d{4}-\d{2}-\d{2}$/)

@@ -380,15 +380,57 @@ describe('renderCertificatePdf with less to show', () => {
       const flat = run('pdftotext', ['-enc', 'UTF-8', file, '-']).output.replace(/\s+/g, ' ')
       expect(flat).toContain('removed the influence of 1 training record of the data subject')
       expect(flat).toContain('(CCPA § 1798.105)')
+      // A manifest issued before guarantees were graded: ε = 1 reads as strong.
       expect(flat).toContain(
-        'Certified (ε = 1, δ = 0.00001): the new model is statistically almost indistinguishable',
+        'Certified, strong (ε = 1, δ = 0.00001). Strong: any outcome of using the model is at most e¹ ≈ 2.7 times more or less likely',
       )
+      expect(flat).toContain('almost indistinguishable')
       expect(flat).toContain('A Newton step with noise.')
       expect(flat).toContain('No retrained reference was computed')
       expect(flat).toContain('n/a')
       expect(flat).toContain('Recipients to notify (CCPA Regulations § 7022(b))')
       expect(flat).toContain('None recorded.')
       expect(flat).not.toContain('Retrained reference')
+    },
+  )
+})
+
+describe('renderCertificatePdf for a weak guarantee', () => {
+  it.skipIf(!hasPoppler)(
+    'says a release at ε = 100 is weak, and never calls it indistinguishable',
+    async () => {
+      const base = makeInput(ORGANISATION)
+      const manifest: CertificateManifest = {
+        ...base.manifest,
+        method: {
+          name: 'hf',
+          guarantee: {
+            kind: 'certified',
+            epsilon: 100,
+            delta: 1e-5,
+            strength: 'weak',
+            meaning: 'Gaussian noise of σ = 0.0123 on every parameter hides any difference up to Δ = 0.456.',
+          },
+        },
+      }
+      const bytes = manifestBytes(manifest)
+      const file = join(dir, 'weak.pdf')
+      writeFileSync(
+        file,
+        await renderCertificatePdf({
+          ...base,
+          manifest,
+          manifestBytes: bytes,
+          manifestSha256: manifestSha256(manifest),
+        }),
+      )
+      const flat = run('pdftotext', ['-enc', 'UTF-8', file, '-']).output.replace(/\s+/g, ' ')
+      expect(flat).toContain('Certified, weak (ε = 100, δ = 0.00001)')
+      expect(flat).toContain(
+        'Weak: this is a formal bound, but too loose to promise anything a person would recognise',
+      )
+      expect(flat).toContain('e¹⁰⁰ ≈ 2.7 × 10⁴³ times more or less likely')
+      expect(flat).not.toMatch(/indistinguishable/i)
     },
   )
 })

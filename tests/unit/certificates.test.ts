@@ -121,9 +121,19 @@ describe('issuing a certificate', () => {
     }
   })
 
-  it('a second certificate for the same request gets the next number', async () => {
-    const again = await call<Output<'certificates.issue'>>('certificates.issue', { requestId })
-    expect(again.certificateId).toMatch(/-0002$/)
+  it('a second certificate for the same request replaces the first only with supersede, and gets the next number', async () => {
+    await expect(call('certificates.issue', { requestId })).rejects.toMatchObject({
+      code: 'CONFLICT',
+      message: expect.stringContaining(issued.certificateId),
+    })
+    const again = await call<Output<'certificates.issue'>>('certificates.issue', {
+      requestId,
+      supersede: true,
+    })
+    expect(again).toMatchObject({
+      certificateId: expect.stringMatching(/-0002$/),
+      supersedes: issued.certificateId,
+    })
   })
 })
 
@@ -401,7 +411,10 @@ describe('the organisation’s own PKCS#12', () => {
       encoding: 'utf8',
     }).stdout
     expect(fingerprint.toUpperCase()).toContain(org.certificateFingerprint)
-    const next = await call<Output<'certificates.issue'>>('certificates.issue', { requestId })
+    const next = await call<Output<'certificates.issue'>>('certificates.issue', {
+      requestId,
+      supersede: true,
+    })
     const checklist = await verify(next.path)
     expect(checklist.items.filter((i) => i.pass !== true)).toEqual([])
     if (hasPoppler) {
@@ -475,14 +488,20 @@ describe('the organisation’s logo', () => {
 
   it('is drawn in the header of the next certificate, which still verifies', async () => {
     expect(await logo()).toBeNull()
-    const before = await call<Output<'certificates.issue'>>('certificates.issue', { requestId })
+    const before = await call<Output<'certificates.issue'>>('certificates.issue', {
+      requestId,
+      supersede: true,
+    })
     expect(imageCount(readFileSync(before.path))).toBe(0)
 
     await setLogo(icon.toString('base64'), 'image/png')
     expect(await logo()).toEqual({ imageBase64: icon.toString('base64'), mediaType: 'image/png' })
     expect(readFileSync(path.join(dataDir, 'organisation', 'logo.png')).equals(icon)).toBe(true)
 
-    const next = await call<Output<'certificates.issue'>>('certificates.issue', { requestId })
+    const next = await call<Output<'certificates.issue'>>('certificates.issue', {
+      requestId,
+      supersede: true,
+    })
     const pdf = readFileSync(next.path)
     // The RGBA icon: an image XObject for its colours and one for its alpha channel (the SMask).
     expect(imageCount(pdf)).toBe(2)
@@ -542,7 +561,10 @@ describe('the organisation’s logo', () => {
       await setLogo(bytes.toString('base64'), 'image/jpeg')
       expect(await logo()).toMatchObject({ mediaType: 'image/jpeg' })
       expect(existsSync(path.join(dataDir, 'organisation', 'logo.png'))).toBe(false)
-      const next = await call<Output<'certificates.issue'>>('certificates.issue', { requestId })
+      const next = await call<Output<'certificates.issue'>>('certificates.issue', {
+        requestId,
+        supersede: true,
+      })
       const pdf = readFileSync(next.path)
       expect(pdf.toString('latin1')).toContain('/DCTDecode')
       expect((await verify(next.path)).ok).toBe(true)

@@ -141,7 +141,9 @@ describe('lethe dataset, model, unlearn and evaluate', () => {
       '100',
     ])
     expect(certified.code, certified.stderr).toBe(0)
-    expect(certified.stdout).toMatch(/\(hf, certified\)/)
+    expect(certified.stdout).toMatch(/\(hf, Certified · weak \(ε = 100\)\)/)
+    expect(certified.stdout).toMatch(/Weak: this is a formal bound, but too loose/)
+    expect(certified.stdout).toMatch(/Accuracy floor [\d.]+% .* the published draw [\d.]+%/)
     expect(certified.stdout).toMatch(/Noise: σ = [\d.e+-]+ in all/)
     expect(certified.stdout).toMatch(/ρ .* estimated/)
     const measured = lethe(dataDir, [
@@ -155,7 +157,7 @@ describe('lethe dataset, model, unlearn and evaluate', () => {
       '--no-noise',
     ])
     expect(measured.code, measured.stderr).toBe(0)
-    expect(measured.stdout).toMatch(/\(hf, empirical\)/)
+    expect(measured.stdout).toMatch(/\(hf, Empirical\)/)
     expect(measured.stdout).toMatch(/NOT certified/)
     // A model trained without recording is refused, with the reason.
     const plain = lethe(dataDir, [

@@ -3,13 +3,19 @@
  * delete by vector addition, and compare with the replayed exact retrain, which must be much
  * closer to the HF result than to the original (a no-op would give a ratio of 1).
  */
-import { copyFileSync, readFileSync, truncateSync, writeFileSync } from 'node:fs'
+import { copyFileSync, readdirSync, readFileSync, truncateSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { beforeAll, describe, expect, it } from 'vitest'
 import { TrainOptions } from '../../electron/contract/engine'
 import { trainModel, unlearnModel, type JobControl } from '../../electron/engine/jobs'
 import { folders } from '../../electron/engine/folders'
 import { STATISTICS_FILE } from '../../electron/engine/methods/hf'
+import { accuracyFloor, addNoiseAboveFloor, type FloorCheck } from '../../electron/engine/methods/floor'
+import { loadDataset } from '../../electron/engine/data/dataset'
+import { loadModel } from '../../electron/engine/models/store'
+import { specOf } from '../../electron/engine/models/spec'
+import { uploadData } from '../../electron/engine/train'
+import type { LetheError } from '../../electron/contract'
 import type { UnlearnResult } from '../../electron/engine/models/runs'
 import { analyticGaussianSigma } from '../../electron/engine/privacy'
 import { tf } from '../../electron/engine/tf'
@@ -110,11 +116,11 @@ describe('HF on L2-regularised logistic regression (breast cancer)', () => {
   })
 
   it('adds calibrated noise, topped up request by request so the published model always carries σ_k', async () => {
-    // The mechanics of the noise, with the utility limit lifted (at ε = 1 this model's Δ needs far more noise than it can carry).
-    const lifted = { delta: 1e-5, noiseLimit: 1e9 }
+    // The mechanics of the noise, with the utility limits lifted (at ε = 1 this model's Δ needs far more noise than it can carry).
+    const lifted = { delta: 1e-5, noiseLimit: 1e9, accuracyFloor: 0 }
     const first = await unlearn(modelId, rowsOfSubjects(40, 5), { ...lifted, epsilon: 1 })
     const c1 = certificationOf(first)
-    expect(first.guarantee).toMatchObject({ kind: 'certified', epsilon: 1, delta: 1e-5 })
+    expect(first.guarantee).toMatchObject({ kind: 'certified', epsilon: 1, delta: 1e-5, strength: 'strong' })
     expect(c1.sigma).toBeCloseTo(analyticGaussianSigma(1, 1e-5, c1.sensitivity), 12)
     expect(c1.topUp).toBeCloseTo(c1.sigma, 12)
     expect(c1.constants.map((c) => c.symbol)).toEqual(expect.arrayContaining(['ε', 'δ', 'G̃', 'ρ', 'λ_max']))
@@ -125,8 +131,88 @@ describe('HF on L2-regularised logistic regression (breast cancer)', () => {
     expect(c2.sigma).toBeGreaterThan(c1.sigma)
     expect(c2.topUp ** 2).toBeCloseTo(c2.sigma ** 2 - c1.sigma ** 2, 10)
     // A looser ε needs less noise for the same rows.
-    const loose = certificationOf(await unlearn(modelId, rowsOfSubjects(40, 5), { ...lifted, epsilon: 5 }))
-    expect(loose.sigma).toBeLessThan(c1.sigma)
+    const looser = await unlearn(modelId, rowsOfSubjects(40, 5), { ...lifted, epsilon: 5 })
+    expect(certificationOf(looser).sigma).toBeLessThan(c1.sigma)
+    expect(looser.guarantee.strength).toBe('moderate')
+  })
+
+  it('grades a release by its ε, and holds it to the accuracy floor judged on unpublished draws', async () => {
+    // Large batches and few epochs keep one row's influence, and so the noise, small.
+    const gentle = await train({ seed: 7, batchSize: 228, epochs: 5 })
+    const release = await unlearn(gentle.id, rowsOfSubjects(60, 1), { epsilon: 100, delta: 1e-5 })
+    expect(release.guarantee).toMatchObject({ kind: 'certified', epsilon: 100, strength: 'weak' })
+    const check = release.details.floorCheck as FloorCheck
+    expect(check.probes).toHaveLength(3)
+    expect(check.floor).toBeCloseTo(check.trainedAccuracy - 0.05, 12)
+    expect(check.expectedAccuracy).toBeGreaterThanOrEqual(check.floor)
+    // The published draw was held to the floor too, and is the model the report measured.
+    expect(check.releasedAccuracy).toBeGreaterThanOrEqual(check.floor)
+    expect(check.releasedAccuracy).toBe(release.report.unlearned.test.accuracy)
+    const measured = await unlearn(gentle.id, rowsOfSubjects(60, 1), { noise: false })
+    expect(measured.guarantee).toMatchObject({ kind: 'empirical', strength: 'none' })
+    expect(measured.details.floorCheck).toBeUndefined()
+  })
+
+  it('discards a published draw below the floor even when the unpublished draws pass, changing nothing', async () => {
+    const dataset = await loadDataset(folders(dataDir).datasets, datasetId)
+    const model = await loadModel(folders(dataDir).models, modelId)
+    const spec = specOf(model.manifest.arch)
+    const data = uploadData(dataset.features, dataset.labels, dataset.manifest.featureDim)
+    try {
+      // The draws probe the trained model; the draw to publish lands on one that predicts one class.
+      const published = new Float32Array(model.params.length)
+      const floor = await accuracyFloor(spec, data, dataset, model.params, undefined)
+      const release = { spec, data, dataset, estimate: model.params, sigma: 1e-6, sigmaBefore: 0, floor }
+      const refused = addNoiseAboveFloor(
+        { ...release, release: 'test release', noise: 'σ = 1e-6', advice: 'Retrain.' },
+        published,
+      )
+      await expect(refused).rejects.toMatchObject({
+        code: 'CONFLICT',
+        message: expect.stringMatching(
+          /noise drawn for the test release \(σ = 1e-6\) brought test accuracy to \d+\.\d%, below the floor of \d+\.\d% \(trained: \d+\.\d%; 3 unpublished draws averaged \d+\.\d%\)\. The draw was discarded and nothing was published\./,
+        ),
+      })
+      expect(published.every((v) => v === 0)).toBe(true)
+    } finally {
+      tf.dispose([data.x, data.y])
+    }
+  })
+
+  it('refuses a release at ε = 100 whose noise ruins accuracy, with the floor’s numbers, even with no noise limit', async () => {
+    const before = readdirSync(folders(dataDir).models).length
+    const refused = unlearn(modelId, rowsOfSubjects(100, 120), {
+      epsilon: 100,
+      delta: 1e-5,
+      noiseLimit: 1e12,
+    })
+    await expect(refused).rejects.toMatchObject({
+      code: 'CONFLICT',
+      message: expect.stringMatching(
+        /HF release would be useless.*ε = 100.*brings test accuracy to \d+\.\d% on average over 3 draws it did not publish \(.*\), below the floor of \d+\.\d% \(trained: \d+\.\d%\)\. Retrain the model without these rows/s,
+      ),
+    })
+    const details = (await refused.catch((e: LetheError) => e.details)) as {
+      expectedAccuracy: number
+      accuracyFloor: number
+      trainedAccuracy: number
+      probes: number[]
+    }
+    console.info(
+      `HF logreg at ε = 100, no noise limit: test accuracy ${details.trainedAccuracy.toFixed(3)} → ${details.expectedAccuracy.toFixed(3)}, floor ${details.accuracyFloor.toFixed(3)}`,
+    )
+    expect(details.probes).toHaveLength(3)
+    expect(details.expectedAccuracy).toBeLessThan(details.accuracyFloor)
+    expect(details.accuracyFloor).toBeCloseTo(details.trainedAccuracy - 0.05, 12)
+    expect(readdirSync(folders(dataDir).models)).toHaveLength(before)
+    // A floor asked for lower lets the same release through, graded weak.
+    const published = await unlearn(modelId, rowsOfSubjects(100, 120), {
+      epsilon: 100,
+      delta: 1e-5,
+      noiseLimit: 1e12,
+      accuracyFloor: 0,
+    })
+    expect(published.guarantee.strength).toBe('weak')
   })
 
   it('refuses, and advises retraining, once the deletion capacity is spent', async () => {

@@ -165,7 +165,7 @@ describe('damaged files at start', () => {
   it('refuses a ledger written by a newer Lethe', async () => {
     const { dataDir } = await filled(1)
     const meta = path.join(dataDir, 'ledger', 'meta.json')
-    writeFileSync(meta, readFileSync(meta, 'utf8').replace('"schemaVersion":1', '"schemaVersion":99'))
+    writeFileSync(meta, readFileSync(meta, 'utf8').replace(/"schemaVersion":\d+/, '"schemaVersion":99'))
     await expect(reopen(dataDir)).rejects.toMatchObject({
       code: 'CONFLICT',
       message: expect.stringMatching(/newer Lethe/),

@@ -328,6 +328,7 @@ describe('imports and interrupted writes', () => {
           subjectIds: [],
           notes: {},
           attachmentNames: {},
+          texts: {},
         },
       })),
     )

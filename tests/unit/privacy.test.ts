@@ -6,6 +6,13 @@ import {
   gaussianNoise,
   standardNormalCdf,
 } from '../../electron/engine/privacy'
+import { Guarantee } from '../../electron/contract/engine'
+import {
+  guaranteeLabel,
+  guaranteeStrength,
+  likelihoodFactor,
+  strengthSentence,
+} from '../../electron/contract/guarantee'
 
 const epsilons = [0.1, 0.5, 1, 2, 5, 10]
 const deltas = [1e-3, 1e-5, 1e-8]
@@ -113,5 +120,48 @@ describe('Gaussian noise', () => {
     expect(gaussianNoise(0, 1).length).toBe(0)
     expect(gaussianNoise(5, 0).every((value) => value === 0)).toBe(true)
     expect(() => gaussianNoise(-1, 1)).toThrow(expect.objectContaining({ code: 'BAD_INPUT' }))
+  })
+})
+
+describe('guarantee strength', () => {
+  it('grades ε: at most 1 strong, at most 10 moderate, beyond weak', () => {
+    expect(guaranteeStrength(0.1)).toBe('strong')
+    expect(guaranteeStrength(1)).toBe('strong')
+    expect(guaranteeStrength(1.0001)).toBe('moderate')
+    expect(guaranteeStrength(10)).toBe('moderate')
+    expect(guaranteeStrength(10.0001)).toBe('weak')
+    expect(guaranteeStrength(100)).toBe('weak')
+    expect(guaranteeStrength(NaN)).toBe('weak')
+  })
+
+  it('says in plain words what e^ε means, and never calls a weak release indistinguishable', () => {
+    expect(likelihoodFactor(1)).toBe('2.7')
+    expect(likelihoodFactor(5)).toBe('148')
+    expect(likelihoodFactor(100)).toBe('2.7 × 10⁴³')
+    const at = (epsilon: number) => strengthSentence({ kind: 'certified', epsilon })
+    expect(at(1)).toMatch(/^Strong: .*at most e¹ ≈ 2\.7 times more or less likely.*indistinguishable/)
+    expect(at(5)).toMatch(/^Moderate: .*e⁵ ≈ 148 times/)
+    expect(at(0.5)).toContain('e^0.5 ≈ 1.6 times')
+    expect(at(100)).toMatch(/^Weak: this is a formal bound, but too loose .*e¹⁰⁰ ≈ 2\.7 × 10⁴³ times/)
+    expect(at(100)).not.toMatch(/indistinguishable/)
+    expect(strengthSentence({ kind: 'exact' })).toMatch(/^Exact/)
+    expect(strengthSentence({ kind: 'empirical' })).toMatch(/^None/)
+  })
+
+  it('labels a certified badge with its grade', () => {
+    expect(guaranteeLabel({ kind: 'certified', epsilon: 100 })).toBe('Certified · weak (ε = 100)')
+    expect(guaranteeLabel({ kind: 'certified', epsilon: 1 })).toBe('Certified · strong (ε = 1)')
+    expect(guaranteeLabel({ kind: 'exact' })).toBe('Exact')
+    expect(guaranteeLabel({ kind: 'empirical' })).toBe('Empirical')
+  })
+
+  it('reads guarantees recorded before grades, deriving the grade from kind and ε', () => {
+    const old = (g: object) => Guarantee.parse({ meaning: 'as recorded', ...g })
+    expect(old({ kind: 'certified', epsilon: 100, delta: 1e-5 })).toMatchObject({ strength: 'weak' })
+    expect(old({ kind: 'certified', epsilon: 1, delta: 1e-5 })).toMatchObject({ strength: 'strong' })
+    expect(old({ kind: 'exact' })).toMatchObject({ strength: 'exact' })
+    expect(old({ kind: 'empirical' })).toMatchObject({ strength: 'none' })
+    // A recorded grade must match its kind.
+    expect(Guarantee.safeParse({ kind: 'exact', strength: 'weak', meaning: '' }).success).toBe(false)
   })
 })

@@ -15,7 +15,7 @@ import { mkdir, readFile, readdir, rm } from 'node:fs/promises'
 import path from 'node:path'
 import { LetheError } from '../../contract/errors'
 import { sha256Hex } from '../../lib/digest'
-import { removeStaleTempFiles, syncFolder, writeFileDurably } from '../../lib/files'
+import { removeStaleTempFiles, shredFile, syncFolder, writeFileDurably } from '../../lib/files'
 import { controlCharacterIn } from '../../contract/text'
 import { Random } from '../random'
 
@@ -50,6 +50,19 @@ export interface DatasetManifest {
   /** Integrity of the stored files. */
   filesSha256: { features: string; labels: string; subjects: string }
   createdAt: string
+  /** The version this one was made from by removing subjects' rows; absent for an import. */
+  replaces?: string
+  /** Set once the data files were shredded: the manifest stays as the tombstone. */
+  deleted?: DatasetDeletion
+}
+
+export interface DatasetDeletion {
+  at: string
+  reason: string
+  requestId: string | null
+  replacedBy: string
+  /** The training rows removed, so the models still trained on them can be found once the subject ids are gone. */
+  removedTrainRows: number[]
 }
 
 export interface Dataset {
@@ -309,6 +322,7 @@ export async function loadDataset(folder: string, id: string): Promise<Dataset> 
     throw error
   }
   const manifest = parseManifest(id, manifestFile, text)
+  if (manifest.deleted) throw deletedDatasetError(manifest)
   const { rows, featureDim } = manifest
 
   const featuresFile = path.join(dir, FEATURES_FILE)
@@ -377,4 +391,81 @@ export async function listDatasets(folder: string): Promise<DatasetManifest[]> {
   return manifests.sort((a, b) =>
     a.createdAt === b.createdAt ? a.id.localeCompare(b.id) : a.createdAt < b.createdAt ? -1 : 1,
   )
+}
+
+/** What refuses every use of a deleted dataset's rows, naming when, why and what replaced it. */
+export function deletedDatasetError(manifest: DatasetManifest): LetheError {
+  const deletion = manifest.deleted as DatasetDeletion
+  return new LetheError(
+    'CONFLICT',
+    `Dataset ${manifest.id} (${manifest.name}) was deleted on ${deletion.at} ("${deletion.reason}") and replaced by ${deletion.replacedBy}: its rows no longer exist. Train a new model on ${deletion.replacedBy}.`,
+    { dataset: manifest.id, deleted: deletion },
+  )
+}
+
+/**
+ * A new dataset version without the given rows (its id from the stored files' hashes, its split
+ * recomputed with the same seed), then the old version's files shredded, its manifest kept as a
+ * tombstone. The features keep the old encoding statistics: re-encoding would change every row.
+ */
+export async function removeRows(
+  folder: string,
+  id: string,
+  removed: readonly number[],
+  deletion: Omit<DatasetDeletion, 'replacedBy' | 'removedTrainRows'>,
+): Promise<{ manifest: DatasetManifest; removed: number }> {
+  const old = await loadDataset(folder, id)
+  const drop = new Set(removed)
+  const kept = [...old.subjects.keys()].filter((row) => !drop.has(row))
+  if (kept.length === old.manifest.rows)
+    throw new LetheError('BAD_INPUT', `None of the given subjects have rows in ${id}; nothing was changed.`)
+  if (kept.length < MIN_ROWS)
+    throw new LetheError(
+      'BAD_INPUT',
+      `Only ${kept.length} rows of ${id} would remain; a dataset needs at least ${MIN_ROWS}. Nothing was changed.`,
+    )
+  const dim = old.manifest.featureDim
+  const features = new Float32Array(kept.length * dim)
+  kept.forEach((row, i) => features.set(old.features.subarray(row * dim, (row + 1) * dim), i * dim))
+  const labels = Int32Array.from(kept, (row) => old.labels[row] ?? 0)
+  const subjects = kept.map((row) => old.subjects[row] as string)
+  const filesSha256 = hashDatasetFiles(features, labels, subjects)
+  const contentHash = sha256Hex(
+    new TextEncoder().encode(`${filesSha256.features}${filesSha256.labels}${filesSha256.subjects}`),
+  )
+  const { seed, testFraction } = old.manifest.split
+  const { train, test } = splitRows(labels, testFraction, seed)
+  const manifest: DatasetManifest = {
+    ...old.manifest,
+    id: datasetId(contentHash),
+    contentHash,
+    rows: kept.length,
+    split: { seed, testFraction, train: train.length, test: test.length },
+    subjects: new Set(subjects).size,
+    filesSha256,
+    createdAt: deletion.at,
+    replaces: id,
+  }
+  await saveDataset(folder, { manifest, features, labels, subjects, train, test })
+  const inTraining = new Set(old.train)
+  const tombstone: DatasetManifest = {
+    ...old.manifest,
+    deleted: {
+      ...deletion,
+      replacedBy: manifest.id,
+      removedTrainRows: [...drop].filter((row) => inTraining.has(row)).sort((a, b) => a - b),
+    },
+  }
+  await shredDataset(folder, tombstone)
+  return { manifest, removed: old.manifest.rows - kept.length }
+}
+
+/** Writes the tombstone manifest first (nothing will read the rows again), then shreds the data files. */
+async function shredDataset(folder: string, tombstone: DatasetManifest): Promise<void> {
+  const dir = path.join(folder, tombstone.id)
+  await writeFileDurably(
+    path.join(dir, MANIFEST_FILE),
+    new TextEncoder().encode(JSON.stringify(tombstone, null, 2) + '\n'),
+  )
+  for (const file of [FEATURES_FILE, LABELS_FILE, SUBJECTS_FILE]) await shredFile(path.join(dir, file))
 }

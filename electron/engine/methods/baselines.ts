@@ -15,24 +15,43 @@ import type { Guarantee, UnlearnContext, UnlearnOutcome, UnlearningMethod } from
 
 export type RetrainMode = NonNullable<UnlearnOptions['retrain']['mode']>
 
+/** What a retrained model is: the optimum itself (a convex recipe), or one run of SGD/Adam. */
+export type RetrainReference = 'optimum' | 'replayed trajectory' | 'independent run'
+
 /**
- * Training again without the forget rows. Replay keeps the seed, the initialisation, the
- * batch order and the learning-rate schedule, with the forget rows taken out of each batch:
- * the reference that a recorded run can be compared with parameter by parameter.
- * Independent draws a fresh initialisation and shuffle: one more sample of the retrained
- * model, whose distance to another is the noise floor.
+ * Training again without the forget rows. A convex recipe ('lbfgs') is solved to its unique
+ * optimum on the retained rows, in both modes: replay starts from the original's parameters
+ * (closer, so faster), independent from the initialisation. For SGD or Adam, replay keeps the
+ * seed, the initialisation, the batch order and the learning-rate schedule, with the forget
+ * rows taken out of each batch: the reference that a recorded run can be compared with
+ * parameter by parameter, a trajectory, not an optimum. Independent draws a fresh
+ * initialisation and shuffle: one more sample of the retrained model, whose distance to
+ * another is the noise floor.
  */
 export async function retrain(context: UnlearnContext, mode: RetrainMode, draw = 1): Promise<UnlearnOutcome> {
   const { spec, data, original, trainRows, forgetRows, retainRows } = context
   const recorded = original.manifest.training
   const forget = new Set(forgetRows)
+  if (recorded.optimizer === 'lbfgs') {
+    const start = mode === 'replay' ? original.params : initParams(spec, recorded.initSeed)
+    const result = await train(spec, data, retainRows, recorded, start, {
+      signal: context.signal,
+      onProgress: context.onProgress,
+    })
+    const reference: RetrainReference = 'optimum'
+    return { params: result.params, details: { mode, reference, convergence: result.convergence } }
+  }
   if (mode === 'replay') {
     const result = await train(spec, data, trainRows, recorded, initParams(spec, recorded.initSeed), {
       plan: replayPlan(trainRows, forget, recorded),
       signal: context.signal,
       onProgress: context.onProgress,
     })
-    return { params: result.params, details: { mode, steps: result.steps, epochs: recorded.epochs } }
+    const reference: RetrainReference = 'replayed trajectory'
+    return {
+      params: result.params,
+      details: { mode, reference, steps: result.steps, epochs: recorded.epochs },
+    }
   }
   const fresh: TrainConfig = { ...recorded, seed: recorded.seed + 7919 * draw }
   const result = await train(
@@ -46,9 +65,10 @@ export async function retrain(context: UnlearnContext, mode: RetrainMode, draw =
       onProgress: context.onProgress,
     },
   )
+  const reference: RetrainReference = 'independent run'
   return {
     params: result.params,
-    details: { mode, steps: result.steps, epochs: fresh.epochs, seed: fresh.seed },
+    details: { mode, reference, steps: result.steps, epochs: fresh.epochs, seed: fresh.seed },
   }
 }
 
@@ -56,9 +76,10 @@ export const retrainMethod: UnlearningMethod<UnlearnOptions['retrain']> = {
   name: 'retrain',
   label: 'Exact retraining',
   description:
-    'Trains the model again from scratch on the retained rows only. The result never saw the forgotten rows, so the removal is exact; it costs a full training run.',
+    'Trains the model again from scratch on the retained rows only. The result never saw the forgotten rows, so the removal is exact; it costs a full training run. A logistic regression trained with L-BFGS is solved to its unique optimum, so the result is the retrained model itself; for SGD or Adam it is the original run replayed without the rows, one trajectory rather than the optimum.',
   guarantee: (): Guarantee => ({
     kind: 'exact',
+    strength: 'exact',
     meaning:
       'The new model was trained without the removed rows: it is what the model would have been had they never been given.',
   }),
@@ -73,6 +94,7 @@ export const finetuneMethod: UnlearningMethod<UnlearnOptions['finetune']> = {
     'Continues training the original model on the retained rows only, so the influence of the forgotten rows fades. Cheap, but nothing bounds what remains.',
   guarantee: (): Guarantee => ({
     kind: 'empirical',
+    strength: 'none',
     meaning:
       'No formal guarantee: the removal is measured (forget accuracy, membership inference), not proven.',
   }),
@@ -117,6 +139,7 @@ export const negGradMethod: UnlearningMethod<UnlearnOptions['neggrad']> = {
     'Pushes the model away from the forgotten rows by gradient ascent on their loss, optionally balanced by descent on retained rows (NegGrad+). Fast; it can damage accuracy, so it stops on a budget.',
   guarantee: (): Guarantee => ({
     kind: 'empirical',
+    strength: 'none',
     meaning:
       'No formal guarantee: the removal is measured (forget accuracy, membership inference), not proven.',
   }),

@@ -124,6 +124,7 @@ export const delMethod: UnlearningMethod<UnlearnOptions['del']> = {
     'Finds the parameters that carry the forgotten rows most (|θ·∇loss| on them, per neuron or channel), resets that share of the model (30% by default) to a fresh initialisation and retrains only those and the classifier head on the retained rows. The rest of the model is left exactly as it was. Fine-tuning runs as many epochs as the original training, as in the paper, so it takes about as long as retraining; nothing bounds what remains.',
   guarantee: (): Guarantee => ({
     kind: 'empirical',
+    strength: 'none',
     meaning:
       'No formal guarantee: no bound on what remains of the removed rows is claimed. The evidence is the verification against exact retraining (forget accuracy, membership inference, distance).',
   }),

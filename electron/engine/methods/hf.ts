@@ -19,6 +19,7 @@ import path from 'node:path'
 import { LetheError } from '../../contract'
 import { z } from 'zod'
 import type { Certification as CertificationSchema, UnlearnOptions } from '../../contract/engine'
+import { guaranteeStrength } from '../../contract/guarantee'
 import { DurableJsonFile, parseStored } from '../../ledger/durable'
 import { l2Norm } from '../metrics'
 import type { ModelSpec } from '../models/spec'
@@ -28,7 +29,8 @@ import { hvp, hvpChunkRows, perSampleGradients, topEigenvalue } from '../second-
 import { tf } from '../tf'
 import { batchPlan, learningRateAt, type StepContext, type TrainConfig } from '../train'
 import { StatisticsFile, writeStatistics } from './hf-store'
-import { chainRoot, releaseCertification, topUpNoise } from './lineage'
+import { accuracyFloor, addNoiseAboveFloor } from './floor'
+import { chainRoot, releaseCertification } from './lineage'
 import type { Guarantee, Recorder, UnlearningMethod } from './method'
 
 type Certification = z.infer<typeof CertificationSchema>
@@ -319,6 +321,7 @@ function guaranteeOf(certification: Certification, arch: ModelSpec['arch']['kind
   if (!certification.noise)
     return {
       kind: 'empirical',
+      strength: 'none',
       meaning:
         'Not certified: the calibrated noise was switched off for measurement. The model is the HF estimate of retraining without the rows, and nothing bounds what remains.',
     }
@@ -331,6 +334,7 @@ function guaranteeOf(certification: Certification, arch: ModelSpec['arch']['kind
     kind: 'certified',
     epsilon,
     delta,
+    strength: guaranteeStrength(epsilon),
     meaning: `Gaussian noise of σ = ${sigma.toPrecision(3)} on every parameter hides any difference up to Δ = ${bound.toPrecision(3)} between this model and one retrained without the removed rows (the same training run replayed without them). ${scope}`,
   }
 }
@@ -342,11 +346,12 @@ export const hfMethod: UnlearningMethod<UnlearnOptions['hf']> = {
     'Hessian-free online unlearning: while the model trains, Lethe records one vector per training row that says how the final model would differ without it. Forgetting is then adding those vectors and calibrated noise: milliseconds, no retraining, a certified (ε, δ) guarantee. It needs a model trained with HF recording (plain SGD, one fixed batch order), which is slower, and disk space for the vectors.',
   guarantee: (options): Guarantee =>
     options.noise === false
-      ? { kind: 'empirical', meaning: 'Not certified: noise switched off for measurement.' }
+      ? { kind: 'empirical', strength: 'none', meaning: 'Not certified: noise switched off for measurement.' }
       : {
           kind: 'certified',
           epsilon: options.epsilon ?? DEFAULTS.epsilon,
           delta: options.delta ?? DEFAULTS.delta,
+          strength: guaranteeStrength(options.epsilon ?? DEFAULTS.epsilon),
           meaning: 'Calibrated Gaussian noise hides the difference from a model retrained without the rows.',
         },
 
@@ -458,10 +463,32 @@ export const hfMethod: UnlearningMethod<UnlearnOptions['hf']> = {
         { capacityRows: capacity, rowsDeleted: deleted },
       )
     const previous = (await releaseCertification(modelsDir, original.manifest)) ?? { sigma: 0 }
-
+    // The same utility floor as the certified step (floor.ts): a bound loose enough to pass the
+    // noise limit can still leave a model that predicts nothing.
+    const floorStarted = performance.now()
     // Top-up: the published model then carries N(0, σ²) in all, what Δ for every row removed so far needs.
-    const topUp = noise ? topUpNoise(params, sigma, previous.sigma) : 0
-    const applyMs = performance.now() - started
+    const { topUp, floorCheck } = noise
+      ? await addNoiseAboveFloor(
+          {
+            spec,
+            data: context.data,
+            dataset: context.dataset,
+            estimate: params,
+            sigma,
+            sigmaBefore: previous.sigma,
+            floor: await accuracyFloor(spec, context.data, context.dataset, trained, options.accuracyFloor),
+            release: 'HF release',
+            noise: `σ = ${sigma.toPrecision(3)} for Δ = ${bound.toPrecision(3)} at ε = ${epsilon}, ${relative(sigma).toFixed(2)}× the size of the parameters`,
+            advice:
+              'Retrain the model without these rows instead (exact retraining); a larger ε needs less noise but promises less, and accuracyFloor sets a lower floor.',
+          },
+          params,
+        )
+      : { topUp: 0, floorCheck: null }
+    const floorMs = performance.now() - floorStarted
+
+    // The deletion itself, without the floor's evaluations of the test rows.
+    const applyMs = performance.now() - started - floorMs
     const config = root.training
     const certification: Certification = {
       noise,
@@ -575,7 +602,8 @@ export const hfMethod: UnlearningMethod<UnlearnOptions['hf']> = {
           createdAt: preparation.createdAt,
           recordMs: preparation.recordMs,
         },
-        timings: { readMs, applyMs },
+        timings: { readMs, applyMs, floorMs },
+        ...(floorCheck && { floorCheck }),
       },
     }
   },

@@ -3,16 +3,15 @@
  * the data and the rows to forget, and returns new parameters; what it promises is stated
  * as a guarantee, in words a compliance officer can put in a certificate.
  */
-import type { UnlearningMethodName } from '../../contract/engine'
+import type { z } from 'zod'
+import type { Guarantee as GuaranteeSchema, UnlearningMethodName } from '../../contract/engine'
 import type { Dataset } from '../data/dataset'
 import type { ModelManifest, Preparation } from '../models/store'
 import type { ModelSpec } from '../models/spec'
 import type { TrainConfig, TrainHooks, TrainingData } from '../train'
 
-export type Guarantee =
-  | { kind: 'exact'; meaning: string }
-  | { kind: 'certified'; epsilon: number; delta: number; meaning: string }
-  | { kind: 'empirical'; meaning: string }
+/** What a release promises, graded (contract/guarantee.ts). */
+export type Guarantee = z.output<typeof GuaranteeSchema>
 
 export interface UnlearnContext {
   spec: ModelSpec

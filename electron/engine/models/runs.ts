@@ -6,6 +6,7 @@
 import { readFile } from 'node:fs/promises'
 import path from 'node:path'
 import { LetheError } from '../../contract'
+import { withStrength } from '../../contract/guarantee'
 import { parseStored } from '../../ledger/durable'
 import { folders } from '../folders'
 import type { Guarantee } from '../methods/method'
@@ -46,5 +47,7 @@ export async function unlearningOf(dataDir: string, modelId: string): Promise<Un
       `${modelId} was not produced by an unlearning run in Lethe, so there is no evidence to certify.`,
     )
   }
-  return parseStored<UnlearnResult>(file, text)
+  const record = parseStored<UnlearnResult>(file, text)
+  // Records written before guarantees were graded: their kind and ε give the grade.
+  return { ...record, guarantee: withStrength(record.guarantee) }
 }

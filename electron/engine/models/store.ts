@@ -14,7 +14,7 @@ import type { Preparation as PreparationSchema } from '../../contract/engine'
 import type { TrainConfig } from '../train'
 import type { DatasetManifest } from '../data/dataset'
 import { specOf, type Architecture } from './spec'
-import { removeStaleTempFiles, writeFileDurably } from '../../lib/files'
+import { removeStaleTempFiles, shredFile, writeFileDurably } from '../../lib/files'
 import { sha256Hex } from '../../lib/digest'
 
 export type Preparation = z.infer<typeof PreparationSchema>
@@ -40,6 +40,14 @@ export interface ModelManifest {
   preparation?: Preparation
   backend: string
   createdAt: string
+  /** Set once the version's parameters and per-row files were shredded: the manifest stays as its tombstone. */
+  deleted?: Deletion
+}
+
+export interface Deletion {
+  at: string
+  reason: string
+  requestId: string | null
 }
 
 const bytesOf = (params: Float32Array) => new Uint8Array(params.buffer, params.byteOffset, params.byteLength)
@@ -108,9 +116,11 @@ export async function saveModel(
   const full = identify(draft, params)
   const dir = path.join(folder, full.id)
   // The same parameters are the same version: training it again without recording keeps the recording.
-  if (!full.preparation && existsSync(path.join(dir, 'manifest.json'))) {
-    const { preparation } = await readManifest(folder, full.id)
-    if (preparation) full.preparation = preparation
+  if (existsSync(path.join(dir, 'manifest.json'))) {
+    const existing = await readManifest(folder, full.id)
+    // A deleted version stays deleted: the same parameters made again would bring it back.
+    if (existing.deleted) throw deletedError(existing)
+    if (!full.preparation && existing.preparation) full.preparation = existing.preparation
   }
   await mkdir(dir, { recursive: true, mode: 0o700 })
   await writeFileDurably(path.join(dir, 'params.f32'), bytesOf(params))
@@ -134,12 +144,24 @@ export async function readManifest(folder: string, id: string): Promise<ModelMan
   return manifest
 }
 
-/** Loads a version, checking that it is a Lethe model and that its parameters are intact. */
+/** What refuses every use of a deleted version's parameters: when, why and for which request it was deleted. */
+export function deletedError(manifest: ModelManifest): LetheError {
+  const deletion = manifest.deleted as Deletion
+  const request = deletion.requestId ? ` for ${deletion.requestId}` : ''
+  return new LetheError(
+    'CONFLICT',
+    `${manifest.id} (${manifest.name}) was deleted on ${deletion.at}${request} ("${deletion.reason}"): its parameters no longer exist, so nothing can be computed from it. Use a version derived from it.`,
+    { id: manifest.id, deleted: deletion },
+  )
+}
+
+/** Loads a version, checking that it is a Lethe model, not deleted, and that its parameters are intact. */
 export async function loadModel(
   folder: string,
   id: string,
 ): Promise<{ manifest: ModelManifest; params: Float32Array }> {
   const manifest = await readManifest(folder, id)
+  if (manifest.deleted) throw deletedError(manifest)
   const file = path.join(folder, path.basename(id), 'params.f32')
   const bytes = new Uint8Array(await readFile(file))
   if (bytes.length !== manifest.parameters * 4) {
@@ -187,6 +209,7 @@ export async function loadNoiseless(
   manifest: ModelManifest,
   sha256: string,
 ): Promise<Float32Array> {
+  if (manifest.deleted) throw deletedError(manifest)
   const file = path.join(folder, path.basename(manifest.id), NOISELESS_FILE)
   if (!existsSync(file))
     throw new LetheError(
@@ -202,4 +225,27 @@ export async function loadNoiseless(
       { file },
     )
   return new Float32Array(bytes.buffer, bytes.byteOffset, manifest.parameters)
+}
+
+/** Files a tombstone keeps: the manifest (with the parameters' hash) and the run's evidence, which hold no parameters or row values. */
+const TOMBSTONE_FILES = new Set(['manifest.json', 'unlearning.json'])
+
+/**
+ * Deletes a version's data for good: the tombstone manifest (marked deleted, hash kept) is written
+ * first, so a crash part-way leaves a version nothing will use, and running it again shreds the rest.
+ * Every other file (parameters, HF statistics and recording, noiseless estimate) is shredded.
+ */
+export async function shredModel(
+  folder: string,
+  manifest: ModelManifest,
+  deletion: Deletion,
+): Promise<{ manifest: ModelManifest; shredded: string[] }> {
+  const dir = path.join(folder, path.basename(manifest.id))
+  const tombstone: ModelManifest = { ...manifest, deleted: manifest.deleted ?? deletion }
+  await new DurableJsonFile<ModelManifest>(path.join(dir, 'manifest.json')).write(tombstone)
+  const shredded: string[] = []
+  for (const name of (await readdir(dir)).sort()) {
+    if (!TOMBSTONE_FILES.has(name) && (await shredFile(path.join(dir, name)))) shredded.push(name)
+  }
+  return { manifest: tombstone, shredded }
 }

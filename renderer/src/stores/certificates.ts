@@ -66,10 +66,9 @@ export const useCertificatesStore = defineStore('certificates', () => {
   const importing = ref(false)
   const importError = ref<ErrorPayload | null>(null)
 
-  /** Completed requests that have no certificate yet: the ones a certificate can be issued for. */
+  /** Completed requests: a certificate can be issued for them, or a new one supersede theirs. */
   const issuable = ref<CompletedRequest[]>([])
   const issuableLoading = ref(false)
-  const issuing = ref(false)
   const issueError = ref<ErrorPayload | null>(null)
 
   async function load(): Promise<void> {
@@ -176,31 +175,11 @@ export const useCertificatesStore = defineStore('certificates', () => {
         order: 'desc',
         limit: 500,
       })
-      issuable.value = completed.items.filter((r) => r.links.certificates.length === 0)
+      issuable.value = completed.items
     } catch (caught) {
       issueError.value = errorOf(caught)
     } finally {
       issuableLoading.value = false
-    }
-  }
-
-  /** Issues the certificate of a completed request; the list shows it at once. */
-  async function issue(requestId: string, recipients: string[]): Promise<IssuedCertificate | null> {
-    issuing.value = true
-    issueError.value = null
-    try {
-      const issued = await call('certificates.issue', { requestId, recipients })
-      certificates.value = [
-        issued,
-        ...certificates.value.filter((c) => c.certificateId !== issued.certificateId),
-      ]
-      issuable.value = issuable.value.filter((r) => r.id !== requestId)
-      return issued
-    } catch (caught) {
-      issueError.value = errorOf(caught)
-      return null
-    } finally {
-      issuing.value = false
     }
   }
 
@@ -261,7 +240,6 @@ export const useCertificatesStore = defineStore('certificates', () => {
     importError,
     issuable,
     issuableLoading,
-    issuing,
     issueError,
     load,
     createOrganisation,
@@ -272,6 +250,5 @@ export const useCertificatesStore = defineStore('certificates', () => {
     importPkcs12,
     exportPublic,
     loadIssuable,
-    issue,
   }
 })

@@ -10,6 +10,9 @@ export type JobKind = JobStatus['kind']
 export type TrainInput = Input<'models.train'>
 export type ImportInput = Input<'datasets.import'>
 export type DemoName = Input<'datasets.importDemo'>['demo']
+export type HoldingVersion = Output<'models.holdingRows'>[number]
+/** What to do with a version still trained on a request's rows when the request completes. */
+export type HoldingDecision = { modelId: string } & ({ delete: true } | { delete: false; reason: string })
 
 /** Whether a version can get a certified (noisy) release from the Newton-step method, and why not. */
 export type CertifiedReadiness =
@@ -290,6 +293,44 @@ export const useModelsStore = defineStore('models', () => {
     }
   }
 
+  const deleting = ref(false)
+  const deleteError = ref<ErrorPayload | null>(null)
+
+  /** Deletes a version for good (its parameters shredded), then reloads the lineage. */
+  async function deleteModel(input: Input<'models.delete'>): Promise<boolean> {
+    deleting.value = true
+    deleteError.value = null
+    try {
+      await call('models.delete', input)
+      return true
+    } catch (caught) {
+      deleteError.value = errorOf(caught)
+      return false
+    } finally {
+      deleting.value = false
+      await load()
+    }
+  }
+
+  const holdingRows = (requestId: string) => call('models.holdingRows', { requestId })
+
+  /** Deletes or records the keeping of each version, in order; the first refusal stops and is thrown. */
+  async function decide(requestId: string, decisions: HoldingDecision[]): Promise<void> {
+    try {
+      for (const d of decisions) {
+        if (d.delete)
+          await call('models.delete', {
+            modelId: d.modelId,
+            requestId,
+            reason: `Erasure request ${requestId}`,
+          })
+        else await call('models.retain', { modelId: d.modelId, requestId, reason: d.reason })
+      }
+    } finally {
+      if (loaded.value) await load()
+    }
+  }
+
   const datasetName = (id: string) => datasets.value.find((d) => d.id === id)?.name ?? id
 
   /** 1 for a trained model, one more for each unlearning on the way to it. */
@@ -366,6 +407,11 @@ export const useModelsStore = defineStore('models', () => {
     importDemo,
     importFile,
     train,
+    deleting,
+    deleteError,
+    deleteModel,
+    holdingRows,
+    decide,
     datasetName,
     versionOf,
     hfStatisticsOf,

@@ -17,7 +17,6 @@ import { fileBase64 } from '../api/files'
 export type RequestSummary = Output<'requests.summary'>
 export type Matching = Output<'matching.preview'>
 export type MatchedDataset = Matching['datasets'][number]
-export type IssuedCertificate = Output<'certificates.issue'>
 export type SortKey = NonNullable<Input<'requests.list'>['sort']>
 export type SortOrder = NonNullable<Input<'requests.list'>['order']>
 export type { AuditEvent, RequestView }
@@ -293,10 +292,6 @@ export const useRequestsStore = defineStore('requests', () => {
   const matchingLoading = ref(false)
   const matchingError = ref<ErrorPayload | null>(null)
 
-  const issuing = ref(false)
-  const certificateError = ref<ErrorPayload | null>(null)
-  const issued = ref<IssuedCertificate | null>(null)
-
   /** Shows a view, keeping what an earlier reveal showed (a later change answers masked). */
   function adopt(view: RequestView, known: { note?: string; attachment?: string } = {}): void {
     if (!revealed || !view.requester) {
@@ -338,18 +333,9 @@ export const useRequestsStore = defineStore('requests', () => {
       current.value = null
       events.value = []
       matching.value = null
-      issued.value = null
       revealed = null
     }
-    for (const e of [
-      actionError,
-      deadlineError,
-      noteError,
-      attachError,
-      downloadError,
-      revealError,
-      certificateError,
-    ])
+    for (const e of [actionError, deadlineError, noteError, attachError, downloadError, revealError])
       e.value = null
     detailLoading.value = true
     detailError.value = null
@@ -499,21 +485,6 @@ export const useRequestsStore = defineStore('requests', () => {
     }
   }
 
-  async function issueCertificate(): Promise<void> {
-    const id = current.value?.id
-    if (!id) return
-    issuing.value = true
-    certificateError.value = null
-    try {
-      issued.value = await call('certificates.issue', { requestId: id })
-      await refresh()
-    } catch (caught) {
-      certificateError.value = errorOf(caught)
-    } finally {
-      issuing.value = false
-    }
-  }
-
   return {
     query,
     items,
@@ -555,9 +526,6 @@ export const useRequestsStore = defineStore('requests', () => {
     matching,
     matchingLoading,
     matchingError,
-    issuing,
-    certificateError,
-    issued,
     open,
     refresh,
     reveal,
@@ -570,6 +538,5 @@ export const useRequestsStore = defineStore('requests', () => {
     attach,
     download,
     loadMatching,
-    issueCertificate,
   }
 })

@@ -80,16 +80,21 @@ export function parseAccuracyFloor(text: string): { value: number | null; error:
 /** What the certified Newton step stored beside its certification. */
 export interface NewtonStep {
   convergence: { case: 'converged' | 'nonconvergent'; trainedGradientNorm: number } | null
+  /** How (H + λI)⁻¹g was applied. */
+  solver: 'exact' | 'lissa'
+  /** ‖g‖ on the retained rows and the step ‖Δθ‖. */
+  gradientNorm: number | null
+  stepNorm: number | null
   lissa: {
     scale: number
     depth: number
     repetitions: number
     batchSize: number
-    gradientNorm: number
-    stepNorm: number
     /** ‖h‖ along the first repetition of the recursion. */
     trace: { step: number; norm: number }[]
   } | null
+  /** The exact solve: the Hessian built analytically (logreg) or from d HVPs, then factored. */
+  exact: { hessian: 'analytic' | 'hvp'; buildMs: number; factorMs: number } | null
   /** The published model's test accuracy (a fraction). */
   testAccuracy: number | null
   /** The floor's check: test accuracy of unpublished noise draws, and their mean. */
@@ -108,8 +113,8 @@ export interface CertifiedRun {
     createdAt: string
     recordMs: number
   } | null
-  /** applyMs: the whole deletion; readMs: HF reading the rows' vectors; lissaMs: the Newton step's LiSSA. */
-  timings: { applyMs: number; readMs: number | null; lissaMs: number | null } | null
+  /** applyMs: the whole deletion; readMs: HF reading the rows' vectors; solveMs: the Newton step's solve. */
+  timings: { applyMs: number; readMs: number | null; solveMs: number | null } | null
   /** The certified Newton step's own details; null for HF. */
   newton: NewtonStep | null
 }
@@ -120,7 +125,10 @@ const numberOrNull = (x: unknown) => (typeof x === 'number' ? x : null)
 
 /** The certification a run's record carries in its details, or null for a method without one. */
 export function certificationOf(record: RunRecord): CertifiedRun | null {
-  const { certification, statistics, timings, convergence, lissa, testAccuracy, floorCheck } = record.details
+  const { certification, statistics, timings, convergence, lissa, exact, testAccuracy, floorCheck } =
+    record.details
+  // Records made before the exact solver keep ‖g‖ and ‖Δθ‖ inside their LiSSA details.
+  const norms = isObject(lissa) ? { ...lissa, ...record.details } : record.details
   // The engine writes these to the contract's schema; a record from an older build may lack parts.
   if (
     !isObject(certification) ||
@@ -140,7 +148,8 @@ export function certificationOf(record: RunRecord): CertifiedRun | null {
         ? {
             applyMs: timings.applyMs,
             readMs: numberOrNull(timings.readMs),
-            lissaMs: numberOrNull(timings.lissaMs),
+            // Records made before the exact solver call it lissaMs.
+            solveMs: numberOrNull(timings.solveMs ?? timings.lissaMs),
           }
         : null,
     newton:
@@ -150,11 +159,16 @@ export function certificationOf(record: RunRecord): CertifiedRun | null {
               isObject(convergence) && typeof convergence.trainedGradientNorm === 'number'
                 ? (convergence as unknown as NonNullable<NewtonStep['convergence']>)
                 : null,
+            solver: isObject(exact) ? 'exact' : 'lissa',
+            gradientNorm: numberOrNull(norms.gradientNorm),
+            stepNorm: numberOrNull(norms.stepNorm),
             lissa:
-              isObject(lissa) &&
-              numbers(lissa, ['scale', 'depth', 'gradientNorm', 'stepNorm']) &&
-              Array.isArray(lissa.trace)
+              isObject(lissa) && numbers(lissa, ['scale', 'depth']) && Array.isArray(lissa.trace)
                 ? (lissa as unknown as NonNullable<NewtonStep['lissa']>)
+                : null,
+            exact:
+              isObject(exact) && numbers(exact, ['buildMs', 'factorMs'])
+                ? (exact as unknown as NonNullable<NewtonStep['exact']>)
                 : null,
             testAccuracy: numberOrNull(testAccuracy),
             floorCheck:
