@@ -185,8 +185,11 @@ function denseHessian(
   return hessian
 }
 
-/** Solves A·x = b for a symmetric positive-definite A (overwritten by its Cholesky factor). */
-function choleskySolve(a: Float64Array, b: Float64Array, size: number): Float64Array {
+/**
+ * Solves A·x = b for a symmetric positive-definite A (overwritten by its Cholesky factor): the
+ * plain textbook loops, shared by tests that judge the engine's own solver.
+ */
+export function choleskySolve(a: Float64Array, b: Float64Array, size: number): Float64Array {
   for (let j = 0; j < size; j++) {
     let diagonal = a[j * size + j] as number
     for (let k = 0; k < j; k++) diagonal -= (a[j * size + k] as number) ** 2

@@ -16,6 +16,7 @@ import { specOf } from '../../electron/engine/models/spec'
 import { loadModel, loadNoiseless } from '../../electron/engine/models/store'
 import { analyticGaussianSigma } from '../../electron/engine/privacy'
 import { exactLogregHessian, topEigenvalue } from '../../electron/engine/second-order'
+import { choleskySolve } from '../support/exact-logreg'
 import { tf } from '../../electron/engine/tf'
 import { uploadData } from '../../electron/engine/train'
 import { certificationOf, distanceRatio, importedDemo } from '../support/engine'
@@ -71,31 +72,6 @@ beforeAll(async () => {
   ;({ dataset, rowsOfSubjects } = await importedDemo('breast-cancer', dataDir))
 })
 
-/** Solves A x = b for a symmetric positive-definite A (n × n, row-major) by Cholesky, in float64. */
-function choleskySolve(A: Float64Array, b: Float64Array): Float64Array {
-  const n = b.length
-  const L = new Float64Array(n * n)
-  for (let i = 0; i < n; i++)
-    for (let j = 0; j <= i; j++) {
-      let s = A[i * n + j] as number
-      for (let k = 0; k < j; k++) s -= (L[i * n + k] as number) * (L[j * n + k] as number)
-      L[i * n + j] = i === j ? Math.sqrt(s) : s / (L[j * n + j] as number)
-    }
-  const z = new Float64Array(n)
-  for (let i = 0; i < n; i++) {
-    let s = b[i] as number
-    for (let k = 0; k < i; k++) s -= (L[i * n + k] as number) * (z[k] as number)
-    z[i] = s / (L[i * n + i] as number)
-  }
-  const x = new Float64Array(n)
-  for (let i = n - 1; i >= 0; i--) {
-    let s = z[i] as number
-    for (let k = i + 1; k < n; k++) s -= (L[k * n + i] as number) * (x[k] as number)
-    x[i] = s / (L[i * n + i] as number)
-  }
-  return x
-}
-
 describe('certified unlearning on L2-regularised logistic regression (breast cancer)', () => {
   let modelId: string
 
@@ -130,7 +106,7 @@ describe('certified unlearning on L2-regularised logistic regression (breast can
     const data = uploadData(dataset.features, dataset.labels, D)
     try {
       const g = await retainedGradient(spec, params, data, rows, manifest.training.l2)
-      const exact = choleskySolve(exactLogregHessian(spec, params, x, y, l2), Float64Array.from(g))
+      const exact = choleskySolve(exactLogregHessian(spec, params, x, y, l2), Float64Array.from(g), g.length)
       const top = tf.tidy(() =>
         topEigenvalue(
           spec,
