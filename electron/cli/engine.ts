@@ -260,6 +260,23 @@ export function registerEngineCommands(program: Command): void {
         }),
       )
     })
+  common(model.command('import <file>'))
+    .description(
+      'import a model trained elsewhere for a dataset: an ONNX file of Gemm or MatMul + Add layers with ReLU between them (Softmax or LogSoftmax at the end, Dropout dropped)',
+    )
+    .requiredOption('--dataset <id>', 'the dataset whose encoded features the model takes')
+    .option('--name <name>', 'display name (default: the file name)')
+    .action((file: string, o: CommonOptions & { dataset: string; name?: string }) =>
+      exit(
+        run(
+          'models.import',
+          { datasetId: o.dataset, path: path.resolve(file), name: o.name } as Input<'models.import'>,
+          { ...o, writes: true },
+          (m) =>
+            `Imported ${m.id} (${m.name}): ${m.description}, ${m.parameters} parameters, from ${m.origin?.fileName} (SHA-256 ${m.origin?.sha256}); exact retraining will use Lethe's recipe (${m.training.optimizer === 'lbfgs' ? `L-BFGS to the optimum, l2 ${m.training.l2}` : `${m.training.optimizer}, ${m.training.epochs} epochs`}).`,
+        ),
+      ),
+    )
   common(model.command('list'))
     .description('model versions with their lineage')
     .action((o: CommonOptions) =>

@@ -124,6 +124,17 @@ export const Preparation = z.object({
   createdAt: z.string(),
 })
 
+/** Where an imported model version came from: the file's format, SHA-256 and name. */
+export const ModelOrigin = z.object({
+  format: z.literal('onnx'),
+  sha256: z.string(),
+  fileName: z.string(),
+  /** What the graph's output was: the engine computes logits, the graph may end in (log-)softmax. */
+  output: z.enum(['logits', 'softmax', 'logsoftmax']).optional(),
+  /** The source's ONNX opset. */
+  opset: z.number().optional(),
+})
+
 export const ModelInfo = z.object({
   id: z.string(),
   name: z.string(),
@@ -143,6 +154,8 @@ export const ModelInfo = z.object({
   createdAt: z.string(),
   /** Set once the version's parameters were shredded; listed as a tombstone, usable by nothing. */
   deleted: Deletion.nullable(),
+  /** The imported file a version (or its chain's root) came from; null for models Lethe trained. */
+  origin: ModelOrigin.nullable(),
 })
 
 /** A version still trained on a request's rows (or deleted or kept on purpose for it). */
@@ -554,6 +567,24 @@ export const engineMethods = {
           context.addIssue({ code: 'custom', path: ['training', 'optimizer'], message })
       }),
     output: z.object({ jobId: z.string() }),
+  }),
+  'models.import': defineMethod({
+    summary:
+      'Import a model trained elsewhere (ONNX: a chain of Gemm or MatMul + Add layers with ReLU between them) for a dataset; registered in the ledger.',
+    input: z
+      .object({
+        datasetId: Id,
+        /** The ONNX file, read by the engine (as dataset import reads its files). */
+        path: Path,
+        name: z.string().trim().min(1).max(200).optional(),
+        /**
+         * The recipe exact retraining will use (Lethe's, not the original's). Default: TrainOptions'
+         * defaults with 'adam' for an MLP, 'lbfgs' with l2 = LBFGS_DEFAULT_L2 for a logistic regression.
+         */
+        training: TrainOptions.optional(),
+      })
+      .strict(),
+    output: ModelInfo,
   }),
   'unlearn.start': defineMethod({
     summary:

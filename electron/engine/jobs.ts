@@ -2,18 +2,23 @@
  * The work the engine process does on request: import datasets, train models, unlearn.
  * Plain functions over the data folder; the worker runs them and reports progress.
  */
-import { mkdir, readFile } from 'node:fs/promises'
+import { existsSync } from 'node:fs'
+import { mkdir, readFile, stat } from 'node:fs/promises'
 import path from 'node:path'
 import type { z } from 'zod'
 import { LetheError } from '../contract'
 import type { CurvePoint } from '../contract/events'
 import {
+  LBFGS_DEFAULT_L2,
   lbfgsProblems,
   parseUnlearnOptions,
+  TrainOptions as TrainOptionsSchema,
   type ArchitectureInput,
   type preparations,
   type TrainOptions,
 } from '../contract/engine'
+import { sha256Hex } from '../lib/digest'
+import { importOnnx } from './import/onnx'
 import { csvText, importCsvDataset } from './data/csv-dataset'
 import { listDatasets, loadDataset, saveDataset, type Dataset, type DatasetManifest } from './data/dataset'
 import { importIdxDataset } from './data/idx'
@@ -26,6 +31,7 @@ import {
   identify,
   listModels,
   loadModel,
+  readManifest,
   saveModel,
   saveNoiseless,
   trainedDraft,
@@ -188,6 +194,109 @@ const progressOf = (control: JobControl, what: string) => (p: TrainProgress) =>
         },
   )
 
+/** A version's training recipe (the manifest's form) from the API's TrainOptions. */
+function recipeOf(options: z.infer<typeof TrainOptions>, trainRows: number): ModelManifest['training'] {
+  const { lrDecay, ...rest } = options
+  const schedule: TrainConfig['schedule'] =
+    rest.schedule === 'step'
+      ? { kind: 'step', everyEpochs: Math.max(1, Math.round(rest.epochs / 3)), gamma: 0.1 }
+      : rest.schedule === 'exponential'
+        ? { kind: 'exponential', gamma: lrDecay }
+        : { kind: rest.schedule }
+  return { ...rest, schedule, initSeed: options.seed, trainRows }
+}
+
+/** The largest model file Lethe reads (the engine's models are far smaller). */
+const MAX_MODEL_FILE_BYTES = 512 * 1024 ** 2
+
+/**
+ * Imports a model trained elsewhere (ONNX) as a version for a dataset: its input width and
+ * classes must be the dataset's; its manifest records the source file's format and SHA-256, and
+ * the recipe exact retraining will use. Everything is checked before anything is written.
+ */
+export async function importModel(input: {
+  dataDir: string
+  datasetId: string
+  path: string
+  name?: string
+  training?: z.infer<typeof TrainOptions>
+}): Promise<ModelManifest> {
+  const fileName = path.basename(input.path)
+  let bytes: Uint8Array
+  try {
+    const { size } = await stat(input.path)
+    if (size > MAX_MODEL_FILE_BYTES)
+      throw new Error(
+        `it is ${(size / 1024 ** 2).toFixed(0)} MiB; the limit is ${MAX_MODEL_FILE_BYTES / 1024 ** 2} MiB`,
+      )
+    bytes = new Uint8Array(await readFile(input.path))
+  } catch (error) {
+    throw new LetheError('BAD_INPUT', `Cannot read ${input.path}: ${(error as Error).message}`)
+  }
+  const imported = importOnnx(bytes)
+  const { arch } = imported
+  const dataset = await loadDataset(folders(input.dataDir).datasets, input.datasetId)
+  const { featureDim, classes, name: datasetName } = dataset.manifest
+  if (arch.inputs !== featureDim)
+    throw new LetheError(
+      'BAD_INPUT',
+      `${fileName} takes ${arch.inputs} input features, but ${datasetName} (${input.datasetId}) encodes ${featureDim}: the model was not trained on this dataset's features.`,
+      { inputs: arch.inputs, featureDim },
+    )
+  if (arch.classes !== classes.length)
+    throw new LetheError(
+      'BAD_INPUT',
+      `${fileName} scores ${arch.classes} classes, but ${datasetName} (${input.datasetId}) has ${classes.length} (${classes.join(', ')}).`,
+      { classes: arch.classes, datasetClasses: classes.length },
+    )
+  const options =
+    input.training ??
+    TrainOptionsSchema.parse(
+      // A network trained elsewhere is fine-tuned gently: Adam at 1e-3, not the 0.05 of a fresh start.
+      arch.kind === 'logreg'
+        ? { optimizer: 'lbfgs', l2: LBFGS_DEFAULT_L2 }
+        : { optimizer: 'adam', learningRate: 1e-3 },
+    )
+  const problems = lbfgsProblems({ arch: arch.kind, ...options })
+  if (problems.length)
+    throw new LetheError(
+      'BAD_INPUT',
+      `The retraining recipe does not fit the imported model: ${problems.join('; ')}.`,
+      {
+        problems,
+      },
+    )
+  const draft = {
+    ...trainedDraft({
+      name: input.name ?? fileName.replace(/\.onnx$/i, ''),
+      arch,
+      dataset: dataset.manifest,
+      training: recipeOf(options, dataset.train.length),
+      backend: 'import',
+    }),
+    method: 'import',
+    origin: {
+      format: 'onnx' as const,
+      sha256: sha256Hex(bytes),
+      fileName,
+      output: imported.output,
+      opset: imported.opset,
+    },
+  }
+  // A version is its parameters: the same weights imported again (for this or another dataset) would rewrite a registered version's record.
+  const models = folders(input.dataDir).models
+  const { id } = identify(draft, imported.params)
+  if (existsSync(path.join(models, id, 'manifest.json'))) {
+    const existing = await readManifest(models, id)
+    throw new LetheError(
+      'CONFLICT',
+      `${fileName} holds the same weights as ${id} ("${existing.name}", for ${existing.datasetId}, ${existing.method === 'import' ? 'imported' : 'made'} on ${existing.createdAt}${existing.deleted ? `, deleted on ${existing.deleted.at}` : ''}): nothing was imported.`,
+      { id },
+    )
+  }
+  return saveModel(models, draft, imported.params)
+}
+
 export async function trainModel(
   input: {
     dataDir: string
@@ -207,19 +316,7 @@ export async function trainModel(
   const arch = architectureFor(dataset, input.arch)
   const spec = specOf(arch)
   checkTrainingFits(spec, input.training.batchSize, dataset.manifest.rows, tf.getBackend())
-  const { lrDecay, ...options } = input.training
-  const schedule: TrainConfig['schedule'] =
-    options.schedule === 'step'
-      ? { kind: 'step', everyEpochs: Math.max(1, Math.round(options.epochs / 3)), gamma: 0.1 }
-      : options.schedule === 'exponential'
-        ? { kind: 'exponential', gamma: lrDecay }
-        : { kind: options.schedule }
-  const training = {
-    ...options,
-    schedule,
-    initSeed: input.training.seed,
-    trainRows: dataset.train.length,
-  }
+  const training = recipeOf(input.training, dataset.train.length)
   if (input.prepare === 'certified') {
     // Nothing is recorded: the manifest's training.projectRadius is the record the method reads.
     const problems = certifiedConformity(training, arch.kind)

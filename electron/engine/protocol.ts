@@ -6,7 +6,7 @@ import type { BackendChoice } from './backends'
 import type { LetheEvent, Result } from '../contract'
 import type { DatasetManifest } from './data/dataset'
 import type { DatasetPreview } from './data/preview'
-import type { evaluateModel, Evaluation, importDataset, trainModel, unlearnModel } from './jobs'
+import type { evaluateModel, Evaluation, importDataset, importModel, trainModel, unlearnModel } from './jobs'
 import type { ModelManifest } from './models/store'
 
 type InputOf<F extends (...args: never[]) => unknown> = Parameters<F>[0]
@@ -38,6 +38,8 @@ export interface EngineMethods {
     output: { manifest: DatasetManifest; removed: number }
   }
   'models.list': { input: { dataDir: string }; output: ModelManifest[] }
+  /** A model trained elsewhere (ONNX), checked against the dataset and saved as a version. */
+  'models.import': { input: InputOf<typeof importModel>; output: ModelManifest }
   'models.evaluate': { input: InputOf<typeof evaluateModel>; output: Evaluation }
   'methods.list': { input: Record<string, never>; output: z.infer<typeof MethodInfo>[] }
   'jobs.start': { input: JobRequest; output: { jobId: string } }

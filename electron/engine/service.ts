@@ -85,6 +85,7 @@ const modelInfo = (m: ModelManifest) => ({
   training: trainingOf(m.training),
   createdAt: m.createdAt,
   deleted: m.deleted ?? null,
+  origin: m.origin ?? null,
 })
 
 /** Points kept per phase of a curve; beyond it every other point is dropped, so the shape stays. */
@@ -350,6 +351,25 @@ export class EngineService {
       'models.evaluate': async (input) => ({
         ...(await engine.call('models.evaluate', { dataDir, ...input })),
       }),
+      'models.import': async (input, context) => {
+        // Checked and saved by the engine before anything is registered: a refused file stores nothing.
+        const model = await engine.call('models.import', { dataDir, ...input })
+        await register(
+          {
+            id: model.id,
+            kind: 'model',
+            name: model.name,
+            version: '1',
+            contentHash: model.paramsSha256,
+            parentId: null,
+            datasetId: model.datasetId,
+            method: 'import',
+            requestId: null,
+          },
+          context,
+        )
+        return modelInfo(model)
+      },
       'models.train': async (input, context) => {
         const job = this.start('train', [input.datasetId], async ({ state, result }) => {
           if (state !== 'succeeded') return

@@ -10,6 +10,7 @@ import {
   datasetsOf,
   evaluateModel,
   importDataset,
+  importModel,
   modelsOf,
   previewOf,
   subjectsOf,
@@ -77,6 +78,7 @@ const methods: {
   'datasets.removeRows': ({ dataDir, datasetId, rows, deletion }) =>
     removeRows(folders(dataDir).datasets, datasetId, rows, deletion),
   'models.list': ({ dataDir }) => modelsOf(dataDir),
+  'models.import': (input) => importModel(input),
   'models.evaluate': async (input) => {
     await ready()
     return evaluateModel(input)

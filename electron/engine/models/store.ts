@@ -10,7 +10,10 @@ import path from 'node:path'
 import { LetheError } from '../../contract'
 import { DurableJsonFile, parseStored } from '../../ledger/durable'
 import type { z } from 'zod'
-import type { Preparation as PreparationSchema } from '../../contract/engine'
+import type {
+  ModelOrigin as ModelOriginSchema,
+  Preparation as PreparationSchema,
+} from '../../contract/engine'
 import type { TrainConfig } from '../train'
 import type { DatasetManifest } from '../data/dataset'
 import { specOf, type Architecture } from './spec'
@@ -42,7 +45,14 @@ export interface ModelManifest {
   createdAt: string
   /** Set once the version's parameters and per-row files were shredded: the manifest stays as its tombstone. */
   deleted?: Deletion
+  /**
+   * Where an imported version came from (the file, its format and SHA-256); absent on versions
+   * Lethe trained. Versions unlearned from it keep their root's origin.
+   */
+  origin?: ModelOrigin
 }
+
+export type ModelOrigin = z.infer<typeof ModelOriginSchema>
 
 export interface Deletion {
   at: string

@@ -1,0 +1,543 @@
+/**
+ * ONNX model import, held against an outside runtime: PyTorch models exported with
+ * torch.onnx.export (tests/fixtures/onnx, made by make_fixtures.py on the breast-cancer demo's
+ * encoded features) predict in Lethe what onnxruntime predicts; graphs Lethe cannot represent
+ * are refused naming the node and its op, and store nothing; an imported model is unlearned.
+ */
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { createRequire } from 'node:module'
+import path from 'node:path'
+import { InferenceSession, Tensor } from 'onnxruntime-node'
+import type * as OnnxProto from 'onnx-proto'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import type { Output } from '../../electron/contract'
+import type { Dataset } from '../../electron/engine/data/dataset'
+import { workerThreadChannel } from '../../electron/engine/host'
+import { folders } from '../../electron/engine/folders'
+import { importModel, unlearnModel, type JobControl } from '../../electron/engine/jobs'
+import { logits } from '../../electron/engine/models/forward'
+import { specOf } from '../../electron/engine/models/spec'
+import { loadModel, readManifest, type ModelManifest } from '../../electron/engine/models/store'
+import { tf } from '../../electron/engine/tf'
+import { sha256Hex } from '../../electron/lib/digest'
+import { createServices, type LetheServices } from '../../electron/host/services'
+import { lethe } from '../support/cli'
+import { caller, importedDemo } from '../support/engine'
+import { tempDir } from '../support/fixtures'
+import { testKeys } from '../support/ledger'
+
+const { onnx } = createRequire(import.meta.url)('onnx-proto') as typeof OnnxProto
+
+const fixture = (name: string) => path.resolve('tests/fixtures/onnx', name)
+const MLP = fixture('breast-cancer-mlp.onnx')
+const LOGREG = fixture('breast-cancer-logreg.onnx')
+const control: JobControl = { signal: new AbortController().signal, progress: () => {} }
+
+let dataDir: string
+let dataset: Dataset
+let rowsOfSubjects: (skip: number, count: number) => number[]
+
+const modelFolders = () => {
+  const folder = folders(dataDir).models
+  return existsSync(folder) ? readdirSync(folder, { recursive: true }).map(String).sort() : []
+}
+const refusal = (promise: Promise<unknown>) =>
+  promise.then(
+    () => {
+      throw new Error('expected the import to be refused')
+    },
+    (error: { code: string; message: string }) => error,
+  )
+
+/** The test split's encoded rows, as Lethe feeds them to a model. */
+function testRows(): Float32Array {
+  const dim = dataset.manifest.featureDim
+  const x = new Float32Array(dataset.test.length * dim)
+  dataset.test.forEach((row, i) => x.set(dataset.features.subarray(row * dim, (row + 1) * dim), i * dim))
+  return x
+}
+
+/** Lethe's class probabilities for rows: softmax of the engine's logits. */
+async function letheProbabilities(manifest: ModelManifest, x: Float32Array): Promise<Float32Array> {
+  const { params } = await loadModel(folders(dataDir).models, manifest.id)
+  const spec = specOf(manifest.arch)
+  const probabilities = tf.tidy(() =>
+    tf.softmax(logits(spec, tf.tensor1d(params), tf.tensor2d(x, [x.length / spec.inputs, spec.inputs]))),
+  )
+  const values = (await probabilities.data()) as Float32Array
+  probabilities.dispose()
+  return values
+}
+
+/** onnxruntime's output for the same rows, as probabilities (softmax of logits when the graph has none). */
+async function runtimeProbabilities(file: string, x: Float32Array, dim: number): Promise<Float32Array> {
+  const session = await InferenceSession.create(readFileSync(file))
+  try {
+    const [inputName] = session.inputNames
+    const [outputName] = session.outputNames
+    const result = await session.run({
+      [inputName as string]: new Tensor('float32', x, [x.length / dim, dim]),
+    })
+    const out = result[outputName as string]?.data as Float32Array
+    const origin = (await readOrigin(file)).output
+    if (origin === 'softmax') return out
+    const classes = out.length / (x.length / dim)
+    const probabilities = new Float32Array(out.length)
+    for (let r = 0; r < out.length / classes; r++) {
+      const row = Array.from(out.subarray(r * classes, (r + 1) * classes))
+      const max = Math.max(...row)
+      const exps = row.map((v) => Math.exp(v - max))
+      const sum = exps.reduce((a, b) => a + b, 0)
+      exps.forEach((v, c) => (probabilities[r * classes + c] = v / sum))
+    }
+    return probabilities
+  } finally {
+    await session.release()
+  }
+}
+
+/** Whether the fixture's graph ends in Softmax, from its last node. */
+async function readOrigin(file: string): Promise<{ output: 'softmax' | 'other' }> {
+  const model = onnx.ModelProto.decode(readFileSync(file))
+  const nodes = model.graph?.node ?? []
+  return { output: nodes[nodes.length - 1]?.opType === 'Softmax' ? 'softmax' : 'other' }
+}
+
+const importFile = (file: string, extra: { name?: string; datasetId?: string } = {}) =>
+  importModel({ dataDir, datasetId: dataset.manifest.id, path: file, ...extra })
+
+/** A float32 initializer in float_data. */
+const tensor = (name: string, dims: number[], fill = 0.01) => ({
+  name,
+  dims,
+  dataType: onnx.TensorProto.DataType.FLOAT,
+  floatData: Array.from({ length: dims.reduce((a, b) => a * b, 1) }, (_, i) => fill * ((i % 7) - 3)),
+})
+const valueInfo = (name: string, width: number) => ({
+  name,
+  type: {
+    tensorType: {
+      elemType: onnx.TensorProto.DataType.FLOAT,
+      shape: { dim: [{ dimParam: 'batch' }, { dimValue: width }] },
+    },
+  },
+})
+
+/** An ONNX model built with onnx-proto's encoder: a chain of the given nodes from "x" to "y". */
+function encodeModel(
+  nodes: OnnxProto.onnx.INodeProto[],
+  initializer: OnnxProto.onnx.ITensorProto[],
+  inputWidth = 30,
+  classes = 2,
+): Uint8Array {
+  return onnx.ModelProto.encode(
+    onnx.ModelProto.create({
+      irVersion: 8,
+      producerName: 'lethe-test',
+      opsetImport: [{ domain: '', version: 13 }],
+      graph: {
+        name: 'test',
+        node: nodes,
+        initializer,
+        input: [valueInfo('x', inputWidth)],
+        output: [valueInfo('y', classes)],
+      },
+    }),
+  ).finish()
+}
+
+const gemm = (name: string, input: string, output: string, prefix: string) => ({
+  name,
+  opType: 'Gemm',
+  input: [input, `${prefix}.weight`, `${prefix}.bias`],
+  output: [output],
+  attribute: [{ name: 'transB', type: onnx.AttributeProto.AttributeType.INT, i: 1 }],
+})
+
+const writeModel = (name: string, bytes: Uint8Array) => {
+  const file = path.join(tempDir('lethe-onnx-file-'), name)
+  writeFileSync(file, bytes)
+  return file
+}
+
+beforeAll(async () => {
+  await tf.setBackend('wasm')
+  dataDir = tempDir('lethe-onnx-import-')
+  ;({ dataset, rowsOfSubjects } = await importedDemo('breast-cancer', dataDir))
+})
+
+let mlp: ModelManifest
+let logreg: ModelManifest
+
+describe('importing the PyTorch fixtures', () => {
+  beforeAll(async () => {
+    mlp = await importFile(MLP)
+    logreg = await importFile(LOGREG, { name: 'deployed logreg' })
+  })
+
+  it('maps the MLP onto the engine’s architecture and records where it came from', () => {
+    expect(mlp.arch).toEqual({ kind: 'mlp', inputs: 30, hidden: [16, 8], classes: 2 })
+    expect(mlp.parameters).toBe(30 * 16 + 16 + 16 * 8 + 8 + 8 * 2 + 2)
+    expect(mlp.method).toBe('import')
+    expect(mlp.parentId).toBeNull()
+    expect(mlp.origin).toMatchObject({
+      format: 'onnx',
+      sha256: sha256Hex(new Uint8Array(readFileSync(MLP))),
+      fileName: 'breast-cancer-mlp.onnx',
+      output: 'softmax',
+    })
+    // The recipe exact retraining will use: Lethe's defaults, with Adam for an MLP.
+    expect(mlp.training.optimizer).toBe('adam')
+    expect(mlp.training.trainRows).toBe(dataset.train.length)
+  })
+
+  it('predicts the probabilities onnxruntime does on the test rows (≤ 1e-5)', async () => {
+    const x = testRows()
+    const dim = dataset.manifest.featureDim
+    const ours = await letheProbabilities(mlp, x)
+    const theirs = await runtimeProbabilities(MLP, x, dim)
+    expect(ours.length).toBe(theirs.length)
+    let worst = 0
+    for (let i = 0; i < ours.length; i++)
+      worst = Math.max(worst, Math.abs((ours[i] as number) - (theirs[i] as number)))
+    expect(worst).toBeLessThanOrEqual(1e-5)
+    // The model is a real classifier on Lethe's features, not a constant.
+    let correct = 0
+    dataset.test.forEach((row, i) => {
+      const predicted = (ours[2 * i + 1] as number) > (ours[2 * i] as number) ? 1 : 0
+      if (predicted === dataset.labels[row]) correct++
+    })
+    expect(correct / dataset.test.length).toBeGreaterThan(0.9)
+  })
+
+  it('imports one Gemm as a logistic regression with an L-BFGS recipe, matching onnxruntime', async () => {
+    expect(logreg.arch).toEqual({ kind: 'logreg', inputs: 30, classes: 2 })
+    expect(logreg.name).toBe('deployed logreg')
+    expect(logreg.origin?.output).toBe('logits')
+    expect(logreg.training.optimizer).toBe('lbfgs')
+    expect(logreg.training.l2).toBe(1e-3)
+    const x = testRows()
+    const ours = await letheProbabilities(logreg, x)
+    const theirs = await runtimeProbabilities(LOGREG, x, dataset.manifest.featureDim)
+    for (let i = 0; i < ours.length; i++)
+      expect(Math.abs((ours[i] as number) - (theirs[i] as number))).toBeLessThanOrEqual(1e-5)
+  })
+
+  it('is unlearned by fine-tuning, and the unlearned version keeps its origin', async () => {
+    const forget = rowsOfSubjects(0, 5)
+    const result = await unlearnModel(
+      {
+        dataDir,
+        modelId: mlp.id,
+        method: 'finetune',
+        rows: forget,
+        strictRows: true,
+        requestId: null,
+        reference: false,
+        options: { epochs: 2, learningRate: 0.001 },
+      },
+      control,
+    )
+    expect(result.parent.id).toBe(mlp.id)
+    expect(result.method).toBe('finetune')
+    const child = await readManifest(folders(dataDir).models, result.model.id)
+    expect(child.parentId).toBe(mlp.id)
+    expect(child.origin).toEqual(mlp.origin)
+    expect(child.forgottenRows.sort((a, b) => a - b)).toEqual([...forget].sort((a, b) => a - b))
+    expect(result.report.unlearned.test.accuracy).toBeGreaterThan(0.85)
+  })
+})
+
+describe('exact retraining of an imported model', () => {
+  it('retrains an imported logistic regression with Lethe’s L-BFGS recipe', async () => {
+    const result = await unlearnModel(
+      {
+        dataDir,
+        modelId: logreg.id,
+        method: 'retrain',
+        rows: rowsOfSubjects(5, 3),
+        strictRows: true,
+        requestId: null,
+        reference: false,
+        options: {},
+      },
+      control,
+    )
+    const child = await readManifest(folders(dataDir).models, result.model.id)
+    expect(child.origin).toEqual(logreg.origin)
+    expect(child.training.optimizer).toBe('lbfgs')
+    expect(result.report.unlearned.test.accuracy).toBeGreaterThan(0.9)
+  })
+})
+
+describe('refusals store nothing', () => {
+  it('refuses a Sigmoid hidden activation, naming the node and its op', async () => {
+    const file = writeModel(
+      'sigmoid.onnx',
+      encodeModel(
+        [
+          gemm('fc1', 'x', 'h', 'fc1'),
+          { name: 'squash', opType: 'Sigmoid', input: ['h'], output: ['a'] },
+          gemm('fc2', 'a', 'y', 'fc2'),
+        ],
+        [
+          tensor('fc1.weight', [4, 30]),
+          tensor('fc1.bias', [4]),
+          tensor('fc2.weight', [2, 4]),
+          tensor('fc2.bias', [2]),
+        ],
+      ),
+    )
+    const before = modelFolders()
+    const error = await refusal(importFile(file))
+    expect(error.code).toBe('BAD_INPUT')
+    expect(error.message).toContain('"squash"')
+    expect(error.message).toContain('Sigmoid')
+    expect(error.message).toContain('ReLU')
+    expect(error.message).toContain('Gemm')
+    expect(modelFolders()).toEqual(before)
+  })
+
+  it('refuses a Conv, naming it', async () => {
+    const file = writeModel(
+      'conv.onnx',
+      encodeModel(
+        [{ name: 'conv0', opType: 'Conv', input: ['x', 'k'], output: ['c'] }, gemm('fc', 'c', 'y', 'fc')],
+        [tensor('k', [1, 1, 3, 3]), tensor('fc.weight', [2, 30]), tensor('fc.bias', [2])],
+      ),
+    )
+    const before = modelFolders()
+    const error = await refusal(importFile(file))
+    expect(error.code).toBe('BAD_INPUT')
+    expect(error.message).toMatch(/"conv0" \(Conv\)/)
+    expect(error.message).toContain('not supported')
+    expect(modelFolders()).toEqual(before)
+  })
+
+  it('refuses float64 weights', async () => {
+    const file = writeModel(
+      'double.onnx',
+      encodeModel(
+        [gemm('fc', 'x', 'y', 'fc')],
+        [
+          {
+            name: 'fc.weight',
+            dims: [2, 30],
+            dataType: onnx.TensorProto.DataType.DOUBLE,
+            doubleData: new Array(60).fill(0.1),
+          },
+          tensor('fc.bias', [2]),
+        ],
+      ),
+    )
+    const error = await refusal(importFile(file))
+    expect(error.code).toBe('BAD_INPUT')
+    expect(error.message).toMatch(/"fc" \(Gemm\).*DOUBLE/)
+  })
+
+  it('accepts MatMul + Add with Dropout and Identity, in raw_data', async () => {
+    const raw = (name: string, dims: number[]) => {
+      const values = Float32Array.from(tensor(name, dims).floatData)
+      return { name, dims, dataType: onnx.TensorProto.DataType.FLOAT, rawData: new Uint8Array(values.buffer) }
+    }
+    const file = writeModel(
+      'matmul.onnx',
+      encodeModel(
+        [
+          {
+            name: 'flat',
+            opType: 'Flatten',
+            input: ['x'],
+            output: ['f'],
+            attribute: [{ name: 'axis', type: onnx.AttributeProto.AttributeType.INT, i: 1 }],
+          },
+          { name: 'mm1', opType: 'MatMul', input: ['f', 'w1'], output: ['m1'] },
+          { name: 'add1', opType: 'Add', input: ['m1', 'b1'], output: ['z1'] },
+          { name: 'relu1', opType: 'Relu', input: ['z1'], output: ['r1'] },
+          { name: 'drop', opType: 'Dropout', input: ['r1'], output: ['d1'] },
+          { name: 'mm2', opType: 'MatMul', input: ['d1', 'w2'], output: ['m2'] },
+          { name: 'add2', opType: 'Add', input: ['b2', 'm2'], output: ['z2'] },
+          { name: 'id', opType: 'Identity', input: ['z2'], output: ['i2'] },
+          { name: 'out', opType: 'LogSoftmax', input: ['i2'], output: ['y'] },
+        ],
+        [raw('w1', [30, 5]), raw('b1', [5]), raw('w2', [5, 2]), raw('b2', [2])],
+      ),
+    )
+    const model = await importFile(file)
+    expect(model.arch).toEqual({ kind: 'mlp', inputs: 30, hidden: [5], classes: 2 })
+    expect(model.origin?.output).toBe('logsoftmax')
+    // MatMul's weight is already [in, out]: stored as is, bias after it.
+    const { params } = await loadModel(folders(dataDir).models, model.id)
+    expect(Array.from(params.subarray(0, 150))).toEqual(
+      Array.from(Float32Array.from(tensor('w1', [30, 5]).floatData)),
+    )
+  })
+
+  it('drops a Reshape to [batch, features] at the input, and refuses one that mixes rows', async () => {
+    const reshaped = (shape: number[]) =>
+      writeModel(
+        'reshape.onnx',
+        encodeModel(
+          [
+            {
+              name: 'shape',
+              opType: 'Constant',
+              output: ['s'],
+              attribute: [
+                {
+                  name: 'value',
+                  type: onnx.AttributeProto.AttributeType.TENSOR,
+                  t: {
+                    dims: [2],
+                    dataType: onnx.TensorProto.DataType.INT64,
+                    rawData: new Uint8Array(BigInt64Array.from(shape.map(BigInt)).buffer),
+                  },
+                },
+              ],
+            },
+            { name: 'flatten', opType: 'Reshape', input: ['x', 's'], output: ['f'] },
+            gemm('fc', 'f', 'y', 'fc'),
+          ],
+          [tensor('fc.weight', [2, 30]), tensor('fc.bias', [2])],
+        ),
+      )
+    const model = await importFile(reshaped([-1, 30]))
+    expect(model.arch).toEqual({ kind: 'logreg', inputs: 30, classes: 2 })
+    const error = await refusal(importFile(reshaped([30, -1])))
+    expect(error.message).toMatch(/"flatten" \(Reshape\)/)
+  })
+
+  it('refuses a model whose input width is not the dataset’s features', async () => {
+    const file = writeModel(
+      'narrow.onnx',
+      encodeModel([gemm('fc', 'x', 'y', 'fc')], [tensor('fc.weight', [2, 10]), tensor('fc.bias', [2])], 10),
+    )
+    const before = modelFolders()
+    const error = await refusal(importFile(file))
+    expect(error.code).toBe('BAD_INPUT')
+    expect(error.message).toContain('takes 10 input features')
+    expect(error.message).toContain('encodes 30')
+    expect(modelFolders()).toEqual(before)
+  })
+
+  it('refuses a model with another number of classes than the dataset', async () => {
+    const file = writeModel(
+      'three.onnx',
+      encodeModel(
+        [gemm('fc', 'x', 'y', 'fc')],
+        [tensor('fc.weight', [3, 30]), tensor('fc.bias', [3])],
+        30,
+        3,
+      ),
+    )
+    const error = await refusal(importFile(file))
+    expect(error.code).toBe('BAD_INPUT')
+    expect(error.message).toContain('scores 3 classes')
+  })
+
+  it('refuses the same weights again (for any dataset): a version’s record is never rewritten', async () => {
+    const before = modelFolders()
+    const manifest = readFileSync(path.join(folders(dataDir).models, mlp.id, 'manifest.json'), 'utf8')
+    const error = await refusal(importFile(MLP, { name: 'again' }))
+    expect(error.code).toBe('CONFLICT')
+    expect(error.message).toContain(mlp.id)
+    expect(modelFolders()).toEqual(before)
+    expect(readFileSync(path.join(folders(dataDir).models, mlp.id, 'manifest.json'), 'utf8')).toBe(manifest)
+  })
+
+  it('refuses a file that is not ONNX', async () => {
+    const file = writeModel('junk.onnx', new TextEncoder().encode('this is not a protobuf at all'))
+    const error = await refusal(importFile(file))
+    expect(error.code).toBe('BAD_INPUT')
+  })
+})
+
+describe('lethe model import', () => {
+  it('imports the fixture from the command line, and refuses a wrong width with exit status 2', () => {
+    const cliDir = tempDir('lethe-onnx-cli-')
+    const dataset = lethe(
+      [
+        'dataset',
+        'import',
+        'resources/datasets/breast-cancer.csv',
+        '--subject-column',
+        'patient_id',
+        '--label-column',
+        'diagnosis',
+        '--json',
+      ],
+      { dataDir: cliDir },
+    )
+    expect(dataset.code, dataset.stderr).toBe(0)
+    const datasetId = (JSON.parse(dataset.stdout) as { id: string }).id
+    const imported = lethe(['model', 'import', MLP, '--dataset', datasetId, '--name', 'deployed', '--json'], {
+      dataDir: cliDir,
+    })
+    expect(imported.code, imported.stderr).toBe(0)
+    const model = JSON.parse(imported.stdout) as Output<'models.import'>
+    expect(model).toMatchObject({ name: 'deployed', method: 'import', description: 'MLP 30→16→8→2 (ReLU)' })
+    expect(model.origin?.sha256).toBe(sha256Hex(new Uint8Array(readFileSync(MLP))))
+    const human = lethe(['model', 'import', LOGREG, '--dataset', datasetId], { dataDir: cliDir })
+    expect(human.code, human.stderr).toBe(0)
+    expect(human.stdout).toMatch(
+      /^Imported m-[0-9a-f]{12} \(breast-cancer-logreg\): logistic regression 30→2/,
+    )
+
+    const narrow = writeModel(
+      'narrow.onnx',
+      encodeModel([gemm('fc', 'x', 'y', 'fc')], [tensor('fc.weight', [2, 10]), tensor('fc.bias', [2])], 10),
+    )
+    const refused = lethe(['model', 'import', narrow, '--dataset', datasetId], { dataDir: cliDir })
+    expect(refused.code).toBe(2)
+    expect(refused.stderr).toContain('BAD_INPUT')
+    expect(refused.stderr).toContain('takes 10 input features')
+  })
+})
+
+describe('models.import through the services', () => {
+  let services: LetheServices
+  let call: ReturnType<typeof caller>
+  let servicesDir: string
+
+  beforeAll(async () => {
+    servicesDir = tempDir('lethe-onnx-services-')
+    services = createServices({
+      dataDir: servicesDir,
+      host: 'cli',
+      spawnEngine: () => workerThreadChannel(),
+      keyProtector: testKeys,
+    })
+    call = caller(services)
+  })
+  afterAll(async () => {
+    await services?.close()
+  })
+
+  it('registers the imported version in the ledger, and a refused file registers nothing', async () => {
+    const imported = await call<Output<'datasets.importDemo'>>('datasets.importDemo', {
+      demo: 'breast-cancer',
+    })
+    const model = await call<Output<'models.import'>>('models.import', { datasetId: imported.id, path: MLP })
+    expect(model.origin).toMatchObject({ format: 'onnx', fileName: 'breast-cancer-mlp.onnx' })
+    expect(model.method).toBe('import')
+    const registry = await call<Output<'registry.list'>>('registry.list', {})
+    expect(registry.find((e) => e.id === model.id)).toMatchObject({
+      kind: 'model',
+      method: 'import',
+      contentHash: model.paramsSha256,
+      datasetId: imported.id,
+      parentId: null,
+    })
+    const listed = await call<Output<'models.list'>>('models.list', {})
+    expect(listed.find((m) => m.id === model.id)?.origin?.sha256).toBe(model.origin?.sha256)
+
+    const narrow = writeModel(
+      'narrow.onnx',
+      encodeModel([gemm('fc', 'x', 'y', 'fc')], [tensor('fc.weight', [2, 10]), tensor('fc.bias', [2])], 10),
+    )
+    const before = await call<Output<'registry.list'>>('registry.list', {})
+    const error = await refusal(call('models.import', { datasetId: imported.id, path: narrow }))
+    expect(error.code).toBe('BAD_INPUT')
+    expect(await call<Output<'registry.list'>>('registry.list', {})).toEqual(before)
+  })
+})
