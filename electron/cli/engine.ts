@@ -277,6 +277,23 @@ export function registerEngineCommands(program: Command): void {
         ),
       ),
     )
+  common(model.command('export <id>'))
+    .description(
+      'export a version as ONNX (logistic regressions and MLPs): Gemm layers with ReLU between them, ending in the output the model was imported with, else Softmax',
+    )
+    .requiredOption('--out <path>', 'the file to write')
+    .option('--format <format>', 'the file format (onnx)', 'onnx')
+    .action((id: string, o: CommonOptions & { out: string; format: string }) =>
+      exit(
+        run(
+          'models.export',
+          { modelId: id, format: o.format, path: path.resolve(o.out) } as Input<'models.export'>,
+          { ...o, writes: true },
+          (r) =>
+            `Exported ${r.modelId} as ${r.format.toUpperCase()} to ${r.path} (${r.bytes} bytes, SHA-256 ${r.sha256}).`,
+        ),
+      ),
+    )
   common(model.command('list'))
     .description('model versions with their lineage')
     .action((o: CommonOptions) =>

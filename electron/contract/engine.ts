@@ -586,6 +586,25 @@ export const engineMethods = {
       .strict(),
     output: ModelInfo,
   }),
+  'models.export': defineMethod({
+    summary:
+      'Export a version as ONNX (logistic regressions and MLPs): Gemm layers with ReLU between them, ending in the output the model was imported with, else Softmax. Deleted versions are refused.',
+    input: z
+      .object({
+        modelId: Id,
+        format: z.literal('onnx'),
+        /** The file to write, by the engine (overwritten if it exists). */
+        path: Path,
+      })
+      .strict(),
+    output: z.object({
+      modelId: z.string(),
+      format: z.literal('onnx'),
+      path: z.string(),
+      sha256: z.string(),
+      bytes: z.number(),
+    }),
+  }),
   'unlearn.start': defineMethod({
     summary:
       'Start removing rows (or a request’s subjects) from a model; with `reference`, also retrain exactly to compare.',

@@ -19,6 +19,8 @@ import {
 } from '../contract/engine'
 import { sha256Hex } from '../lib/digest'
 import { importOnnx } from './import/onnx'
+import { exportOnnx } from './export/onnx'
+import { writeFileDurably } from '../lib/files'
 import { csvText, importCsvDataset } from './data/csv-dataset'
 import { listDatasets, loadDataset, saveDataset, type Dataset, type DatasetManifest } from './data/dataset'
 import { importIdxDataset } from './data/idx'
@@ -195,7 +197,10 @@ const progressOf = (control: JobControl, what: string) => (p: TrainProgress) =>
   )
 
 /** A version's training recipe (the manifest's form) from the API's TrainOptions. */
-function recipeOf(options: z.infer<typeof TrainOptions>, trainRows: number): ModelManifest['training'] {
+export function recipeOf(
+  options: z.infer<typeof TrainOptions>,
+  trainRows: number,
+): ModelManifest['training'] {
   const { lrDecay, ...rest } = options
   const schedule: TrainConfig['schedule'] =
     rest.schedule === 'step'
@@ -295,6 +300,53 @@ export async function importModel(input: {
     )
   }
   return saveModel(models, draft, imported.params)
+}
+
+/** One export of a version, kept in `exports.json` beside its manifest (manifests are not rewritten for this). */
+export interface ExportRecord {
+  format: 'onnx'
+  sha256: string
+  bytes: number
+  at: string
+}
+
+export const EXPORTS_FILE = 'exports.json'
+
+/**
+ * Exports a version as ONNX (dense models only): an imported model ends in the output it came
+ * with, one Lethe trained in a Softmax. Everything is checked before the file is written; the
+ * file is written durably and the export recorded in the model's `exports.json`.
+ */
+export async function exportModel(input: {
+  dataDir: string
+  modelId: string
+  format: 'onnx'
+  path: string
+}): Promise<{ modelId: string; format: 'onnx'; path: string; sha256: string; bytes: number }> {
+  const models = folders(input.dataDir).models
+  const { manifest, params } = await loadModel(models, input.modelId)
+  const bytes = exportOnnx({
+    arch: manifest.arch,
+    params,
+    name: manifest.name,
+    ...(manifest.origin?.output ? { output: manifest.origin.output } : {}),
+  })
+  const target = path.resolve(input.path)
+  try {
+    await writeFileDurably(target, bytes)
+  } catch (error) {
+    throw new LetheError('BAD_INPUT', `Cannot write ${target}: ${(error as Error).message}`)
+  }
+  const sha256 = sha256Hex(bytes)
+  const records = new DurableJsonFile<ExportRecord[]>(
+    path.join(models, path.basename(manifest.id), EXPORTS_FILE),
+  )
+  const previous = (await records.read()) ?? []
+  await records.write([
+    ...previous,
+    { format: input.format, sha256, bytes: bytes.length, at: new Date().toISOString() },
+  ])
+  return { modelId: manifest.id, format: input.format, path: target, sha256, bytes: bytes.length }
 }
 
 export async function trainModel(

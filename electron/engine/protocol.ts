@@ -6,7 +6,15 @@ import type { BackendChoice } from './backends'
 import type { LetheEvent, Result } from '../contract'
 import type { DatasetManifest } from './data/dataset'
 import type { DatasetPreview } from './data/preview'
-import type { evaluateModel, Evaluation, importDataset, importModel, trainModel, unlearnModel } from './jobs'
+import type {
+  evaluateModel,
+  Evaluation,
+  exportModel,
+  importDataset,
+  importModel,
+  trainModel,
+  unlearnModel,
+} from './jobs'
 import type { ModelManifest } from './models/store'
 
 type InputOf<F extends (...args: never[]) => unknown> = Parameters<F>[0]
@@ -40,6 +48,7 @@ export interface EngineMethods {
   'models.list': { input: { dataDir: string }; output: ModelManifest[] }
   /** A model trained elsewhere (ONNX), checked against the dataset and saved as a version. */
   'models.import': { input: InputOf<typeof importModel>; output: ModelManifest }
+  'models.export': { input: InputOf<typeof exportModel>; output: Awaited<ReturnType<typeof exportModel>> }
   'models.evaluate': { input: InputOf<typeof evaluateModel>; output: Evaluation }
   'methods.list': { input: Record<string, never>; output: z.infer<typeof MethodInfo>[] }
   'jobs.start': { input: JobRequest; output: { jobId: string } }

@@ -370,6 +370,8 @@ export class EngineService {
         )
         return modelInfo(model)
       },
+      // Written by the engine after every check: a refused export writes nothing.
+      'models.export': async (input) => engine.call('models.export', { dataDir, ...input }),
       'models.train': async (input, context) => {
         const job = this.start('train', [input.datasetId], async ({ state, result }) => {
           if (state !== 'succeeded') return

@@ -11,6 +11,7 @@ import {
   evaluateModel,
   importDataset,
   importModel,
+  exportModel,
   modelsOf,
   previewOf,
   subjectsOf,
@@ -79,6 +80,7 @@ const methods: {
     removeRows(folders(dataDir).datasets, datasetId, rows, deletion),
   'models.list': ({ dataDir }) => modelsOf(dataDir),
   'models.import': (input) => importModel(input),
+  'models.export': (input) => exportModel(input),
   'models.evaluate': async (input) => {
     await ready()
     return evaluateModel(input)
