@@ -1,4 +1,5 @@
 import { spawnSync } from 'node:child_process'
+import { expect } from 'vitest'
 import { TEST_PASSPHRASE } from './ledger'
 
 /** The real CLI, as a user runs it: `npm run cli -- …` is `tsx electron/cli/index.ts …`. */
@@ -15,4 +16,23 @@ export function lethe(args: string[], options: { dataDir?: string; env?: Record<
     },
   )
   return { code: result.status, stdout: result.stdout, stderr: result.stderr }
+}
+
+/** `lethe dataset import` of the breast-cancer demo, where CLI tests start: the dataset it made. */
+export function importBreastCancer(dataDir: string): { id: string; rows: number } {
+  const imported = lethe(
+    [
+      'dataset',
+      'import',
+      'resources/datasets/breast-cancer.csv',
+      '--subject-column',
+      'patient_id',
+      '--label-column',
+      'diagnosis',
+      '--json',
+    ],
+    { dataDir },
+  )
+  expect(imported.code, imported.stderr).toBe(0)
+  return JSON.parse(imported.stdout) as { id: string; rows: number }
 }

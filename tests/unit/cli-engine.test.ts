@@ -4,7 +4,7 @@ import { afterEach, describe, expect, it } from 'vitest'
 import { workerThreadChannel } from '../../electron/engine/host'
 import { createServices } from '../../electron/host/services'
 import { passphraseProtector } from '../../electron/lib/key-protector'
-import { lethe as cli } from '../support/cli'
+import { importBreastCancer, lethe as cli } from '../support/cli'
 import { caller, completedErasure } from '../support/engine'
 import { tempDir } from '../support/fixtures'
 
@@ -23,18 +23,7 @@ afterEach(() => {
 describe('lethe dataset, model, unlearn and evaluate', () => {
   it('imports, trains, unlearns with a reference and evaluates, in JSON', () => {
     const dataDir = temp('lethe-cli-engine-')
-    const imported = lethe(dataDir, [
-      'dataset',
-      'import',
-      'resources/datasets/breast-cancer.csv',
-      '--subject-column',
-      'patient_id',
-      '--label-column',
-      'diagnosis',
-      '--json',
-    ])
-    expect(imported.code).toBe(0)
-    const dataset = JSON.parse(imported.stdout) as { id: string; rows: number }
+    const dataset = importBreastCancer(dataDir)
     expect(dataset.rows).toBe(569)
 
     const trained = lethe(dataDir, [
@@ -95,17 +84,7 @@ describe('lethe dataset, model, unlearn and evaluate', () => {
 
   it('trains with HF recording and unlearns with HF: certified by default, plainly not certified with --no-noise', () => {
     const dataDir = temp('lethe-cli-hf-')
-    const imported = lethe(dataDir, [
-      'dataset',
-      'import',
-      'resources/datasets/breast-cancer.csv',
-      '--subject-column',
-      'patient_id',
-      '--label-column',
-      'diagnosis',
-      '--json',
-    ])
-    const dataset = JSON.parse(imported.stdout) as { id: string }
+    const dataset = importBreastCancer(dataDir)
     const trained = lethe(dataDir, [
       'model',
       'train',

@@ -1,7 +1,7 @@
 import { existsSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
-import { lethe as cli } from '../support/cli'
+import { importBreastCancer, lethe as cli } from '../support/cli'
 import { tempDir } from '../support/fixtures'
 
 const dataDir = tempDir('lethe-cli-delete-')
@@ -10,18 +10,7 @@ afterAll(() => rmSync(dataDir, { recursive: true, force: true }))
 
 describe('lethe model delete and lethe dataset remove-subjects', () => {
   it('deletes a version for good with a required reason, and makes a dataset version without subjects', () => {
-    const imported = lethe([
-      'dataset',
-      'import',
-      'resources/datasets/breast-cancer.csv',
-      '--subject-column',
-      'patient_id',
-      '--label-column',
-      'diagnosis',
-      '--json',
-    ])
-    expect(imported.code).toBe(0)
-    const dataset = JSON.parse(imported.stdout) as { id: string; rows: number }
+    const dataset = importBreastCancer(dataDir)
     const trained = lethe([
       'model',
       'train',

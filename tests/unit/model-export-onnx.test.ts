@@ -23,20 +23,13 @@ import {
   type ExportRecord,
   type JobControl,
 } from '../../electron/engine/jobs'
-import { logits } from '../../electron/engine/models/forward'
 import { initParams, specOf, type Architecture } from '../../electron/engine/models/spec'
-import {
-  loadModel,
-  readManifest,
-  saveModel,
-  shredModel,
-  trainedDraft,
-  type ModelManifest,
-} from '../../electron/engine/models/store'
+import { readManifest, saveModel, shredModel, trainedDraft } from '../../electron/engine/models/store'
 import { tf } from '../../electron/engine/tf'
 import { sha256Hex } from '../../electron/lib/digest'
-import { lethe } from '../support/cli'
+import { importBreastCancer, lethe } from '../support/cli'
 import { importedDemo } from '../support/engine'
+import { letheProbabilities, testRowsOf, worstDifference } from '../support/onnx'
 import { tempDir } from '../support/fixtures'
 
 const { onnx } = createRequire(import.meta.url)('onnx-proto') as typeof OnnxProto
@@ -47,26 +40,6 @@ const control: JobControl = { signal: new AbortController().signal, progress: ()
 let dataDir: string
 let dataset: Dataset
 let rowsOfSubjects: (skip: number, count: number) => number[]
-
-/** The test split's encoded rows, as Lethe feeds them to a model. */
-function testRows(): Float32Array {
-  const dim = dataset.manifest.featureDim
-  const x = new Float32Array(dataset.test.length * dim)
-  dataset.test.forEach((row, i) => x.set(dataset.features.subarray(row * dim, (row + 1) * dim), i * dim))
-  return x
-}
-
-/** Lethe's class probabilities for rows: softmax of the engine's logits. */
-async function letheProbabilities(manifest: ModelManifest, x: Float32Array): Promise<Float32Array> {
-  const { params } = await loadModel(folders(dataDir).models, manifest.id)
-  const spec = specOf(manifest.arch)
-  const probabilities = tf.tidy(() =>
-    tf.softmax(logits(spec, tf.tensor1d(params), tf.tensor2d(x, [x.length / spec.inputs, spec.inputs]))),
-  )
-  const values = (await probabilities.data()) as Float32Array
-  probabilities.dispose()
-  return values
-}
 
 /** onnxruntime's output of the exported file for the rows, with its output's name. */
 async function runtimeOutput(file: string, x: Float32Array, dim: number) {
@@ -79,13 +52,6 @@ async function runtimeOutput(file: string, x: Float32Array, dim: number) {
   } finally {
     await session.release()
   }
-}
-
-function worstDifference(a: Float32Array, b: Float32Array): number {
-  expect(a.length).toBe(b.length)
-  let worst = 0
-  for (let i = 0; i < a.length; i++) worst = Math.max(worst, Math.abs((a[i] as number) - (b[i] as number)))
-  return worst
 }
 
 const exportTo = (modelId: string, file: string) =>
@@ -140,12 +106,14 @@ describe('exporting to ONNX', () => {
       'Softmax',
     ])
 
-    const x = testRows()
+    const x = testRowsOf(dataset)
     const theirs = await runtimeOutput(file, x, dataset.manifest.featureDim)
     // The fixture ended in Softmax, and so does its export.
     expect(unlearned.origin?.output).toBe('softmax')
     expect(theirs.name).toBe('probabilities')
-    expect(worstDifference(await letheProbabilities(unlearned, x), theirs.values)).toBeLessThanOrEqual(1e-5)
+    expect(
+      worstDifference(await letheProbabilities(dataDir, unlearned, x), theirs.values),
+    ).toBeLessThanOrEqual(1e-5)
 
     const records = JSON.parse(
       readFileSync(path.join(folders(dataDir).models, unlearned.id, EXPORTS_FILE), 'utf8'),
@@ -168,10 +136,12 @@ describe('exporting to ONNX', () => {
     const file = path.join(tempDir('lethe-onnx-out-'), 'logreg.onnx')
     const exported = await exportTo(model.id, file)
     expect(exported.sha256).toBe(sha256Hex(new Uint8Array(readFileSync(file))))
-    const x = testRows()
+    const x = testRowsOf(dataset)
     const theirs = await runtimeOutput(file, x, dataset.manifest.featureDim)
     expect(theirs.name).toBe('probabilities')
-    expect(worstDifference(await letheProbabilities(model, x), theirs.values)).toBeLessThanOrEqual(1e-5)
+    expect(worstDifference(await letheProbabilities(dataDir, model, x), theirs.values)).toBeLessThanOrEqual(
+      1e-5,
+    )
   })
 
   it('refuses a deleted version and a CNN, writing nothing', async () => {
@@ -215,21 +185,7 @@ describe('exporting to ONNX', () => {
 
   it('exports from the command line, and refuses a wrong format with exit status 2', () => {
     const cliDir = tempDir('lethe-onnx-export-cli-')
-    const dataset = lethe(
-      [
-        'dataset',
-        'import',
-        'resources/datasets/breast-cancer.csv',
-        '--subject-column',
-        'patient_id',
-        '--label-column',
-        'diagnosis',
-        '--json',
-      ],
-      { dataDir: cliDir },
-    )
-    expect(dataset.code, dataset.stderr).toBe(0)
-    const datasetId = (JSON.parse(dataset.stdout) as { id: string }).id
+    const datasetId = importBreastCancer(cliDir).id
     const imported = lethe(['model', 'import', MLP, '--dataset', datasetId, '--json'], { dataDir: cliDir })
     expect(imported.code, imported.stderr).toBe(0)
     const modelId = (JSON.parse(imported.stdout) as Output<'models.import'>).id

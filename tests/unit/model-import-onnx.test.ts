@@ -15,14 +15,13 @@ import type { Dataset } from '../../electron/engine/data/dataset'
 import { workerThreadChannel } from '../../electron/engine/host'
 import { folders } from '../../electron/engine/folders'
 import { importModel, unlearnModel, type JobControl } from '../../electron/engine/jobs'
-import { logits } from '../../electron/engine/models/forward'
-import { specOf } from '../../electron/engine/models/spec'
 import { loadModel, readManifest, type ModelManifest } from '../../electron/engine/models/store'
 import { tf } from '../../electron/engine/tf'
 import { sha256Hex } from '../../electron/lib/digest'
 import { createServices, type LetheServices } from '../../electron/host/services'
-import { lethe } from '../support/cli'
+import { importBreastCancer, lethe } from '../support/cli'
 import { caller, importedDemo } from '../support/engine'
+import { letheProbabilities, testRowsOf, worstDifference } from '../support/onnx'
 import { tempDir } from '../support/fixtures'
 import { testKeys } from '../support/ledger'
 
@@ -48,26 +47,6 @@ const refusal = (promise: Promise<unknown>) =>
     },
     (error: { code: string; message: string }) => error,
   )
-
-/** The test split's encoded rows, as Lethe feeds them to a model. */
-function testRows(): Float32Array {
-  const dim = dataset.manifest.featureDim
-  const x = new Float32Array(dataset.test.length * dim)
-  dataset.test.forEach((row, i) => x.set(dataset.features.subarray(row * dim, (row + 1) * dim), i * dim))
-  return x
-}
-
-/** Lethe's class probabilities for rows: softmax of the engine's logits. */
-async function letheProbabilities(manifest: ModelManifest, x: Float32Array): Promise<Float32Array> {
-  const { params } = await loadModel(folders(dataDir).models, manifest.id)
-  const spec = specOf(manifest.arch)
-  const probabilities = tf.tidy(() =>
-    tf.softmax(logits(spec, tf.tensor1d(params), tf.tensor2d(x, [x.length / spec.inputs, spec.inputs]))),
-  )
-  const values = (await probabilities.data()) as Float32Array
-  probabilities.dispose()
-  return values
-}
 
 /** onnxruntime's output for the same rows, as probabilities (softmax of logits when the graph has none). */
 async function runtimeProbabilities(file: string, x: Float32Array, dim: number): Promise<Float32Array> {
@@ -192,15 +171,11 @@ describe('importing the PyTorch fixtures', () => {
   })
 
   it('predicts the probabilities onnxruntime does on the test rows (≤ 1e-5)', async () => {
-    const x = testRows()
+    const x = testRowsOf(dataset)
     const dim = dataset.manifest.featureDim
-    const ours = await letheProbabilities(mlp, x)
+    const ours = await letheProbabilities(dataDir, mlp, x)
     const theirs = await runtimeProbabilities(MLP, x, dim)
-    expect(ours.length).toBe(theirs.length)
-    let worst = 0
-    for (let i = 0; i < ours.length; i++)
-      worst = Math.max(worst, Math.abs((ours[i] as number) - (theirs[i] as number)))
-    expect(worst).toBeLessThanOrEqual(1e-5)
+    expect(worstDifference(ours, theirs)).toBeLessThanOrEqual(1e-5)
     // The model is a real classifier on Lethe's features, not a constant.
     let correct = 0
     dataset.test.forEach((row, i) => {
@@ -216,11 +191,10 @@ describe('importing the PyTorch fixtures', () => {
     expect(logreg.origin?.output).toBe('logits')
     expect(logreg.training.optimizer).toBe('lbfgs')
     expect(logreg.training.l2).toBe(1e-3)
-    const x = testRows()
-    const ours = await letheProbabilities(logreg, x)
+    const x = testRowsOf(dataset)
+    const ours = await letheProbabilities(dataDir, logreg, x)
     const theirs = await runtimeProbabilities(LOGREG, x, dataset.manifest.featureDim)
-    for (let i = 0; i < ours.length; i++)
-      expect(Math.abs((ours[i] as number) - (theirs[i] as number))).toBeLessThanOrEqual(1e-5)
+    expect(worstDifference(ours, theirs)).toBeLessThanOrEqual(1e-5)
   })
 
   it('is unlearned by fine-tuning, and the unlearned version keeps its origin', async () => {
@@ -455,21 +429,7 @@ describe('refusals store nothing', () => {
 describe('lethe model import', () => {
   it('imports the fixture from the command line, and refuses a wrong width with exit status 2', () => {
     const cliDir = tempDir('lethe-onnx-cli-')
-    const dataset = lethe(
-      [
-        'dataset',
-        'import',
-        'resources/datasets/breast-cancer.csv',
-        '--subject-column',
-        'patient_id',
-        '--label-column',
-        'diagnosis',
-        '--json',
-      ],
-      { dataDir: cliDir },
-    )
-    expect(dataset.code, dataset.stderr).toBe(0)
-    const datasetId = (JSON.parse(dataset.stdout) as { id: string }).id
+    const datasetId = importBreastCancer(cliDir).id
     const imported = lethe(['model', 'import', MLP, '--dataset', datasetId, '--name', 'deployed', '--json'], {
       dataDir: cliDir,
     })
