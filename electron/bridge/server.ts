@@ -8,7 +8,7 @@ import { randomBytes, timingSafeEqual } from 'node:crypto'
 import http, { type IncomingMessage, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { fail, type ErrorCode, type Result } from '../contract'
-import { dispatch, MAX_INPUT_BYTES, type Handlers } from '../contract/dispatch'
+import { dispatch, inputLimit, type Handlers } from '../contract/dispatch'
 import type { EventHub } from '../host/events'
 import { CONTENT_SECURITY_POLICY, readStatic } from '../host/static'
 
@@ -18,6 +18,7 @@ export interface BridgeOptions {
   /** The built renderer, served at `/`; omit to serve the API alone. */
   staticRoot?: string
   token?: string
+  /** Overrides every method’s input limit (inputLimit), for tests. */
   maxBodyBytes?: number
   port?: number
 }
@@ -50,7 +51,6 @@ const HEARTBEAT_MS = 15_000
 
 export async function startBridge(options: BridgeOptions): Promise<Bridge> {
   const token = options.token ?? randomBytes(32).toString('base64url')
-  const maxBody = options.maxBodyBytes ?? MAX_INPUT_BYTES
   const expected = Buffer.from(`Bearer ${token}`)
   const closers = new Set<() => void>()
   let origin = ''
@@ -92,6 +92,7 @@ export async function startBridge(options: BridgeOptions): Promise<Bridge> {
     }
     if (req.method !== 'POST') return send(res, fail('BAD_INPUT', 'API calls use POST.'))
 
+    const maxBody = options.maxBodyBytes ?? inputLimit(method)
     const body = await readBody(req, maxBody)
     if (body === 'too-large') {
       send(res, fail('TOO_LARGE', `The request body exceeds ${maxBody} bytes.`), { connection: 'close' })

@@ -8,7 +8,13 @@ import type { SignedHead } from '../contract/ledger'
 import type { UnlearnResult } from '../engine/models/runs'
 import type { ModelScores } from '../engine/verify'
 import type { RequestRecord } from '../ledger/state'
-import { rowsDigest, type CertificateManifest, type CoveredModel, type SetScores } from './manifest'
+import {
+  rowsDigest,
+  type Artifact,
+  type CertificateManifest,
+  type CoveredModel,
+  type SetScores,
+} from './manifest'
 import { keyFingerprint } from '../lib/digest'
 import type { PublicIdentity } from './organisation'
 
@@ -42,6 +48,8 @@ export interface ManifestSources {
   recipientsToNotify: string[]
   supersedes: string | null
   versions: NonNullable<CertificateManifest['versions']>
+  /** The files `run`'s model was exported as, as the ledger recorded them. */
+  artifacts: Artifact[]
 }
 
 const coveredBy = (run: UnlearnResult): CoveredModel => ({
@@ -92,7 +100,7 @@ export function buildManifest(s: ManifestSources): CertificateManifest {
   const covered = [run, ...s.alsoCovered].map(coveredBy)
   return {
     format: 'lethe-certificate',
-    version: 3,
+    version: 4,
     certificateId: s.certificateId,
     issuedAt: s.issuedAt,
     issuer: {
@@ -143,5 +151,6 @@ export function buildManifest(s: ManifestSources): CertificateManifest {
     models: covered,
     supersedes: s.supersedes,
     versions: s.versions,
+    artifacts: s.artifacts,
   }
 }

@@ -22,8 +22,9 @@ export interface CertificateManifest {
   /**
    * 2: the ledger's head key is pinned (`ledger.keyFingerprint`). 3: the versions covered
    * (`models`), what this certificate replaces (`supersedes`) and the versions deleted or kept.
+   * 4: the files the result model was exported as (`artifacts`).
    */
-  version: 2 | 3
+  version: 2 | 3 | 4
   certificateId: string
   issuedAt: string
   issuer: {
@@ -88,6 +89,20 @@ export interface CertificateManifest {
   supersedes?: string | null
   /** v3: the other versions still trained on the request's rows: deleted, or kept and why. */
   versions?: { deleted: ModelRef[]; kept: (ModelRef & { reason: string })[] }
+  /**
+   * v4: every file the result model (`model.after`) was exported as before issuing, one entry per
+   * file (a TF.js export writes several), so `lethe verify --model FILE` can bind a deployed file.
+   */
+  artifacts?: Artifact[]
+}
+
+export interface Artifact {
+  format: string
+  /** The file's name as written, without its folder. */
+  fileName: string
+  sha256: string
+  bytes: number
+  exportedAt: string
 }
 
 export interface ModelRef {

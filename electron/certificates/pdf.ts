@@ -35,7 +35,7 @@ export interface CertificatePdfInput {
   organisation: PublicIdentity
   /** The identity that signs the PDF. */
   signing: SigningIdentity
-  /** Folder with DejaVuSans.ttf and DejaVuSans-Bold.ttf. */
+  /** Folder with DejaVuSans.ttf, DejaVuSans-Bold.ttf and DejaVuSansMono.ttf. */
   fontsDir: string
   /** The organisation's logo for the header, already checked (see logo.ts). */
   logo?: Logo | null
@@ -75,6 +75,10 @@ const FORGET_BAR = ACCENT
 const TEST_BAR = '#8eaac8'
 const SANS = 'Sans'
 const BOLD = 'Sans-Bold'
+/** Between the rows of a table: tight enough that a certificate listing its deployed files fits on two pages. */
+const ROW_GAP = 4
+/** For hashes a reader compares character by character. */
+const MONO = 'Mono'
 
 type Doc = PDFKit.PDFDocument
 type Struct = PDFKit.PDFStructureElement
@@ -125,6 +129,7 @@ function unsignedPdf(input: PreviewPdfInput & { manifestSignature?: Buffer }): P
   ;(doc as Doc & { _addInfo(): void })._addInfo = () => doc.appendXML(xmpInfo(info))
   doc.registerFont(SANS, path.join(input.fontsDir, 'DejaVuSans.ttf'))
   doc.registerFont(BOLD, path.join(input.fontsDir, 'DejaVuSans-Bold.ttf'))
+  doc.registerFont(MONO, path.join(input.fontsDir, 'DejaVuSansMono.ttf'))
 
   const root = doc.struct('Document')
   doc.addStructure(root)
@@ -273,9 +278,9 @@ class Page {
       const label = this.height(row.label, labelWidth - 8)
       this.style(SANS, row.size ?? 9.5)
       const value = row.value ? this.height(row.value, valueWidth, 1.5) : 0
-      this.style(SANS, row.detailSize ?? 7.5)
+      this.style(row.mono ? MONO : SANS, row.detailSize ?? 7.5)
       const detail = row.detail ? this.height(row.detail, valueWidth, 1.5) : 0
-      return { ...row, at: value, h: Math.max(label, value + detail) + 6 }
+      return { ...row, at: value, h: Math.max(label, value + detail) + ROW_GAP }
     })
     this.ensure(measured.reduce((sum, row) => sum + row.h, 0))
     let y = this.y
@@ -296,7 +301,7 @@ class Page {
                 lineGap: 1.5,
               })
             if (row.detail)
-              this.style(SANS, row.detailSize ?? 7.5).doc.text(
+              this.style(row.mono ? MONO : SANS, row.detailSize ?? 7.5).doc.text(
                 row.detail,
                 x,
                 top + row.at + (row.value ? 1 : 1.5),
@@ -322,6 +327,8 @@ interface Row {
   detail?: string
   size?: number
   detailSize?: number
+  /** The small print in a monospace font (a hash printed whole). */
+  mono?: boolean
 }
 
 function header(page: Page, { manifest, organisation, logo }: PreviewPdfInput) {
@@ -703,7 +710,32 @@ function record(page: Page, manifest: CertificateManifest) {
       label: 'Performed with',
       value: `${issuer.software}, ${compute.backend} backend, ${formatDuration(compute.unlearningMs)}`,
     },
+    ...deployedFileRows(manifest),
   ])
+}
+
+export const NO_DEPLOYED_FILES =
+  'No file of this model was exported before the certificate was issued; lethe verify --model cannot bind a file to it.'
+
+const FORMAT_LABELS: Record<string, string> = { onnx: 'ONNX', tfjs: 'TF.js' }
+
+/**
+ * The files the result model was exported as, a row each (the hash whole, in monospace): what
+ * `lethe verify --model FILE` binds a deployed file to. None for a manifest from before exports
+ * were listed (version 3 or older).
+ */
+function deployedFileRows({ artifacts }: CertificateManifest): Row[] {
+  if (!artifacts) return []
+  if (artifacts.length === 0)
+    // Broken before the command, which pdfkit would otherwise split at its hyphens.
+    return [{ label: 'Deployed files', value: NO_DEPLOYED_FILES.replace('; ', ';\n'), size: 8.5 }]
+  return artifacts.map((a, i) => ({
+    label: i === 0 ? 'Deployed files' : '',
+    value: `${a.fileName} (${FORMAT_LABELS[a.format] ?? a.format}), ${plural(a.bytes, 'byte')}, exported ${longDate(a.exportedAt)}; SHA-256:`,
+    size: 8.5,
+    detail: a.sha256,
+    mono: true,
+  }))
 }
 
 function howToVerify(page: Page, input: PreviewPdfInput & { manifestSignature?: Buffer }) {

@@ -20,7 +20,13 @@ import type { CertificatePlan, Ledger } from '../ledger/ledger'
 import type { EventPayloads } from '../ledger/state'
 import { actorOf, type LedgerService } from '../ledger/service'
 import { buildManifest } from './build'
-import { manifestBytes, manifestSha256, signManifest, type CertificateManifest } from './manifest'
+import {
+  manifestBytes,
+  manifestSha256,
+  signManifest,
+  type Artifact,
+  type CertificateManifest,
+} from './manifest'
 import {
   createOrganisation,
   loadOrganisation,
@@ -38,6 +44,12 @@ import { extractAttachments } from './attachments'
 
 export type CertificateApi = keyof typeof certificateMethods
 type CertificateInfo = Output<'certificates.list'>[number]
+
+/** The files a version was exported as, one entry per file, from the ledger's record of its exports. */
+const artifactsOf = (ledger: Ledger, modelId: string): Artifact[] =>
+  (ledger.state.registry.get(modelId)?.exports ?? []).flatMap(({ format, at, files }) =>
+    files.map(({ fileName, sha256, bytes }) => ({ format, fileName, sha256, bytes, exportedAt: at })),
+  )
 
 /** What the organisation pins of the ledger its certificates cite. */
 const ledgerKeyOf = (ledger: Ledger) => ({
@@ -111,6 +123,7 @@ export function certificateService(deps: CertificateDeps): Pick<Handlers, Certif
       recipientsToNotify: recipients,
       supersedes: plan.supersedes,
       versions,
+      artifacts: artifactsOf(ledger, run.model.id),
     })
   }
 

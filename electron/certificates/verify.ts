@@ -3,11 +3,14 @@
  * the embedded manifest and its Ed25519 signature, the signer, and, with this installation's
  * organisation keys and ledger at hand, the key, the model hashes, the chain and the issuance.
  */
+import { readFileSync } from 'node:fs'
+import path from 'node:path'
+import { LetheError } from '../contract'
 import type { VerifyResult } from '../ledger/verify'
 import type { AuditEvent } from '../contract/ledger'
 import { keyFingerprint, sha256Hex } from '../lib/digest'
 import { extractAttachments } from './attachments'
-import { checkManifest, manifestSha256, type CertificateManifest } from './manifest'
+import { checkManifest, manifestSha256, type Artifact, type CertificateManifest } from './manifest'
 import { inspectPdfSignature } from './pdf-signature'
 import { fingerprint } from './signing-identity'
 
@@ -229,4 +232,95 @@ function certificateFingerprint(pem: string): string | null {
   } catch {
     return null // not a certificate: it matches nothing
   }
+}
+
+/** One file `--model` checks, with its SHA-256. */
+interface HashedFile {
+  name: string
+  sha256: string
+}
+
+/**
+ * Checks that a deployed model file is one the certificate lists among the result model's exports
+ * (`artifacts`, manifest version 4). A TF.js model.json names its weight files: each, read from
+ * beside it, must be listed too. The checklist's verdict then also requires this check to pass.
+ */
+export function withModelCheck(
+  checklist: VerificationChecklist,
+  pdf: Buffer,
+  modelPath: string,
+): VerificationChecklist {
+  const item = checkModelFile(pdf, modelPath)
+  return { ...checklist, ok: checklist.ok && item.pass === true, items: [...checklist.items, item] }
+}
+
+function checkModelFile(pdf: Buffer, modelPath: string): CheckItem {
+  const label = 'The model file is one the certificate lists'
+  const fail = (detail: string): CheckItem => ({ id: 'model-file', label, pass: false, detail })
+  let bytes: Buffer
+  try {
+    bytes = readFileSync(modelPath)
+  } catch (error) {
+    throw new LetheError('BAD_INPUT', `Cannot read the model file ${modelPath}: ${(error as Error).message}`)
+  }
+  let manifest: CertificateManifest
+  try {
+    manifest = JSON.parse(
+      extractAttachments(pdf).get('manifest.json')?.toString() ?? '',
+    ) as CertificateManifest
+  } catch {
+    return fail('the certificate carries no readable manifest, so it lists no file')
+  }
+  const modelId = manifest.model.after.id
+  const artifacts = manifest.artifacts
+  if (!artifacts)
+    return fail(
+      `this certificate (manifest version ${manifest.version}) was issued before certificates listed exported files, so it binds no file to ${modelId}`,
+    )
+  if (artifacts.length === 0)
+    return fail(`no file of ${modelId} was exported before the certificate was issued, so it lists none`)
+
+  const files: HashedFile[] = [{ name: path.basename(modelPath), sha256: sha256Hex(bytes) }]
+  const shards = weightFilesOf(bytes, modelPath)
+  if (typeof shards === 'string') return fail(shards)
+  files.push(...shards)
+
+  const listed = artifacts.map((a) => `${a.sha256} (${a.fileName}, ${a.format})`).join(', ')
+  const unlisted = files.filter((f) => !artifacts.some((a) => a.sha256 === f.sha256))
+  if (unlisted.length > 0)
+    return fail(
+      `${unlisted.map((f) => `${f.name} has SHA-256 ${f.sha256}`).join('; ')}; the certificate lists ${listed} for ${modelId}`,
+    )
+  const matched = files.map((f) => {
+    const artifact = artifacts.find((a) => a.sha256 === f.sha256) as Artifact
+    return `${f.name} is ${artifact.fileName} (${artifact.format}, exported ${artifact.exportedAt})`
+  })
+  return { id: 'model-file', label, pass: true, detail: `${matched.join('; ')}, of ${modelId}` }
+}
+
+/**
+ * The weight files a TF.js model.json names (`weightsManifest[].paths`), hashed from beside it;
+ * none for any other file. A message when one cannot be read.
+ */
+function weightFilesOf(bytes: Buffer, modelPath: string): HashedFile[] | string {
+  if (!modelPath.endsWith('.json')) return []
+  let model: { weightsManifest?: { paths?: unknown }[] }
+  try {
+    model = JSON.parse(bytes.toString('utf8')) as typeof model
+  } catch {
+    return []
+  }
+  const paths = (model.weightsManifest ?? []).flatMap((group) =>
+    Array.isArray(group.paths) ? group.paths : [],
+  )
+  const files: HashedFile[] = []
+  for (const name of paths.map(String)) {
+    const shard = path.join(path.dirname(modelPath), name)
+    try {
+      files.push({ name, sha256: sha256Hex(readFileSync(shard)) })
+    } catch (error) {
+      return `${path.basename(modelPath)} names the weight file ${name}, which cannot be read beside it (${shard}): ${(error as Error).message}`
+    }
+  }
+  return files
 }

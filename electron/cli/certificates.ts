@@ -1,8 +1,9 @@
 /** `lethe organisation …`, `lethe certificate …` and `lethe verify`: certificates from the command line. */
-import { copyFileSync, writeFileSync } from 'node:fs'
+import { copyFileSync, readFileSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import type { Command } from 'commander'
 import type { Output } from '../contract'
+import { withModelCheck } from '../certificates/verify'
 import { common, exit, run, type CommonOptions } from './run'
 
 const mark = (pass: boolean | null) => (pass === null ? '  –  ' : pass ? ' ok  ' : 'FAIL ')
@@ -161,7 +162,11 @@ export function registerCertificateCommands(program: Command): void {
 
   common(program.command('verify <file>'))
     .description('check a certificate PDF: its signature, its manifest and, with a ledger here, its record')
-    .action((file: string, o: CommonOptions) =>
+    .option(
+      '--model <file>',
+      'also check that this deployed model file (ONNX, or a TF.js model.json with its weight files beside it) is one the certificate lists',
+    )
+    .action((file: string, o: CommonOptions & { model?: string }) =>
       exit(
         run(
           'certificates.verify',
@@ -172,7 +177,12 @@ export function registerCertificateCommands(program: Command): void {
               `${v.certificateId ?? 'Unknown certificate'}${v.requestId ? ` for ${v.requestId}` : ''}: ${v.ok ? 'VERIFIED' : 'NOT VERIFIED'}`,
               ...v.items.map((i) => `  ${mark(i.pass)} ${i.label}: ${i.detail}`),
             ].join('\n'),
-          { status: (v) => (v.ok ? 0 : 3) },
+          {
+            // After the certificate's own checks, the file is checked against the manifest it carries.
+            save: (v) =>
+              o.model ? withModelCheck(v, readFileSync(path.resolve(file)), path.resolve(o.model)) : v,
+            status: (v) => (v.ok ? 0 : 3),
+          },
         ),
       ),
     )

@@ -116,15 +116,18 @@ export function registerEngineCommands(program: Command): void {
 
   const dataset = program.command('dataset').description('training data with subject ids')
   common(dataset.command('import <file>'))
-    .description('import a CSV/TSV (with --subject-column and --label-column) or IDX images (with --labels)')
+    .description(
+      'import a table: CSV, TSV, JSON Lines (.jsonl, .ndjson) or Parquet (.parquet), with --subject-column and --label-column; or IDX images (with --labels)',
+    )
     .option('--subject-column <name>', 'column holding the data subject id')
     .option('--label-column <name>', 'column holding the class label')
     .option('--numeric <columns>', 'comma-separated numeric feature columns (default: inferred)', names)
     .option('--categorical <columns>', 'comma-separated categorical feature columns, one-hot encoded', names)
     .option('--ignore <columns>', 'comma-separated columns to leave out', names)
+    .option('--features <columns>', 'comma-separated feature columns to use (default: all the others)', names)
     .option(
       '--image-shape <HxWxC>',
-      'CSV/TSV: the feature columns are the pixels of H×W×C images, row-major (so a CNN can be trained)',
+      'tables: the feature columns are the pixels of H×W×C images, row-major (so a CNN can be trained)',
       imageShape,
     )
     .option('--labels <file>', 'IDX labels file, for an IDX images file')
@@ -143,6 +146,7 @@ export function registerEngineCommands(program: Command): void {
             numeric: o.numeric as string[] | undefined,
             categorical: o.categorical as string[] | undefined,
             ignore: o.ignore as string[] | undefined,
+            features: o.features as string[] | undefined,
             imageShape: o.imageShape as [number, number, number] | undefined,
             name: o.name as string | undefined,
             testFraction: o.testFraction as number,
@@ -151,6 +155,20 @@ export function registerEngineCommands(program: Command): void {
           { ...o, writes: true },
           (d) =>
             `Imported ${d.id} "${d.name}": ${d.rows} rows (${d.split.train} train, ${d.split.test} test), ${d.featureDim} features, ${d.classes.length} classes, ${d.subjects} subjects.`,
+        ),
+      ),
+    )
+  common(dataset.command('columns <file>'))
+    .description('a table’s columns with their first values, to choose the subject, label and features')
+    .action((file: string, o: CommonOptions) =>
+      exit(
+        run('datasets.columns', { path: path.resolve(file) }, o, (t) =>
+          [
+            `${t.format}, ${t.columns.length} columns${t.rows === undefined ? '' : `, ${t.rows} rows`}:`,
+            ...t.columns.map(
+              (c) => `  ${c.name.padEnd(24)} ${c.numeric ? 'numbers' : 'text   '}  ${c.sample.join(', ')}`,
+            ),
+          ].join('\n'),
         ),
       ),
     )
@@ -262,35 +280,74 @@ export function registerEngineCommands(program: Command): void {
     })
   common(model.command('import <file>'))
     .description(
-      'import a model trained elsewhere for a dataset: an ONNX file of Gemm or MatMul + Add layers with ReLU between them (Softmax or LogSoftmax at the end, Dropout dropped)',
+      'import a model trained elsewhere for a dataset: an ONNX file (Conv stages with their activation and 2×2 pooling, GlobalAveragePool, Gemm or MatMul + Add layers with Relu, Sigmoid or Tanh; BatchNormalization folded; Softmax or LogSoftmax at the end; Dropout dropped), or a TF.js Layers model.json (as tensorflowjs_converter writes a Keras model; its weight shards beside it) of Conv2D, pooling, Flatten, Dropout, Activation and Dense layers',
     )
     .requiredOption('--dataset <id>', 'the dataset whose encoded features the model takes')
-    .option('--name <name>', 'display name (default: the file name)')
-    .action((file: string, o: CommonOptions & { dataset: string; name?: string }) =>
-      exit(
-        run(
-          'models.import',
-          { datasetId: o.dataset, path: path.resolve(file), name: o.name } as Input<'models.import'>,
-          { ...o, writes: true },
-          (m) =>
-            `Imported ${m.id} (${m.name}): ${m.description}, ${m.parameters} parameters, from ${m.origin?.fileName} (SHA-256 ${m.origin?.sha256}); exact retraining will use Lethe's recipe (${m.training.optimizer === 'lbfgs' ? `L-BFGS to the optimum, l2 ${m.training.l2}` : `${m.training.optimizer}, ${m.training.epochs} epochs`}).`,
+    .option('--name <name>', 'display name (default: the file name; for a model.json, its folder’s name)')
+    .option(
+      '--optimizer <name>',
+      'the recipe exact retraining uses (Lethe’s; the file does not hold the original’s): lbfgs (logistic regression, the default there), adam (the default for a network) or sgd',
+    )
+    .option('--epochs <n>', 'retraining epochs', integer)
+    .option('--lr <rate>', 'retraining learning rate (default 0.001 for a network)', number)
+    .option('--l2 <coefficient>', 'retraining L2 regularisation', number)
+    .action(
+      (
+        file: string,
+        o: CommonOptions & {
+          dataset: string
+          name?: string
+          optimizer?: string
+          epochs?: number
+          lr?: number
+          l2?: number
+        },
+      ) =>
+        exit(
+          run(
+            'models.import',
+            {
+              datasetId: o.dataset,
+              path: path.resolve(file),
+              name: o.name,
+              training: Object.fromEntries(
+                Object.entries({
+                  optimizer: o.optimizer,
+                  epochs: o.epochs,
+                  learningRate: o.lr,
+                  l2: o.l2,
+                }).filter(([, v]) => v !== undefined),
+              ),
+            } as Input<'models.import'>,
+            { ...o, writes: true },
+            (m) =>
+              `Imported ${m.id} (${m.name}): ${m.description}, ${m.parameters} parameters, from ${m.origin?.fileName} (SHA-256 ${m.origin?.sha256}); exact retraining will use Lethe's recipe (${m.training.optimizer === 'lbfgs' ? `L-BFGS to the optimum, l2 ${m.training.l2}` : `${m.training.optimizer}, ${m.training.epochs} epochs`}).`,
+          ),
         ),
-      ),
     )
   common(model.command('export <id>'))
     .description(
-      'export a version as ONNX (logistic regressions and MLPs): Gemm layers with ReLU between them, ending in the output the model was imported with, else Softmax',
+      'export a version as ONNX (every kind of model: Conv stages, pooling, Gemm layers with their activations, ending in the output the model was imported with, else Softmax); or as a TF.js Layers model (every kind of model): model.json and its weight shard group1-shard1of1.bin beside it',
     )
-    .requiredOption('--out <path>', 'the file to write')
-    .option('--format <format>', 'the file format (onnx)', 'onnx')
-    .action((id: string, o: CommonOptions & { out: string; format: string }) =>
+    .requiredOption(
+      '--out <path>',
+      'the file to write (for tfjs: the model.json, or a folder to write it into)',
+    )
+    .option('--format <format>', 'onnx or tfjs (default: tfjs when --out ends in .json, else onnx)')
+    .action((id: string, o: CommonOptions & { out: string; format?: string }) =>
       exit(
         run(
           'models.export',
-          { modelId: id, format: o.format, path: path.resolve(o.out) } as Input<'models.export'>,
+          {
+            modelId: id,
+            format: o.format ?? (/\.json$/i.test(o.out) ? 'tfjs' : 'onnx'),
+            path: path.resolve(o.out),
+          } as Input<'models.export'>,
           { ...o, writes: true },
           (r) =>
-            `Exported ${r.modelId} as ${r.format.toUpperCase()} to ${r.path} (${r.bytes} bytes, SHA-256 ${r.sha256}).`,
+            r.format === 'tfjs'
+              ? `Exported ${r.modelId} as a TF.js Layers model: ${r.files.map((f) => `${f.name} (${f.bytes} bytes, SHA-256 ${f.sha256})`).join(', ')}.`
+              : `Exported ${r.modelId} as ONNX to ${r.path} (${r.bytes} bytes, SHA-256 ${r.sha256}).`,
         ),
       ),
     )

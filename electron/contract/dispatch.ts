@@ -15,8 +15,16 @@ export type Handlers = {
   ) => Promise<z.input<Methods[M]['output']>>
 }
 
-/** Largest serialised input any transport accepts (1 MiB): files travel by path, not body. */
+/**
+ * Largest serialised input a transport accepts (1 MiB): files travel by path, not body, except
+ * where a method states its own limit (a model uploaded from a browser's file input).
+ */
 export const MAX_INPUT_BYTES = 1024 * 1024
+
+/** The input limit of `method`: its own, or MAX_INPUT_BYTES (also for unknown names, refused later). */
+export function inputLimit(method: string): number {
+  return (isMethodName(method) ? methods[method].maxInputBytes : undefined) ?? MAX_INPUT_BYTES
+}
 
 /**
  * The one generic call path shared by every transport: look the method up, validate the

@@ -17,7 +17,7 @@ export const DatasetInfo = z.object({
   id: z.string(),
   name: z.string(),
   kind: z.enum(['tabular', 'image']),
-  source: z.object({ file: z.string(), format: z.enum(['csv', 'tsv', 'idx']) }),
+  source: z.object({ file: z.string(), format: z.enum(['csv', 'tsv', 'jsonl', 'parquet', 'idx']) }),
   contentHash: z.string(),
   rows: z.number(),
   featureDim: z.number(),
@@ -56,6 +56,9 @@ export const DEFAULT_ACCURACY_DROP = 0.05
  */
 export const LBFGS_DEFAULT_L2 = 1e-3
 
+/** The base64 a model upload may carry in all: about 72 MiB of files (onnx, or model.json and shards). */
+export const MAX_UPLOAD_BASE64 = 96 * 1024 * 1024
+
 export const TrainOptions = z.object({
   /** 'lbfgs' solves a convex recipe (logistic regression, l2 > 0) to its unique optimum, full batch in float64. */
   optimizer: z.enum(['sgd', 'adam', 'lbfgs']).default('sgd'),
@@ -77,6 +80,17 @@ export const TrainOptions = z.object({
    */
   tolerance: z.number().gt(0).max(0.1).default(1e-6),
 })
+
+/** A shape's fields optional and without their defaults: what a caller chose, to merge over other defaults. */
+const chosenOnly = <S extends Record<string, z.ZodDefault<z.ZodType>>>(shape: S) =>
+  z.object(
+    Object.fromEntries(Object.entries(shape).map(([key, field]) => [key, field.unwrap().optional()])) as {
+      [K in keyof S]: z.ZodOptional<ReturnType<S[K]['unwrap']>>
+    },
+  )
+
+/** The TrainOptions a caller set, no more: an imported model's recipe fills the rest with its own defaults. */
+export const TrainChoices = chosenOnly(TrainOptions.shape).strict()
 
 /**
  * Why a recipe cannot use the full-batch solver, one reason per entry (empty for other optimizers):
@@ -105,6 +119,36 @@ export function lbfgsProblems(recipe: {
   return problems
 }
 
+/**
+ * Why the trained root of a chain cannot take a certified (noisy) release, one reason per entry.
+ * Besides the paper's protocol (Adam with a projection radius C), a logistic regression trained by
+ * 'lbfgs' qualifies: its loss is strongly convex and the solver stops at the optimum, so it needs
+ * no projection (‖θ*‖ stands in for C). An imported model never qualifies: it was trained by a
+ * recipe Lethe did not run, so nothing it records bounds the distance to retraining.
+ */
+export function certifiedConformity(root: {
+  method: string
+  arch: string
+  optimizer: string
+  projectRadius: number | null
+}): string[] {
+  if (root.method === 'import')
+    return [
+      'it was imported: trained elsewhere, by a recipe Lethe did not run, so the bound has nothing to stand on (a noisy release needs Lethe’s own constrained training)',
+    ]
+  if (root.optimizer === 'lbfgs' && root.arch === 'logreg') return []
+  const problems: string[] = []
+  if (root.optimizer !== 'adam')
+    problems.push(
+      'certified unlearning follows the paper’s protocol: Adam with a projection onto a ball (or, for logistic regression, L-BFGS to the optimum)',
+    )
+  if (root.projectRadius === null)
+    problems.push(
+      'it needs a projection radius C (‖θ‖ ≤ C after every step): the bound on the distance to the retrained model is built on it',
+    )
+  return problems
+}
+
 /** Train-time recording a method needs before it can unlearn ('hf': per-sample statistics; 'certified': only a training it can certify, Adam with a projection radius). */
 export const preparations = ['hf', 'certified'] as const
 
@@ -126,18 +170,25 @@ export const Preparation = z.object({
 
 /** Where an imported model version came from: the file's format, SHA-256 and name. */
 export const ModelOrigin = z.object({
-  format: z.literal('onnx'),
+  /** 'tfjs': a TF.js Layers model, whose SHA-256 is its model.json's. */
+  format: z.enum(['onnx', 'tfjs']),
   sha256: z.string(),
   fileName: z.string(),
   /** What the graph's output was: the engine computes logits, the graph may end in (log-)softmax. */
   output: z.enum(['logits', 'softmax', 'logsoftmax']).optional(),
   /** The source's ONNX opset. */
   opset: z.number().optional(),
+  /** How the graph took its input: flat rows [N, features] or images [N, C, H, W]; export gives it back. */
+  input: z.enum(['rows', 'images']).optional(),
+  /** BatchNormalization nodes folded on import into the Conv or dense layer before them. */
+  folded: z.array(z.string()).optional(),
 })
 
 export const ModelInfo = z.object({
   id: z.string(),
   name: z.string(),
+  /** The architecture's kind (logreg, mlp, cnn, convnet); `description` says the rest in words. */
+  archKind: z.string(),
   description: z.string(),
   parameters: z.number(),
   paramsSha256: z.string(),
@@ -156,6 +207,14 @@ export const ModelInfo = z.object({
   deleted: Deletion.nullable(),
   /** The imported file a version (or its chain's root) came from; null for models Lethe trained. */
   origin: ModelOrigin.nullable(),
+  /** The files this version was exported as, from the ledger's registry (each file's name, SHA-256, size). */
+  exports: z.array(
+    z.object({
+      format: z.string(),
+      at: z.string(),
+      files: z.array(z.object({ fileName: z.string(), sha256: z.string(), bytes: z.number() })),
+    }),
+  ),
 })
 
 /** A version still trained on a request's rows (or deleted or kept on purpose for it). */
@@ -481,7 +540,14 @@ export const RunRecord = z.object({
     agreementWithReference: z.object({ test: z.number(), forget: z.number() }).nullable(),
     klToReference: z.number().nullable(),
   }),
-  reference: z.object({ mode: z.enum(['replay', 'independent']), ms: z.number() }).nullable(),
+  reference: z
+    .object({
+      mode: z.enum(['replay', 'independent']),
+      ms: z.number(),
+      /** 'lethe' when the model was imported: retrained with the recipe stated at import, not the original's. */
+      recipe: z.enum(['original', 'lethe']).optional(),
+    })
+    .nullable(),
   timings: z.object({ unlearnMs: z.number() }),
   details: z.record(z.string(), z.unknown()),
 })
@@ -505,7 +571,7 @@ export const DemoDataset = z.enum(Object.keys(demoDatasets) as [keyof typeof dem
 export const engineMethods = {
   'datasets.import': defineMethod({
     summary:
-      'Import a CSV/TSV (with its subject-id and label columns) or an IDX image set; registered in the ledger.',
+      'Import a table (CSV, TSV, JSON Lines or Parquet, by extension; with its subject-id and label columns) or an IDX image set; registered in the ledger.',
     input: z
       .object({
         path: Path,
@@ -516,7 +582,9 @@ export const engineMethods = {
         numeric: z.array(z.string().min(1).max(200)).max(10_000).optional(),
         categorical: z.array(z.string().min(1).max(200)).max(10_000).optional(),
         ignore: z.array(z.string().min(1).max(200)).max(10_000).optional(),
-        /** CSV/TSV only: the numeric feature columns are the pixels of images this tall, wide and deep (row-major), so a CNN can read them. */
+        /** The feature columns to use; every other column but the subject and the label is left out. Default: all. */
+        features: z.array(z.string().min(1).max(200)).min(1).max(10_000).optional(),
+        /** Tables only: the numeric feature columns are the pixels of images this tall, wide and deep (row-major), so a CNN can read them. */
         imageShape: z
           .tuple([
             z.number().int().min(1).max(4096),
@@ -530,6 +598,17 @@ export const engineMethods = {
       })
       .strict(),
     output: DatasetInfo,
+  }),
+  'datasets.columns': defineMethod({
+    summary:
+      "A table file's columns, with a few values of each, read from its header and first rows: for choosing the subject, label and feature columns before importing.",
+    input: z.object({ path: Path }).strict(),
+    output: z.object({
+      format: z.enum(['csv', 'tsv', 'jsonl', 'parquet']),
+      columns: z.array(z.object({ name: z.string(), sample: z.array(z.string()), numeric: z.boolean() })),
+      /** Data rows, where the format tells without reading them all (Parquet). */
+      rows: z.number().optional(),
+    }),
   }),
   'datasets.importDemo': defineMethod({
     summary: 'Import one of the demo datasets that ship with Lethe.',
@@ -570,39 +649,68 @@ export const engineMethods = {
   }),
   'models.import': defineMethod({
     summary:
-      'Import a model trained elsewhere (ONNX: a chain of Gemm or MatMul + Add layers with ReLU between them) for a dataset; registered in the ledger.',
+      'Import a model trained elsewhere (ONNX: a chain of optional Conv stages, each with Relu, Sigmoid or Tanh and a 2×2 MaxPool or AveragePool, optional GlobalAveragePool, then Gemm or MatMul + Add layers with one hidden activation, BatchNormalization folded into the layer before it; or a TF.js Layers model.json, as tensorflowjs_converter writes a Keras model, of Conv2D, pooling, Flatten, Dropout, Activation and Dense layers) for a dataset; registered in the ledger.',
     input: z
       .object({
         datasetId: Id,
-        /** The ONNX file, read by the engine (as dataset import reads its files). */
-        path: Path,
+        /** The ONNX file, or a TF.js Layers model.json with its shards beside it, read by the engine (as dataset import reads its files); the format is told from the file. */
+        path: Path.optional(),
+        /**
+         * Or the files themselves, from a browser's file input (which gives no path): one .onnx, or
+         * a model.json with its weight shards, each by its bare file name.
+         */
+        upload: z
+          .array(
+            z.object({
+              name: z
+                .string()
+                .min(1)
+                .max(255)
+                .regex(/^[^/\\]+$/, 'a bare file name, without a folder')
+                .refine((name) => name !== '.' && name !== '..', 'a bare file name, without a folder'),
+              base64: z.string().max(MAX_UPLOAD_BASE64),
+            }),
+          )
+          .min(1)
+          .max(64)
+          .optional(),
         name: z.string().trim().min(1).max(200).optional(),
         /**
-         * The recipe exact retraining will use (Lethe's, not the original's). Default: TrainOptions'
-         * defaults with 'adam' for an MLP, 'lbfgs' with l2 = LBFGS_DEFAULT_L2 for a logistic regression.
+         * The recipe exact retraining will use (Lethe's, not the original's): what is given here, over
+         * TrainOptions' defaults with Adam at 1e-3 for a network, 'lbfgs' with l2 = LBFGS_DEFAULT_L2 for
+         * a logistic regression.
          */
-        training: TrainOptions.optional(),
+        training: TrainChoices.optional(),
       })
-      .strict(),
+      .strict()
+      .refine((v) => (v.path === undefined) !== (v.upload === undefined), 'give either path or upload')
+      .refine(
+        (v) => !v.upload || new Set(v.upload.map((f) => f.name)).size === v.upload.length,
+        'each uploaded file needs its own name',
+      ),
     output: ModelInfo,
+    maxInputBytes: MAX_UPLOAD_BASE64 + 64 * 1024,
   }),
   'models.export': defineMethod({
     summary:
-      'Export a version as ONNX (logistic regressions and MLPs): Gemm layers with ReLU between them, ending in the output the model was imported with, else Softmax. Deleted versions are refused.',
+      'Export a version as ONNX (every kind of model): Conv stages with their activation and pooling, then Gemm layers with their activation, ending in the output the model was imported with, else Softmax; or as a TF.js Layers model (model.json and one weight shard beside it, every kind of model), which tf.loadLayersModel loads. Deleted versions are refused.',
     input: z
       .object({
         modelId: Id,
-        format: z.literal('onnx'),
-        /** The file to write, by the engine (overwritten if it exists). */
+        format: z.enum(['onnx', 'tfjs']),
+        /** The file to write (for 'tfjs' the model.json; its weight shard is written beside it), by the engine (overwritten if it exists). */
         path: Path,
       })
       .strict(),
     output: z.object({
       modelId: z.string(),
-      format: z.literal('onnx'),
+      format: z.enum(['onnx', 'tfjs']),
+      /** The main file (the .onnx, or model.json) with its digest and size. */
       path: z.string(),
       sha256: z.string(),
       bytes: z.number(),
+      /** Every file written: the .onnx alone, or model.json and its weight shard. */
+      files: z.array(z.object({ name: z.string(), sha256: z.string(), bytes: z.number() })),
     }),
   }),
   'unlearn.start': defineMethod({

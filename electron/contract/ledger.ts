@@ -253,6 +253,19 @@ export type LedgerSettings = z.infer<typeof LedgerSettings>
 
 export const Backup = z.object({ id: z.string(), at: z.string(), events: z.number(), bytes: z.number() })
 
+/**
+ * One export of a model version (a model.exported event): the format and, for every file it wrote,
+ * its name without the folder (a path can name a person), its SHA-256 and size.
+ */
+export const ModelExport = z.object({
+  format: z.string(),
+  at: z.string(),
+  files: z.array(
+    z.object({ fileName: z.string(), sha256: z.string().regex(/^[0-9a-f]{64}$/), bytes: z.number() }),
+  ),
+})
+export type ModelExport = z.infer<typeof ModelExport>
+
 export const RegistryEntry = z.object({
   id: z.string(),
   kind: z.enum(['dataset', 'model']),
@@ -267,6 +280,8 @@ export const RegistryEntry = z.object({
   /** When the version's data was shredded (a model.deleted or dataset.deleted event), and for which request; null while it exists. */
   deletedAt: z.string().nullable(),
   deletionRequestId: z.string().nullable(),
+  /** A model's exports, oldest first; absent until the first. */
+  exports: z.array(ModelExport).optional(),
 })
 export type RegistryEntry = z.infer<typeof RegistryEntry>
 

@@ -68,11 +68,33 @@ export const Settings = z.object({
 })
 export type Settings = z.infer<typeof Settings>
 
+/** What a native file dialog asks for: files to open, or where to save one. */
+export const FileChoice = z
+  .object({
+    mode: z.enum(['open', 'save']),
+    title: z.string().max(200),
+    /** e.g. { name: 'ONNX model', extensions: ['onnx'] }. */
+    filters: z
+      .array(z.object({ name: z.string().max(100), extensions: z.array(z.string().max(20)).max(20) }))
+      .max(10),
+    /** open only: several files (a TF.js model.json with its weight shards). */
+    multiple: z.boolean().default(false),
+    /** save only: the file name offered. */
+    defaultName: z.string().max(255).optional(),
+  })
+  .strict()
+
 export const systemMethods = {
   'system.info': defineMethod({
     summary: 'Version, data folder and the compute backends the engine can see.',
     input: z.object({}).strict(),
     output: SystemInfo,
+  }),
+  'system.chooseFile': defineMethod({
+    summary:
+      'The desktop app’s native file dialog: the paths chosen (none when cancelled). A browser has none: it uploads with a file input and types paths.',
+    input: FileChoice,
+    output: z.object({ paths: z.array(z.string()) }),
   }),
   'settings.get': defineMethod({
     summary: 'The app’s settings.',

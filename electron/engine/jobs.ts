@@ -9,25 +9,28 @@ import type { z } from 'zod'
 import { LetheError } from '../contract'
 import type { CurvePoint } from '../contract/events'
 import {
+  certifiedConformity,
   LBFGS_DEFAULT_L2,
   lbfgsProblems,
   parseUnlearnOptions,
   TrainOptions as TrainOptionsSchema,
   type ArchitectureInput,
   type preparations,
+  type TrainChoices,
   type TrainOptions,
 } from '../contract/engine'
 import { sha256Hex } from '../lib/digest'
 import { importOnnx } from './import/onnx'
 import { exportOnnx } from './export/onnx'
+import { importTfjsLayersFile, isJsonText } from './import/tfjs'
+import { writeTfjsLayers, type WrittenFile } from './export/tfjs'
 import { writeFileDurably } from '../lib/files'
-import { csvText, importCsvDataset } from './data/csv-dataset'
+import { importTableFile } from './data/sources'
 import { listDatasets, loadDataset, saveDataset, type Dataset, type DatasetManifest } from './data/dataset'
 import { importIdxDataset } from './data/idx'
 import { previewRows, type DatasetPreview } from './data/preview'
 import { retrain, type RetrainMode } from './methods/baselines'
 import { methodNamed } from './methods'
-import { certifiedConformity } from './methods/certified'
 import { unlearnContext } from './methods/method'
 import {
   identify,
@@ -40,7 +43,7 @@ import {
   type ModelManifest,
   type Preparation,
 } from './models/store'
-import { initParams, specOf, type Architecture } from './models/spec'
+import { initParams, inputsOf, specOf, type Architecture } from './models/spec'
 import { checkTrainingFits } from './models/memory'
 import { tf } from './tf'
 import { train, uploadData, type TrainConfig, type TrainProgress } from './train'
@@ -64,50 +67,44 @@ export async function importDataset(input: {
   numeric?: string[]
   categorical?: string[]
   ignore?: string[]
+  features?: string[]
   imageShape?: [number, number, number]
   name?: string
   testFraction: number
   seed: number
 }): Promise<DatasetManifest> {
-  const read = async (file: string) => {
-    try {
-      return new Uint8Array(await readFile(file))
-    } catch (error) {
-      throw new LetheError('BAD_INPUT', `Cannot read ${file}: ${(error as Error).message}`)
-    }
-  }
-  const bytes = await read(input.path)
   const isIdx = input.labelsPath !== undefined
   if (isIdx && input.imageShape)
     throw new LetheError(
       'BAD_INPUT',
-      'IDX files carry their own image shape; --image-shape is for CSV/TSV files.',
+      'IDX files carry their own image shape; --image-shape is for tables (CSV, TSV, JSON Lines, Parquet).',
     )
   let dataset: Dataset
   if (isIdx) {
-    const labels = await read(input.labelsPath as string)
+    const read = async (file: string) => {
+      try {
+        return new Uint8Array(await readFile(file))
+      } catch (error) {
+        throw new LetheError('BAD_INPUT', `Cannot read ${file}: ${(error as Error).message}`)
+      }
+    }
     dataset = importIdxDataset(
-      { bytes, file: input.path },
-      { bytes: labels, file: input.labelsPath as string },
+      { bytes: await read(input.path), file: input.path },
+      { bytes: await read(input.labelsPath as string), file: input.labelsPath as string },
       input,
     )
   } else {
-    const text = csvText(bytes, input.path)
-    if (!input.subjectColumn || !input.labelColumn) {
-      throw new LetheError(
-        'BAD_INPUT',
-        'A CSV or TSV dataset needs its subject-id column and its label column.',
-      )
-    }
-    dataset = importCsvDataset(text, {
+    // Read as a stream: the table is never held whole, only its encoded rows.
+    dataset = await importTableFile(input.path, {
       file: input.path,
       name: input.name,
       mapping: {
-        subjectColumn: input.subjectColumn,
-        labelColumn: input.labelColumn,
+        subjectColumn: input.subjectColumn ?? '',
+        labelColumn: input.labelColumn ?? '',
         numeric: input.numeric,
         categorical: input.categorical,
         ignore: input.ignore,
+        features: input.features,
       },
       imageShape: input.imageShape,
       testFraction: input.testFraction,
@@ -224,7 +221,7 @@ export async function importModel(input: {
   datasetId: string
   path: string
   name?: string
-  training?: z.infer<typeof TrainOptions>
+  training?: z.infer<typeof TrainChoices>
 }): Promise<ModelManifest> {
   const fileName = path.basename(input.path)
   let bytes: Uint8Array
@@ -238,30 +235,44 @@ export async function importModel(input: {
   } catch (error) {
     throw new LetheError('BAD_INPUT', `Cannot read ${input.path}: ${(error as Error).message}`)
   }
-  const imported = importOnnx(bytes)
+  // A TF.js Layers model is a JSON model.json (its shards beside it); anything else is read as ONNX.
+  const imported = isJsonText(bytes)
+    ? { format: 'tfjs' as const, ...(await importTfjsLayersFile(input.path, bytes, MAX_MODEL_FILE_BYTES)) }
+    : { format: 'onnx' as const, ...importOnnx(bytes) }
   const { arch } = imported
   const dataset = await loadDataset(folders(input.dataDir).datasets, input.datasetId)
-  const { featureDim, classes, name: datasetName } = dataset.manifest
-  if (arch.inputs !== featureDim)
+  const { featureDim, classes, name: datasetName, shape } = dataset.manifest
+  const inputs = inputsOf(arch)
+  if (inputs !== featureDim)
     throw new LetheError(
       'BAD_INPUT',
-      `${fileName} takes ${arch.inputs} input features, but ${datasetName} (${input.datasetId}) encodes ${featureDim}: the model was not trained on this dataset's features.`,
-      { inputs: arch.inputs, featureDim },
+      `${fileName} takes ${inputs} input features, but ${datasetName} (${input.datasetId}) encodes ${featureDim}: the model was not trained on this dataset's features.`,
+      { inputs, featureDim },
     )
+  // A convolutional network reads the rows as images: the dataset's must be the ones it was trained on.
+  if (arch.kind === 'convnet') {
+    const image = [arch.height, arch.width, arch.channels]
+    if (!shape || shape.join('×') !== image.join('×'))
+      throw new LetheError(
+        'BAD_INPUT',
+        `${fileName} reads ${image.join('×')} images (height × width × channels), but ${datasetName} (${input.datasetId}) ${shape ? `holds ${shape.join('×')} images` : 'is not an image dataset (import it with its image shape)'}.`,
+        { image, shape },
+      )
+  }
   if (arch.classes !== classes.length)
     throw new LetheError(
       'BAD_INPUT',
       `${fileName} scores ${arch.classes} classes, but ${datasetName} (${input.datasetId}) has ${classes.length} (${classes.join(', ')}).`,
       { classes: arch.classes, datasetClasses: classes.length },
     )
-  const options =
-    input.training ??
-    TrainOptionsSchema.parse(
-      // A network trained elsewhere is fine-tuned gently: Adam at 1e-3, not the 0.05 of a fresh start.
-      arch.kind === 'logreg'
-        ? { optimizer: 'lbfgs', l2: LBFGS_DEFAULT_L2 }
-        : { optimizer: 'adam', learningRate: 1e-3 },
-    )
+  // What the caller chose, over defaults for the kind: a network trained elsewhere is retrained
+  // gently (Adam at 1e-3, not the 0.05 of SGD's start), a logistic regression to its optimum.
+  const options = TrainOptionsSchema.parse({
+    ...(arch.kind === 'logreg'
+      ? { optimizer: 'lbfgs', l2: LBFGS_DEFAULT_L2 }
+      : { optimizer: 'adam', learningRate: 1e-3 }),
+    ...input.training,
+  })
   const problems = lbfgsProblems({ arch: arch.kind, ...options })
   if (problems.length)
     throw new LetheError(
@@ -273,20 +284,30 @@ export async function importModel(input: {
     )
   const draft = {
     ...trainedDraft({
-      name: input.name ?? fileName.replace(/\.onnx$/i, ''),
+      // A model.json is named by its folder (tensorflowjs_converter writes one folder per model).
+      name:
+        input.name ??
+        (imported.format === 'tfjs'
+          ? path.basename(path.dirname(path.resolve(input.path)))
+          : fileName.replace(/\.onnx$/i, '')),
       arch,
       dataset: dataset.manifest,
       training: recipeOf(options, dataset.train.length),
       backend: 'import',
     }),
     method: 'import',
-    origin: {
-      format: 'onnx' as const,
-      sha256: sha256Hex(bytes),
-      fileName,
-      output: imported.output,
-      opset: imported.opset,
-    },
+    origin:
+      imported.format === 'tfjs'
+        ? { format: 'tfjs' as const, sha256: sha256Hex(bytes), fileName, output: imported.output }
+        : {
+            format: 'onnx' as const,
+            sha256: sha256Hex(bytes),
+            fileName,
+            output: imported.output,
+            opset: imported.opset,
+            input: imported.input,
+            ...(imported.folded.length ? { folded: imported.folded } : {}),
+          },
   }
   // A version is its parameters: the same weights imported again (for this or another dataset) would rewrite a registered version's record.
   const models = folders(input.dataDir).models
@@ -304,49 +325,90 @@ export async function importModel(input: {
 
 /** One export of a version, kept in `exports.json` beside its manifest (manifests are not rewritten for this). */
 export interface ExportRecord {
-  format: 'onnx'
+  format: 'onnx' | 'tfjs'
+  /** The main file's (the .onnx, or model.json). */
   sha256: string
   bytes: number
+  /** Every file written (model.json and its weight shard for 'tfjs'); absent in records before TF.js export. */
+  files?: WrittenFile[]
   at: string
 }
 
 export const EXPORTS_FILE = 'exports.json'
 
 /**
- * Exports a version as ONNX (dense models only): an imported model ends in the output it came
- * with, one Lethe trained in a Softmax. Everything is checked before the file is written; the
- * file is written durably and the export recorded in the model's `exports.json`.
+ * Exports a version as ONNX or as a TF.js Layers model (model.json and its weight shard): an
+ * imported model ends in the output it came with, one Lethe trained in a Softmax. Everything is
+ * checked before a file is written; files are written durably and the export recorded in the
+ * model's `exports.json`.
  */
 export async function exportModel(input: {
   dataDir: string
   modelId: string
-  format: 'onnx'
+  format: 'onnx' | 'tfjs'
   path: string
-}): Promise<{ modelId: string; format: 'onnx'; path: string; sha256: string; bytes: number }> {
+}): Promise<{
+  modelId: string
+  format: 'onnx' | 'tfjs'
+  path: string
+  sha256: string
+  bytes: number
+  files: WrittenFile[]
+}> {
   const models = folders(input.dataDir).models
   const { manifest, params } = await loadModel(models, input.modelId)
-  const bytes = exportOnnx({
-    arch: manifest.arch,
-    params,
-    name: manifest.name,
-    ...(manifest.origin?.output ? { output: manifest.origin.output } : {}),
-  })
-  const target = path.resolve(input.path)
-  try {
-    await writeFileDurably(target, bytes)
-  } catch (error) {
-    throw new LetheError('BAD_INPUT', `Cannot write ${target}: ${(error as Error).message}`)
-  }
-  const sha256 = sha256Hex(bytes)
+  const written =
+    input.format === 'tfjs'
+      ? await writeTfjsLayers(path.resolve(input.path), {
+          arch: manifest.arch,
+          params,
+          name: manifest.name,
+          ...(manifest.origin?.output ? { output: manifest.origin.output } : {}),
+        })
+      : await writeOnnx(path.resolve(input.path), {
+          arch: manifest.arch,
+          params,
+          name: manifest.name,
+          ...(manifest.origin?.output ? { output: manifest.origin.output } : {}),
+          ...(manifest.origin?.input ? { input: manifest.origin.input } : {}),
+        })
+  const main = written.files[0] as WrittenFile
   const records = new DurableJsonFile<ExportRecord[]>(
     path.join(models, path.basename(manifest.id), EXPORTS_FILE),
   )
   const previous = (await records.read()) ?? []
   await records.write([
     ...previous,
-    { format: input.format, sha256, bytes: bytes.length, at: new Date().toISOString() },
+    {
+      format: input.format,
+      sha256: main.sha256,
+      bytes: main.bytes,
+      files: written.files,
+      at: new Date().toISOString(),
+    },
   ])
-  return { modelId: manifest.id, format: input.format, path: target, sha256, bytes: bytes.length }
+  return {
+    modelId: manifest.id,
+    format: input.format,
+    path: written.path,
+    sha256: main.sha256,
+    bytes: main.bytes,
+    files: written.files,
+  }
+}
+
+/** Writes an ONNX export durably: one file. */
+async function writeOnnx(
+  target: string,
+  model: Parameters<typeof exportOnnx>[0],
+): Promise<{ path: string; files: WrittenFile[] }> {
+  const bytes = exportOnnx(model)
+  try {
+    await writeFileDurably(target, bytes)
+  } catch (error) {
+    throw new LetheError('BAD_INPUT', `Cannot write ${target}: ${(error as Error).message}`)
+  }
+  return { path: target, files: [{ name: target, sha256: sha256Hex(bytes), bytes: bytes.length }] }
 }
 
 export async function trainModel(
@@ -371,7 +433,7 @@ export async function trainModel(
   const training = recipeOf(input.training, dataset.train.length)
   if (input.prepare === 'certified') {
     // Nothing is recorded: the manifest's training.projectRadius is the record the method reads.
-    const problems = certifiedConformity(training, arch.kind)
+    const problems = certifiedConformity({ method: 'train', arch: arch.kind, ...training })
     if (problems.length)
       throw new LetheError('BAD_INPUT', `This training cannot be certified later: ${problems.join('; ')}.`, {
         problems,
@@ -540,7 +602,11 @@ export async function unlearnModel(
       forgottenRows: named,
       heldOut: outside.length,
       report,
-      reference: reference && { mode: reference.mode, ms: reference.ms },
+      reference: reference && {
+        mode: reference.mode,
+        ms: reference.ms,
+        recipe: original.manifest.origin ? 'lethe' : 'original',
+      },
       timings: { unlearnMs },
       details: outcome.details,
       ...(outcome.noiseless && {

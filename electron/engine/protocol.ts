@@ -6,6 +6,7 @@ import type { BackendChoice } from './backends'
 import type { LetheEvent, Result } from '../contract'
 import type { DatasetManifest } from './data/dataset'
 import type { DatasetPreview } from './data/preview'
+import type { TableColumns } from './data/sources'
 import type {
   evaluateModel,
   Evaluation,
@@ -29,6 +30,8 @@ export interface EngineMethods {
   /** Probes once per process; `choice` selects among what was found (again on every call). */
   probe: { input: { choice: BackendChoice | null }; output: BackendReport }
   'datasets.import': { input: InputOf<typeof importDataset>; output: DatasetManifest }
+  /** A table file's header and first rows (see readTableColumns). */
+  'datasets.columns': { input: { path: string }; output: TableColumns }
   'datasets.list': { input: { dataDir: string }; output: DatasetManifest[] }
   'datasets.subjects': { input: { dataDir: string; datasetId: string }; output: string[] }
   'datasets.preview': {

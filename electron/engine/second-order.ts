@@ -3,11 +3,16 @@
  * without nested TF.js gradients (wrong for several ops, so never used here).
  *
  * - Analytic (exact) Hessian-vector products by Pearlmutter's R-operator: the forward and backward
- *   R-passes written out by hand (ALGORITHMS.md §7.2). With no hidden layer they are exactly the
- *   softmax-regression formulas of §7.1. The CNN's convolutions are the same im2col matrix
- *   products as models/forward.ts, so their R-pass is matmuls too, with col2im (the adjoint of
- *   im2col) going down; 2×2 max-pooling routes R-values like its TF.js gradient does (to every
- *   window entry equal to the max). ReLU″ = 0, ReLU′(0) = 0 as in TF.js.
+ *   R-passes written out by hand (ALGORITHMS.md §7.2) over the normal form of every architecture
+ *   (models/spec.ts `layersOf`). With no hidden layer they are exactly the softmax-regression
+ *   formulas of §7.1. Convolutions are the same im2col matrix products as models/forward.ts
+ *   ('same' or 'valid' padding), so their R-pass is matmuls too, with col2im (the adjoint of
+ *   im2col) going down. 2×2 max-pooling routes R-values like its TF.js gradient does (to every
+ *   window entry equal to the max); average and global average pooling are linear, so R-values
+ *   are pooled the same way and their adjoints spread a gradient evenly over the window.
+ *   An activation a = σ(z) gives R(a) = σ′(z)·R(z) going up and, going down,
+ *   δ_z = σ′(z)·δ_a, R(δ_z) = σ″(z)·R(z)·δ_a + σ′(z)·R(δ_a); σ″ = 0 for ReLU and linear,
+ *   ReLU′(0) = 0 as in TF.js.
  *   The k directions ride along as an extra dimension folded into plain 2-D matmuls:
  *   per-direction tensors are [n, k, …], and products run over [n·k, ·] or [·, k·width].
  * - Finite differences (§7.3), on request only: central differences of the first-order TF.js
@@ -21,8 +26,8 @@
  */
 import { matMul } from './matmul'
 import { tf } from './tf'
-import { lossAndGradient } from './models/forward'
-import type { ModelSpec, ParamView } from './models/spec'
+import { activate, im2col, lossAndGradient, paddingOf, pool2 } from './models/forward'
+import { layersOf, type Activation, type ConvLayerShape, type ModelSpec, type ParamView } from './models/spec'
 import { Random } from './random'
 
 export type HvpMethod = 'auto' | 'analytic' | 'finite-difference'
@@ -35,54 +40,57 @@ interface DenseLayer {
   bias: ParamView
   fanIn: number
   fanOut: number
+  /** null for the head, whose output is the logits. */
+  activation: Activation | null
 }
 
-interface ConvLayer {
+interface ConvLayer extends ConvLayerShape {
   weight: ParamView
   bias: ParamView
-  kernel: number
-  /** Input channels and output channels. */
-  cin: number
-  out: number
-  /** Spatial size of the layer's input (and of its 'same' convolution's output). */
-  height: number
-  width: number
+  /** Spatial size of the stage's output after its pooling. */
+  pooledHeight: number
+  pooledWidth: number
 }
 
 interface Network {
+  image: { height: number; width: number; channels: number } | null
   conv: ConvLayer[]
+  globalPool: boolean
   dense: DenseLayer[]
   /** Elements per sample of the largest per-direction intermediate, for chunking. */
   widest: number
 }
 
 function networkOf(spec: ModelSpec): Network {
-  const { arch } = spec
-  const conv: ConvLayer[] = []
-  const dense: DenseLayer[] = []
+  const layers = layersOf(spec.arch)
+  let index = 0
+  const nextViews = () => {
+    const weight = spec.views[index++] as ParamView
+    const bias = spec.views[index++] as ParamView
+    return { weight, bias }
+  }
   // The data carries no R-value: only what a layer computes is per direction.
   let widest = 0
-  let index = 0
-  if (arch.kind === 'cnn') {
-    let [height, width, cin] = [arch.height, arch.width, arch.channels]
-    for (const out of arch.filters) {
-      const weight = spec.views[index++] as ParamView
-      const bias = spec.views[index++] as ParamView
-      conv.push({ weight, bias, kernel: arch.kernel, cin, out, height, width })
-      widest = Math.max(widest, height * width * Math.max(arch.kernel * arch.kernel * cin, out))
-      ;[height, width, cin] = [Math.floor(height / 2), Math.floor(width / 2), out]
+  const conv = layers.conv.map((shape): ConvLayer => {
+    const shrink = (size: number) => (shape.pool === 'none' ? size : Math.floor(size / 2))
+    widest = Math.max(
+      widest,
+      shape.outHeight * shape.outWidth * Math.max(shape.kernel * shape.kernel * shape.cin, shape.filters),
+    )
+    return {
+      ...shape,
+      ...nextViews(),
+      pooledHeight: shrink(shape.outHeight),
+      pooledWidth: shrink(shape.outWidth),
     }
-  }
-  for (; index < spec.views.length; index += 2) {
-    const weight = spec.views[index] as ParamView
-    const bias = spec.views[index + 1] as ParamView
-    const [fanIn, fanOut] = weight.shape as [number, number]
+  })
+  const dense = layers.dense.map((shape, l): DenseLayer => {
     // R(a_{l−1}) is per direction except for the data feeding the first layer of an MLP or logreg.
-    const inputIsData = dense.length === 0 && conv.length === 0
-    dense.push({ weight, bias, fanIn, fanOut })
-    widest = Math.max(widest, fanOut, inputIsData ? 0 : fanIn)
-  }
-  return { conv, dense, widest }
+    const inputIsData = l === 0 && conv.length === 0
+    widest = Math.max(widest, shape.fanOut, inputIsData ? 0 : shape.fanIn)
+    return { ...shape, ...nextViews() }
+  })
+  return { image: layers.image, conv, globalPool: layers.globalPool, dense, widest }
 }
 
 function checkShapes(spec: ModelSpec, params: tf.Tensor1D, x: tf.Tensor2D, y: tf.Tensor1D): void {
@@ -101,38 +109,74 @@ const sliceView = (params: tf.Tensor1D, view: ParamView, shape: number[]): tf.Te
 const directionView = (v: tf.Tensor2D, view: ParamView, shape: number[]): tf.Tensor =>
   tf.reshape(tf.slice(v, [0, view.offset], [v.shape[0], view.size]), [v.shape[0], ...shape])
 
-const reluMaskOf = (z: tf.Tensor): tf.Tensor => tf.cast(tf.greater(z, 0), 'float32')
-
-/** Image patches of a 'same'-padded, stride-1 convolution: [b, h, w, c] → [b·h·w, k·k·c] (as forward.ts). */
-function im2col(h: tf.Tensor4D, k: number): tf.Tensor2D {
-  const [b, height, width, channels] = h.shape
-  const before = Math.floor((k - 1) / 2)
-  const padded = tf.pad(h, [
-    [0, 0],
-    [before, k - 1 - before],
-    [before, k - 1 - before],
-    [0, 0],
-  ])
-  const patches: tf.Tensor4D[] = []
-  for (let dy = 0; dy < k; dy++)
-    for (let dx = 0; dx < k; dx++)
-      patches.push(tf.slice(padded, [0, dy, dx, 0], [b, height, width, channels]))
-  return tf.reshape(tf.concat(patches, 3), [b * height * width, k * k * channels])
+/** σ′(z) and σ″(z) of an activation, [n, …]; null where σ′ is 1 or σ″ is 0 (nothing to multiply). */
+interface Slopes {
+  first: tf.Tensor | null
+  second: tf.Tensor | null
 }
 
-/** The adjoint of {@link im2col}: sums patch gradients back onto the image, [b·h·w, k·k·c] → [b, h, w, c]. */
-function col2im(columns: tf.Tensor2D, shape: [number, number, number, number], k: number): tf.Tensor4D {
+/** The slopes from z and a = σ(z), by the same formulas as the TF.js gradients of sigmoid and tanh. */
+function slopesOf(activation: Activation, z: tf.Tensor, a: tf.Tensor): Slopes {
+  switch (activation) {
+    case 'relu':
+      return { first: tf.cast(tf.greater(z, 0), 'float32'), second: null }
+    case 'linear':
+      return { first: null, second: null }
+    case 'sigmoid': {
+      const first = tf.mul(a, tf.sub(1, a)) // σ(1 − σ)
+      return { first, second: tf.mul(first, tf.sub(1, tf.mul(2, a))) } // σ(1 − σ)(1 − 2σ)
+    }
+    case 'tanh': {
+      const first = tf.sub(1, tf.square(a)) // 1 − tanh²
+      return { first, second: tf.mul(-2, tf.mul(a, first)) } // −2 tanh (1 − tanh²)
+    }
+  }
+}
+
+/** t ⊙ factor, with factor [n, …] broadcast over the direction axis of a per-direction t [n, k, …]. */
+const times = (t: tf.Tensor, factor: tf.Tensor | null, perDirection: boolean): tf.Tensor =>
+  factor ? tf.mul(t, perDirection ? tf.expandDims(factor, 1) : factor) : t
+
+/**
+ * Down through an activation: δ_z = σ′ ⊙ δ_a and, when R-values ride along,
+ * R(δ_z) = σ″ ⊙ R(z) ⊙ δ_a + σ′ ⊙ R(δ_a). δ is [n, …]; R(z) and R(δ) are [n, k, …].
+ */
+function activationBackward(
+  slopes: Slopes,
+  delta: tf.Tensor,
+  r: { z: tf.Tensor; delta: tf.Tensor } | null,
+): { delta: tf.Tensor; rDelta: tf.Tensor | null } {
+  const down = times(delta, slopes.first, false)
+  if (!r) return { delta: down, rDelta: null }
+  let rDelta = times(r.delta, slopes.first, true)
+  if (slopes.second) rDelta = tf.add(rDelta, tf.mul(times(r.z, slopes.second, true), tf.expandDims(delta, 1)))
+  return { delta: down, rDelta }
+}
+
+/** The adjoint of {@link im2col}: sums patch gradients back onto the image, [b·h′·w′, k·k·c] → [b, h, w, c]. */
+function col2im(
+  columns: tf.Tensor2D,
+  shape: [number, number, number, number],
+  kernel: number,
+  padding: ConvLayer['padding'],
+): tf.Tensor4D {
   const [b, height, width, channels] = shape
-  const before = Math.floor((k - 1) / 2)
-  const grid = tf.reshape(columns, [b, height, width, k * k * channels]) as tf.Tensor4D
+  const [before, after] = paddingOf(kernel, padding)
+  const outHeight = height + before + after - kernel + 1
+  const outWidth = width + before + after - kernel + 1
+  const grid = tf.reshape(columns, [b, outHeight, outWidth, kernel * kernel * channels]) as tf.Tensor4D
   let sum: tf.Tensor4D | null = null
-  for (let dy = 0; dy < k; dy++)
-    for (let dx = 0; dx < k; dx++) {
-      const patch = tf.slice(grid, [0, 0, 0, (dy * k + dx) * channels], [b, height, width, channels])
+  for (let dy = 0; dy < kernel; dy++)
+    for (let dx = 0; dx < kernel; dx++) {
+      const patch = tf.slice(
+        grid,
+        [0, 0, 0, (dy * kernel + dx) * channels],
+        [b, outHeight, outWidth, channels],
+      )
       const placed = tf.pad(patch, [
         [0, 0],
-        [dy, k - 1 - dy],
-        [dx, k - 1 - dx],
+        [dy, kernel - 1 - dy],
+        [dx, kernel - 1 - dx],
         [0, 0],
       ])
       sum = sum ? (tf.add(sum, placed) as tf.Tensor4D) : placed
@@ -140,11 +184,9 @@ function col2im(columns: tf.Tensor2D, shape: [number, number, number, number], k
   return tf.slice(sum as tf.Tensor4D, [0, before, before, 0], [b, height, width, channels])
 }
 
-/** 2×2 max-pooling as forward.ts, and its routing mask [b, 2h, 2w, c] (1 where an entry equals its window's max). */
-function pool(a: tf.Tensor4D): { pooled: tf.Tensor4D; mask: tf.Tensor4D } {
-  const [b, height, width, channels] = a.shape
-  const h = Math.floor(height / 2)
-  const w = Math.floor(width / 2)
+/** The routing mask of 2×2 max-pooling, [b, 2h, 2w, c]: 1 where an entry equals its window's max. */
+function maxPoolMask(a: tf.Tensor4D, pooled: tf.Tensor4D): tf.Tensor4D {
+  const [b, h, w, channels] = pooled.shape
   const windows = tf.reshape(tf.slice(a, [0, 0, 0, 0], [b, 2 * h, 2 * w, channels]), [
     b,
     h,
@@ -153,12 +195,11 @@ function pool(a: tf.Tensor4D): { pooled: tf.Tensor4D; mask: tf.Tensor4D } {
     2,
     channels,
   ])
-  const pooled = tf.max(windows, [2, 4]) as tf.Tensor4D
   const hit = tf.equal(windows, tf.reshape(pooled, [b, h, 1, w, 1, channels]))
-  return { pooled, mask: tf.reshape(tf.cast(hit, 'float32'), [b, 2 * h, 2 * w, channels]) }
+  return tf.reshape(tf.cast(hit, 'float32'), [b, 2 * h, 2 * w, channels])
 }
 
-/** The adjoint of pooling: [b, h, w, c] → [b, 2h, 2w, c], every window entry receiving its window's value. */
+/** Every window entry receiving its window's value: [b, h, w, c] → [b, 2h, 2w, c]. */
 function unpool(g: tf.Tensor4D): tf.Tensor4D {
   const [b, h, w, channels] = g.shape
   const spread = tf.mul(tf.reshape(g, [b, h, 1, w, 1, channels]), tf.ones([1, 1, 2, 1, 2, 1]))
@@ -177,60 +218,110 @@ function padTo(g: tf.Tensor, height: number, width: number): tf.Tensor4D {
   ])
 }
 
+/** A stage's pooling applied to R-values, [n, k, h′, w′, c] → [n·k, h′/2, w′/2, c] (linear given the max-pool mask). */
+function poolR(ra: tf.Tensor, layer: ConvLayer, mask: tf.Tensor4D | null): tf.Tensor4D {
+  const [n, k] = ra.shape as [number, number]
+  const { filters, outHeight, outWidth, pooledHeight: ph, pooledWidth: pw } = layer
+  if (layer.pool === 'none') return tf.reshape(ra, [n * k, outHeight, outWidth, filters])
+  let windows = tf.slice(ra, [0, 0, 0, 0, 0], [n, k, 2 * ph, 2 * pw, filters])
+  if (mask) windows = tf.mul(windows, tf.expandDims(mask, 1))
+  const grouped = tf.reshape(windows, [n * k, ph, 2, pw, 2, filters])
+  return (layer.pool === 'max' ? tf.sum(grouped, [2, 4]) : tf.mean(grouped, [2, 4])) as tf.Tensor4D
+}
+
+/** The adjoint of a stage's pooling: gradients at its output [n, m, ph, pw, c] → at its activation [n, m, h′, w′, c]. */
+function poolBackward(g: tf.Tensor, layer: ConvLayer, mask: tf.Tensor4D | null): tf.Tensor {
+  if (layer.pool === 'none') return g
+  const [n, m] = g.shape as [number, number]
+  const { filters, outHeight, outWidth, pooledHeight: ph, pooledWidth: pw } = layer
+  const spread = tf.reshape(unpool(tf.reshape(g, [n * m, ph, pw, filters]) as tf.Tensor4D), [
+    n,
+    m,
+    2 * ph,
+    2 * pw,
+    filters,
+  ])
+  // Max-pooling routes to the window's max; averaging gives each of the 4 entries a quarter.
+  const routed = mask ? tf.mul(spread, tf.expandDims(mask, 1)) : tf.mul(spread, 0.25)
+  return tf.reshape(padTo(tf.reshape(routed, [n * m, 2 * ph, 2 * pw, filters]), outHeight, outWidth), [
+    n,
+    m,
+    outHeight,
+    outWidth,
+    filters,
+  ])
+}
+
+/**
+ * From gradients at the dense features [n, m, features] to gradients at the last stage's pooled
+ * output [n, m, ph, pw, c]: unflattened, or spread evenly over the image under global average pooling.
+ */
+function featuresToImage(g: tf.Tensor, net: Network): tf.Tensor {
+  const [n, m] = g.shape as [number, number]
+  const last = net.conv[net.conv.length - 1] as ConvLayer
+  const { pooledHeight: ph, pooledWidth: pw, filters } = last
+  if (!net.globalPool) return tf.reshape(g, [n, m, ph, pw, filters])
+  return tf.mul(tf.reshape(g, [n, m, 1, 1, filters]), tf.fill([1, 1, ph, pw, 1], 1 / (ph * pw)))
+}
+
 interface ConvCache {
+  /** im2col of the stage's input, [n·h′·w′, k·k·cin]. */
   columns: tf.Tensor2D
   weight: tf.Tensor2D
-  reluMask: tf.Tensor4D
-  poolMask: tf.Tensor4D
+  slopes: Slopes
+  /** Max-pooling's routing mask, [n, 2·ph, 2·pw, filters]; null for other pooling. */
+  poolMask: tf.Tensor4D | null
 }
 
 interface Forward {
   conv: ConvCache[]
-  /** Inputs of the dense layers: [0] is x, or the CNN's flattened features. */
+  /** Inputs of the dense layers: [0] is x, or the convolutions' flattened or pooled features. */
   inputs: tf.Tensor2D[]
-  /** ReLU masks of the hidden dense layers. */
-  masks: tf.Tensor2D[]
+  /** Slopes of the hidden dense layers' activations. */
+  slopes: Slopes[]
   weights: tf.Tensor2D[]
   logits: tf.Tensor2D
 }
 
 /** The forward pass (the same arithmetic as models/forward.ts), keeping what the backward passes need. */
-function forward(spec: ModelSpec, net: Network, params: tf.Tensor1D, x: tf.Tensor2D): Forward {
+function forward(net: Network, params: tf.Tensor1D, x: tf.Tensor2D): Forward {
   const n = x.shape[0]
   const conv: ConvCache[] = []
   let h: tf.Tensor2D = x
-  if (spec.arch.kind === 'cnn') {
-    let image = tf.reshape(x, [n, spec.arch.height, spec.arch.width, spec.arch.channels]) as tf.Tensor4D
+  if (net.image) {
+    let image = tf.reshape(x, [n, net.image.height, net.image.width, net.image.channels]) as tf.Tensor4D
     for (const layer of net.conv) {
-      const { kernel: k, cin, out, height, width } = layer
-      const columns = im2col(image, k)
-      const weight = sliceView(params, layer.weight, [k * k * cin, out]) as tf.Tensor2D
+      const { kernel, cin, filters, outHeight, outWidth } = layer
+      const columns = im2col(image, kernel, layer.padding)
+      const weight = sliceView(params, layer.weight, [kernel * kernel * cin, filters]) as tf.Tensor2D
       const z = tf.add(
-        tf.reshape(matMul(columns, weight), [n, height, width, out]),
-        tf.slice(params, layer.bias.offset, out),
+        tf.reshape(matMul(columns, weight), [n, outHeight, outWidth, filters]),
+        tf.slice(params, layer.bias.offset, filters),
       )
-      const reluMask = reluMaskOf(z) as tf.Tensor4D
-      const { pooled, mask } = pool(tf.mul(z, reluMask))
-      conv.push({ columns, weight, reluMask, poolMask: mask })
-      image = pooled
+      const a = activate(z, layer.activation) as tf.Tensor4D
+      let poolMask: tf.Tensor4D | null = null
+      if (layer.pool === 'none') image = a
+      else {
+        image = pool2(a, layer.pool)
+        if (layer.pool === 'max') poolMask = maxPoolMask(a, image)
+      }
+      conv.push({ columns, weight, slopes: slopesOf(layer.activation, z, a), poolMask })
     }
-    h = tf.reshape(image, [n, -1])
+    h = net.globalPool ? (tf.mean(image, [1, 2]) as tf.Tensor2D) : tf.reshape(image, [n, -1])
   }
   const inputs: tf.Tensor2D[] = [h]
-  const masks: tf.Tensor2D[] = []
+  const slopes: Slopes[] = []
   const weights: tf.Tensor2D[] = []
-  for (let l = 0; l < net.dense.length; l++) {
-    const layer = net.dense[l] as DenseLayer
+  for (const layer of net.dense) {
     const weight = sliceView(params, layer.weight, [layer.fanIn, layer.fanOut]) as tf.Tensor2D
     weights.push(weight)
     const z = tf.add(matMul(h, weight), tf.slice(params, layer.bias.offset, layer.fanOut)) as tf.Tensor2D
-    if (l === net.dense.length - 1) return { conv, inputs, masks, weights, logits: z }
-    const mask = reluMaskOf(z) as tf.Tensor2D
-    h = tf.mul(z, mask)
-    masks.push(mask)
+    if (!layer.activation) return { conv, inputs, slopes, weights, logits: z }
+    h = activate(z, layer.activation) as tf.Tensor2D
+    slopes.push(slopesOf(layer.activation, z, h))
     inputs.push(h)
   }
-  throw new Error('a model needs at least one dense layer')
+  throw new Error('a model needs a head: a last dense layer without activation')
 }
 
 /**
@@ -249,40 +340,40 @@ function rOperatorHvp(
   return tf.tidy(() => {
     const n = x.shape[0]
     const k = v.shape[0]
-    const fwd = forward(spec, net, params, x)
+    const fwd = forward(net, params, x)
     const pieces: tf.Tensor2D[] = new Array(spec.views.length)
 
-    // Forward R-pass through the convolutions: R(z) = cols(a)·V + cols(R a)·W + c; R(a) = ReLU′ ⊙ R(z);
-    // R(pool) = window sum of mask ⊙ R(a). rColumns[l] = cols(R a_{l−1}), null for the data layer.
+    // Forward R-pass through the convolutions: R(z) = cols(a)·V + cols(R a)·W + c; R(a) = σ′ ⊙ R(z);
+    // then the stage's pooling of R(a). rColumns[l] = cols(R a_{l−1}), null for the data layer.
     const rColumns: (tf.Tensor2D | null)[] = []
+    const rConvZ: tf.Tensor[] = [] // [n, k, h′, w′, filters]
     let rImage: tf.Tensor4D | null = null // [n·k, h, w, c]
     for (let l = 0; l < net.conv.length; l++) {
       const layer = net.conv[l] as ConvLayer
-      const { kernel, cin, out, height, width } = layer
+      const { kernel, cin, filters: out, outHeight, outWidth } = layer
       const cache = fwd.conv[l] as ConvCache
       const patch = kernel * kernel * cin
       const dirW = directionView(v, layer.weight, [patch, out]) // [k, patch, out]
       const foldedV = tf.reshape(tf.transpose(dirW, [1, 0, 2]), [patch, k * out])
       let rz: tf.Tensor = tf.transpose(
-        tf.reshape(matMul(cache.columns, foldedV), [n, height, width, k, out]),
+        tf.reshape(matMul(cache.columns, foldedV), [n, outHeight, outWidth, k, out]),
         [0, 3, 1, 2, 4],
       )
-      const rCols = rImage ? im2col(rImage, kernel) : null
-      if (rCols) rz = tf.add(rz, tf.reshape(matMul(rCols, cache.weight), [n, k, height, width, out]))
+      const rCols = rImage ? im2col(rImage, kernel, layer.padding) : null
+      if (rCols) rz = tf.add(rz, tf.reshape(matMul(rCols, cache.weight), [n, k, outHeight, outWidth, out]))
       rz = tf.add(rz, tf.reshape(directionView(v, layer.bias, [out]), [1, k, 1, 1, out]))
       rColumns.push(rCols)
-      const ra = tf.mul(rz, tf.expandDims(cache.reluMask, 1))
-      const [h2, w2] = [cache.poolMask.shape[1], cache.poolMask.shape[2]]
-      const routed = tf.mul(
-        tf.slice(ra, [0, 0, 0, 0, 0], [n, k, h2, w2, out]),
-        tf.expandDims(cache.poolMask, 1),
-      )
-      rImage = tf.sum(tf.reshape(routed, [n * k, h2 / 2, 2, w2 / 2, 2, out]), [2, 4]) as tf.Tensor4D
+      rConvZ.push(rz)
+      rImage = poolR(times(rz, cache.slopes.first, true), layer, cache.poolMask)
     }
 
     // Forward R-pass through the dense layers: R(z_l) = a_{l−1}·V_l + R(a_{l−1})·W_l + c_l.
     const features = fwd.inputs[0] as tf.Tensor2D
-    const rInputs: (tf.Tensor3D | null)[] = [rImage ? tf.reshape(rImage, [n, k, features.shape[1]]) : null]
+    const rFeatures = rImage && (net.globalPool ? tf.mean(rImage, [1, 2]) : rImage)
+    const rInputs: (tf.Tensor3D | null)[] = [
+      rFeatures ? tf.reshape(rFeatures, [n, k, features.shape[1]]) : null,
+    ]
+    const rDenseZ: tf.Tensor3D[] = []
     let rLogits: tf.Tensor3D | null = null
     for (let l = 0; l < net.dense.length; l++) {
       const layer = net.dense[l] as DenseLayer
@@ -300,16 +391,19 @@ function rOperatorHvp(
       }
       rz = tf.add(rz, directionView(v, layer.bias, [fanOut])) // [k, fanOut] broadcasts over n
       if (l === net.dense.length - 1) rLogits = rz
-      else rInputs.push(tf.mul(rz, tf.expandDims(fwd.masks[l] as tf.Tensor2D, 1)) as tf.Tensor3D)
+      else {
+        rDenseZ.push(rz)
+        rInputs.push(times(rz, (fwd.slopes[l] as Slopes).first, true) as tf.Tensor3D)
+      }
     }
 
     // Backward: δ_L = p − y; R(δ_L) = (diag p − p pᵀ)·R(z_L), per sample and direction.
     const onehot = tf.oneHot(tf.cast(y, 'int32'), spec.classes)
     const p = tf.softmax(fwd.logits)
-    let delta: tf.Tensor2D = tf.sub(p, onehot)
+    let delta: tf.Tensor = tf.sub(p, onehot)
     const pk = tf.expandDims(p, 1) // [n, 1, C]
     const pu = tf.mul(pk, rLogits as tf.Tensor3D)
-    let rDelta: tf.Tensor3D = tf.sub(pu, tf.mul(pk, tf.sum(pu, 2, true)))
+    let rDelta: tf.Tensor = tf.sub(pu, tf.mul(pk, tf.sum(pu, 2, true)))
 
     const firstDense = 2 * net.conv.length
     for (let l = net.dense.length - 1; l >= 0; l--) {
@@ -325,10 +419,10 @@ function rOperatorHvp(
         hw = tf.add(hw, tf.reshape(raD, [k, fanIn, fanOut]))
       }
       pieces[firstDense + 2 * l] = tf.reshape(hw, [k, fanIn * fanOut])
-      pieces[firstDense + 2 * l + 1] = tf.sum(rDelta, 0) // (Hv)_{b_l} = Σ_n R(δ_l) / n
+      pieces[firstDense + 2 * l + 1] = tf.sum(rDelta, 0) as tf.Tensor2D // (Hv)_{b_l} = Σ_n R(δ_l) / n
       if (l === 0 && net.conv.length === 0) break
-      // δ below = m ⊙ (δ_l W_lᵀ); R(δ below) = m ⊙ (δ_l V_lᵀ + R(δ_l) W_lᵀ) (ReLU″ = 0). The CNN's
-      // flattened features have no ReLU of their own (it comes before the pooling): no mask there.
+      // δ_a below = δ_l W_lᵀ; R(δ_a below) = δ_l V_lᵀ + R(δ_l) W_lᵀ; then down through that layer's
+      // activation. The convolutions' features have none of their own (it comes before the pooling).
       const w = fwd.weights[l] as tf.Tensor2D
       const foldedVt = tf.reshape(tf.transpose(directionView(v, layer.weight, [fanIn, fanOut]), [2, 0, 1]), [
         fanOut,
@@ -339,45 +433,38 @@ function rOperatorHvp(
       rDelta = tf.add(dVt, rdWt)
       delta = matMul(delta, w, false, true)
       if (l > 0) {
-        const mask = fwd.masks[l - 1] as tf.Tensor2D
-        rDelta = tf.mul(rDelta, tf.expandDims(mask, 1))
-        delta = tf.mul(delta, mask)
+        const below = activationBackward(fwd.slopes[l - 1] as Slopes, delta, {
+          z: rDenseZ[l - 1] as tf.Tensor,
+          delta: rDelta,
+        })
+        delta = below.delta
+        rDelta = below.rDelta as tf.Tensor
       }
     }
 
-    // Backward through the convolutions, from the last one down.
+    // Backward through the convolutions, from the last one down. δ is [n, 1, h, w, c] and R(δ)
+    // [n, k, h, w, c] at each stage's pooled output.
+    if (net.conv.length > 0) {
+      delta = featuresToImage(tf.expandDims(delta, 1), net)
+      rDelta = featuresToImage(rDelta, net)
+    }
     for (let l = net.conv.length - 1; l >= 0; l--) {
       const layer = net.conv[l] as ConvLayer
-      const { kernel, cin, out, height, width } = layer
+      const { kernel, cin, filters: out, height, width, outHeight, outWidth } = layer
       const cache = fwd.conv[l] as ConvCache
       const patch = kernel * kernel * cin
-      const [h2, w2] = [cache.poolMask.shape[1], cache.poolMask.shape[2]]
-      // δ and R(δ) at the pooled output → at the pre-activation z (pool routing, then ReLU mask).
-      const [ph, pw] = [h2 / 2, w2 / 2]
-      const dz = tf.mul(
-        padTo(
-          tf.mul(unpool(tf.reshape(delta, [n, ph, pw, out]) as tf.Tensor4D), cache.poolMask),
-          height,
-          width,
-        ),
-        cache.reluMask,
-      ) // [n, H, W, out]
-      const routed = tf.mul(
-        tf.reshape(unpool(tf.reshape(rDelta, [n * k, ph, pw, out]) as tf.Tensor4D), [n, k, h2, w2, out]),
-        tf.expandDims(cache.poolMask, 1),
+      // δ and R(δ) at the pooled output → at the activation (pooling's adjoint) → at z.
+      const atZ = activationBackward(
+        cache.slopes,
+        tf.squeeze(poolBackward(delta, layer, cache.poolMask), [1]),
+        {
+          z: rConvZ[l] as tf.Tensor,
+          delta: poolBackward(rDelta, layer, cache.poolMask),
+        },
       )
-      const rdz = tf.mul(
-        tf.reshape(padTo(tf.reshape(routed, [n * k, h2, w2, out]) as tf.Tensor4D, height, width), [
-          n,
-          k,
-          height,
-          width,
-          out,
-        ]),
-        tf.expandDims(cache.reluMask, 1),
-      ) // [n, k, H, W, out]
-      const cells = n * height * width
-      const dzFlat = tf.reshape(dz, [cells, out])
+      const rdz = atZ.rDelta as tf.Tensor // [n, k, h′, w′, out]
+      const cells = n * outHeight * outWidth
+      const dzFlat = tf.reshape(atZ.delta, [cells, out])
       // (Hv)_W = Σ cols(a)ᵀ R(δ_z) + cols(R a)ᵀ δ_z; (Hv)_b = Σ R(δ_z); both / n later.
       const rdzByCell = tf.reshape(tf.transpose(rdz, [0, 2, 3, 1, 4]), [cells, k * out])
       const colsRd = matMul(cache.columns, rdzByCell, true, false) // [patch, k·out]
@@ -385,33 +472,42 @@ function rOperatorHvp(
       const rCols = rColumns[l] ?? null
       if (rCols) {
         const rColsByCell = tf.reshape(
-          tf.transpose(tf.reshape(rCols, [n, k, height * width, patch]), [0, 2, 1, 3]),
+          tf.transpose(tf.reshape(rCols, [n, k, outHeight * outWidth, patch]), [0, 2, 1, 3]),
           [cells, k * patch],
         )
         hw = tf.add(hw, tf.reshape(matMul(rColsByCell, dzFlat, true, false), [k, patch, out]))
       }
       pieces[2 * l] = tf.reshape(hw, [k, patch * out])
-      pieces[2 * l + 1] = tf.sum(rdz, [0, 2, 3])
+      pieces[2 * l + 1] = tf.sum(rdz, [0, 2, 3]) as tf.Tensor2D
       if (l === 0) break
-      // Down to the pooled output of the layer below: δ_a = col2im(δ_z Wᵀ);
+      // Down to the pooled output of the stage below: δ_a = col2im(δ_z Wᵀ);
       // R(δ_a) = col2im(R(δ_z) Wᵀ + δ_z Vᵀ).
       const foldedVt = tf.reshape(tf.transpose(directionView(v, layer.weight, [patch, out]), [2, 0, 1]), [
         out,
         k * patch,
       ])
       const dzVt = tf.reshape(
-        tf.transpose(tf.reshape(matMul(dzFlat, foldedVt), [n, height, width, k, patch]), [0, 3, 1, 2, 4]),
-        [n * k * height * width, patch],
+        tf.transpose(
+          tf.reshape(matMul(dzFlat, foldedVt), [n, outHeight, outWidth, k, patch]),
+          [0, 3, 1, 2, 4],
+        ),
+        [n * k * outHeight * outWidth, patch],
       )
-      const rdzWt = matMul(tf.reshape(rdz, [n * k * height * width, out]), cache.weight, false, true)
-      delta = tf.reshape(col2im(matMul(dzFlat, cache.weight, false, true), [n, height, width, cin], kernel), [
+      const rdzWt = matMul(tf.reshape(rdz, [n * k * outHeight * outWidth, out]), cache.weight, false, true)
+      const dCols = matMul(dzFlat, cache.weight, false, true)
+      delta = tf.reshape(col2im(dCols, [n, height, width, cin], kernel, layer.padding), [
         n,
-        height * width * cin,
+        1,
+        height,
+        width,
+        cin,
       ])
-      rDelta = tf.reshape(col2im(tf.add(rdzWt, dzVt), [n * k, height, width, cin], kernel), [
+      rDelta = tf.reshape(col2im(tf.add(rdzWt, dzVt), [n * k, height, width, cin], kernel, layer.padding), [
         n,
         k,
-        height * width * cin,
+        height,
+        width,
+        cin,
       ])
     }
 
@@ -521,6 +617,7 @@ export function resolveHvpMethod(
     case 'logreg':
     case 'mlp':
     case 'cnn':
+    case 'convnet':
       return 'analytic'
   }
 }
@@ -529,7 +626,7 @@ export function resolveHvpMethod(
  * Hessian-vector products of the training loss L(θ) = mean CE over the batch + (l2/2)‖θ‖², for
  * k directions at once: `directions` is [k, P], the result [k, P] with row i = H·directions[i].
  *
- * 'analytic' is the exact R-operator (logreg, mlp and cnn); 'finite-difference' is §7.3; 'auto'
+ * 'analytic' is the exact R-operator (every architecture); 'finite-difference' is §7.3; 'auto'
  * is {@link resolveHvpMethod} (analytic everywhere). `radius` overrides the finite-difference radius
  * ({@link finiteDifferenceRadius} of ‖θ‖ by default); the analytic path ignores it.
  */
@@ -567,9 +664,9 @@ export function perSampleGradients(
   return tf.tidy(() => {
     const n = x.shape[0]
     const net = networkOf(spec)
-    const fwd = forward(spec, net, params, x)
+    const fwd = forward(net, params, x)
     const onehot = tf.oneHot(tf.cast(y, 'int32'), spec.classes)
-    let delta: tf.Tensor2D = tf.sub(tf.softmax(fwd.logits), onehot) // per-sample ∂CE/∂z_L, no 1/n
+    let delta: tf.Tensor = tf.sub(tf.softmax(fwd.logits), onehot) // per-sample ∂CE/∂z_L, no 1/n
     const pieces: tf.Tensor2D[] = new Array(spec.views.length)
     const firstDense = 2 * net.conv.length
     for (let l = net.dense.length - 1; l >= 0; l--) {
@@ -580,35 +677,31 @@ export function perSampleGradients(
         n,
         fanIn * fanOut,
       ])
-      pieces[firstDense + 2 * l + 1] = delta
+      pieces[firstDense + 2 * l + 1] = delta as tf.Tensor2D
       if (l === 0 && net.conv.length === 0) break
       delta = matMul(delta, fwd.weights[l] as tf.Tensor2D, false, true)
-      if (l > 0) delta = tf.mul(delta, fwd.masks[l - 1] as tf.Tensor2D)
+      if (l > 0) delta = activationBackward(fwd.slopes[l - 1] as Slopes, delta, null).delta
     }
+    if (net.conv.length > 0) delta = featuresToImage(tf.expandDims(delta, 1), net) // [n, 1, h, w, c]
     for (let l = net.conv.length - 1; l >= 0; l--) {
-      const { kernel, cin, out, height, width } = net.conv[l] as ConvLayer
+      const layer = net.conv[l] as ConvLayer
+      const { kernel, cin, filters: out, height, width, outHeight, outWidth } = layer
       const cache = fwd.conv[l] as ConvCache
       const patch = kernel * kernel * cin
-      const [h2, w2] = [cache.poolMask.shape[1], cache.poolMask.shape[2]]
-      const pooled = tf.reshape(delta, [n, h2 / 2, w2 / 2, out]) as tf.Tensor4D
-      const dz = tf.mul(
-        padTo(tf.mul(unpool(pooled), cache.poolMask), height, width),
-        cache.reluMask,
-      ) as tf.Tensor4D
-      const dzByCell = tf.reshape(dz, [n, height * width, out])
-      const cols = tf.reshape(cache.columns, [n, height * width, patch])
+      const atActivation = tf.squeeze(poolBackward(delta, layer, cache.poolMask), [1])
+      const dz = activationBackward(cache.slopes, atActivation, null).delta
+      const dzByCell = tf.reshape(dz, [n, outHeight * outWidth, out])
+      const cols = tf.reshape(cache.columns, [n, outHeight * outWidth, patch])
       pieces[2 * l] = tf.reshape(matMul(cols, dzByCell, true, false), [n, patch * out])
-      pieces[2 * l + 1] = tf.sum(dzByCell, 1)
+      pieces[2 * l + 1] = tf.sum(dzByCell, 1) as tf.Tensor2D
       if (l === 0) break
-      const dCols = matMul(
-        tf.reshape(dz, [n * height * width, out]) as tf.Tensor2D,
-        cache.weight,
-        false,
-        true,
-      )
-      delta = tf.reshape(col2im(dCols as tf.Tensor2D, [n, height, width, cin], kernel), [
+      const dCols = matMul(tf.reshape(dz, [n * outHeight * outWidth, out]), cache.weight, false, true)
+      delta = tf.reshape(col2im(dCols, [n, height, width, cin], kernel, layer.padding), [
         n,
-        height * width * cin,
+        1,
+        height,
+        width,
+        cin,
       ])
     }
     return tf.concat(pieces, 1) as tf.Tensor2D

@@ -4,11 +4,12 @@
  * registry, the request's links, and write-ahead work records for unlearning).
  */
 import { randomUUID } from 'node:crypto'
+import { mkdir, rm, writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import { LetheError, toErrorPayload, type LetheEvent } from '../contract'
 import type { CallContext, Handlers } from '../contract/dispatch'
 import { demoDatasets } from '../contract/demos'
-import { TrainOptions, type engineMethods, type JobStatus } from '../contract/engine'
+import { TrainOptions, type engineMethods, type JobStatus, type ModelInfo } from '../contract/engine'
 import type { CurvePoint } from '../contract/events'
 import type { EventHub } from '../host/events'
 import { actorOf, type LedgerService } from '../ledger/service'
@@ -69,9 +70,10 @@ const trainingOf = (t: ModelManifest['training']): z.infer<typeof TrainOptions> 
   tolerance: t.tolerance ?? TrainOptions.shape.tolerance.parse(undefined),
 })
 
-const modelInfo = (m: ModelManifest) => ({
+const modelInfo = (m: ModelManifest, exports: z.input<typeof ModelInfo>['exports'] = []) => ({
   id: m.id,
   name: m.name,
+  archKind: m.arch.kind,
   description: describeArch(m.arch),
   parameters: m.parameters,
   paramsSha256: m.paramsSha256,
@@ -86,7 +88,38 @@ const modelInfo = (m: ModelManifest) => ({
   createdAt: m.createdAt,
   deleted: m.deleted ?? null,
   origin: m.origin ?? null,
+  exports,
 })
+
+/**
+ * Runs `work` on uploaded files (a browser's file input gives content, not paths), written to a
+ * private folder under the data folder and removed afterwards, whatever happens. `work` gets the
+ * main file: the .onnx, or the model.json its shards sit beside.
+ */
+async function withUploadedFiles<T>(
+  dataDir: string,
+  upload: { name: string; base64: string }[],
+  work: (main: string) => Promise<T>,
+): Promise<T> {
+  const main =
+    upload.find((f) => /\.onnx$/i.test(f.name)) ??
+    upload.find((f) => /\.json$/i.test(f.name)) ??
+    (upload.length === 1 ? upload[0] : undefined)
+  if (!main)
+    throw new LetheError(
+      'BAD_INPUT',
+      `None of the uploaded files (${upload.map((f) => f.name).join(', ')}) is a model: upload one .onnx file, or a TF.js model.json with its weight shards.`,
+    )
+  const folder = path.join(dataDir, 'uploads', randomUUID())
+  await mkdir(folder, { recursive: true, mode: 0o700 })
+  try {
+    for (const file of upload)
+      await writeFile(path.join(folder, file.name), Buffer.from(file.base64, 'base64'))
+    return await work(path.join(folder, main.name))
+  } finally {
+    await rm(folder, { recursive: true, force: true })
+  }
+}
 
 /** Points kept per phase of a curve; beyond it every other point is dropped, so the shape stays. */
 const CURVE_POINTS_PER_PHASE = 400
@@ -346,14 +379,28 @@ export class EngineService {
           context,
         )
       },
+      'datasets.columns': ({ path: file }) => engine.call('datasets.columns', { path: file }),
       'datasets.list': async () => (await engine.call('datasets.list', { dataDir })).map(datasetInfo),
-      'models.list': async () => (await engine.call('models.list', { dataDir })).map(modelInfo),
+      'models.list': async () => {
+        // Exports are on the ledger's record; a damaged ledger (reported by ledger.status) hides them, not the models.
+        const registry = await this.ledger.ledger().then(
+          (ledger) => ledger.state.registry,
+          () => new Map<string, { exports?: z.input<typeof ModelInfo>['exports'] }>(),
+        )
+        return (await engine.call('models.list', { dataDir })).map((m) =>
+          modelInfo(m, registry.get(m.id)?.exports ?? []),
+        )
+      },
       'models.evaluate': async (input) => ({
         ...(await engine.call('models.evaluate', { dataDir, ...input })),
       }),
-      'models.import': async (input, context) => {
+      'models.import': async ({ upload, path: file, ...input }, context) => {
         // Checked and saved by the engine before anything is registered: a refused file stores nothing.
-        const model = await engine.call('models.import', { dataDir, ...input })
+        const model = upload
+          ? await withUploadedFiles(dataDir, upload, (main) =>
+              engine.call('models.import', { dataDir, ...input, path: main }),
+            )
+          : await engine.call('models.import', { dataDir, ...input, path: file as string })
         await register(
           {
             id: model.id,
@@ -370,8 +417,22 @@ export class EngineService {
         )
         return modelInfo(model)
       },
-      // Written by the engine after every check: a refused export writes nothing.
-      'models.export': async (input) => engine.call('models.export', { dataDir, ...input }),
+      // Written by the engine after every check: a refused export writes and records nothing. The
+      // ledger keeps each file's name, hash and size, never its folder (a path can name a person).
+      'models.export': async (input, context) => {
+        const exported = await engine.call('models.export', { dataDir, ...input })
+        const files = exported.files.map((f) => ({
+          fileName: path.basename(f.name),
+          sha256: f.sha256,
+          bytes: f.bytes,
+        }))
+        const ledger = await this.ledger.ledger()
+        await ledger.recordExport(
+          { modelId: exported.modelId, format: exported.format, files },
+          actorOf(context),
+        )
+        return exported
+      },
       'models.train': async (input, context) => {
         const job = this.start('train', [input.datasetId], async ({ state, result }) => {
           if (state !== 'succeeded') return

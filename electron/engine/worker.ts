@@ -22,6 +22,7 @@ import {
 import type { EngineMethods, EngineReply, EngineRequest, JobRequest } from './protocol'
 import { unlearningMethodList } from './methods'
 import { removeRows } from './data/dataset'
+import { readTableColumns } from './data/sources'
 import { folders } from './folders'
 
 // stdout belongs to the CLI's --json output; the engine's libraries talk on stderr.
@@ -73,6 +74,7 @@ const methods: {
     return ready(input.choice)
   },
   'datasets.import': (input) => importDataset(input),
+  'datasets.columns': ({ path }) => readTableColumns(path),
   'datasets.list': ({ dataDir }) => datasetsOf(dataDir),
   'datasets.subjects': ({ dataDir, datasetId }) => subjectsOf(dataDir, datasetId),
   'datasets.preview': ({ dataDir, datasetId, rows, limit }) => previewOf(dataDir, datasetId, rows, limit),

@@ -1091,6 +1091,20 @@ export class Ledger {
     })
   }
 
+  /**
+   * Records that a version was written out as files, so a certificate can name what was deployed.
+   * The caller gives file names only: a folder can name a person.
+   */
+  async recordExport(input: EventPayloads['model.exported'], actor: string): Promise<void> {
+    const named = input.files.find((f) => f.fileName !== path.basename(f.fileName))
+    if (named)
+      throw new LetheError(
+        'INTERNAL',
+        `An export is recorded with file names only, not the path "${named.fileName}".`,
+      )
+    await this.write(() => this.append(actor, [this.event('model.exported', null, input)]))
+  }
+
   /** The deletions and retentions of model versions recorded for a request, oldest first. */
   async modelDecisions(
     requestId: string,

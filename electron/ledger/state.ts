@@ -12,6 +12,7 @@ import type {
   Jurisdiction,
   LedgerSettings,
   LegalBasis,
+  ModelExport,
   RegistryEntry,
   RequestStatus,
   SubjectIdType,
@@ -153,6 +154,8 @@ export interface EventPayloads {
   'dataset.deleted': { datasetId: string; reason: ChainText; replacedBy: string }
   /** A version still trained on the request's rows is kept on purpose (a legal hold, say). */
   'model.retained': { modelId: string; requestId: string; reason: ChainText }
+  /** A version was written out as files (to deploy it): each file's name (never its folder), SHA-256 and size. */
+  'model.exported': { modelId: string; format: string; files: ModelExport['files'] }
   'work.started': { workId: string; kind: string }
   'work.finished': { workId: string; outcome: 'completed' | 'failed' | 'abandoned'; detail: string | null }
   'settings.changed': { settings: LedgerSettings }
@@ -204,11 +207,15 @@ function referTo(record: RequestRecord, ...values: unknown[]): void {
   for (const value of values) if (isTextRef(value)) (record.texts ??= []).push(value)
 }
 
+const sameFiles = (a: ModelExport['files'], b: ModelExport['files']) =>
+  a.length === b.length && a.every((f, i) => f.sha256 === b[i]?.sha256 && f.fileName === b[i]?.fileName)
+
 /** Events that change the ledger-wide part of the state (settings, registry, work). */
 export const GLOBAL_EVENTS: ReadonlySet<string> = new Set<EventType>([
   'ledger.created',
   'registry.registered',
   'model.deleted',
+  'model.exported',
   'dataset.deleted',
   'work.started',
   'work.finished',
@@ -323,6 +330,15 @@ export function applyEvent(state: LedgerState, event: AuditEvent): void {
       // registered (its registration failed) has no entry to mark; the event stays.
       if (entry)
         state.registry.set(entry.id, { ...entry, deletedAt: event.at, deletionRequestId: event.requestId })
+      break
+    }
+    case 'model.exported': {
+      const p = event.payload as unknown as EventPayloads['model.exported']
+      const entry = state.registry.get(p.modelId)
+      // Global events are applied again on recovery: an export already listed is not added twice.
+      if (!entry || entry.exports?.some((e) => e.at === event.at && sameFiles(e.files, p.files))) break
+      const record: ModelExport = { format: p.format, at: event.at, files: p.files }
+      state.registry.set(entry.id, { ...entry, exports: [...(entry.exports ?? []), record] })
       break
     }
     case 'work.started': {

@@ -24,6 +24,11 @@ export interface CsvOptions {
    * tab if it has a tab, else `;` if it has `;` and no `,`, else `,`.
    */
   delimiter?: CsvDelimiter
+  /**
+   * Most characters the streaming reader holds without a line break outside quotes (default 64 MiB),
+   * so that a stray quote, which makes the rest of the file one field, cannot make it hold the file.
+   */
+  maxLine?: number
 }
 
 /** A malformed CSV file. `message` reads `line L, column C: <reason>`; `reason` is the bare text. */
@@ -77,7 +82,7 @@ function describeChar(text: string, index: number): string {
  * Picks the delimiter from the first non-blank line, looking only at characters outside quotes
  * (so a quoted header name containing a tab or `;` does not mislead it).
  */
-function sniffDelimiter(text: string): number {
+export function sniffDelimiter(text: string): number {
   let i = 0
   const n = text.length
   while (i < n && (text.charCodeAt(i) === LF || text.charCodeAt(i) === CR)) i++
@@ -128,11 +133,19 @@ function positionIn(text: string, record: RawRecord, index: number): { line: num
   return { line, column: columnAt(text, lineStart, index) }
 }
 
-/** Splits `text` into records, calling `onRecord` for each (blank lines included, flagged). */
-function readRecords(text: string, delimiter: number, onRecord: (record: RawRecord) => void): void {
+/**
+ * Splits `text`, which starts at the beginning of physical line `firstLine`, into records, calling
+ * `onRecord` for each (blank lines included, flagged). Returns the line after the text's last break.
+ */
+function readRecords(
+  text: string,
+  delimiter: number,
+  onRecord: (record: RawRecord) => void,
+  firstLine = 1,
+): number {
   const n = text.length
   let i = 0
-  let line = 1
+  let line = firstLine
   let lineStart = 0
 
   const error = (message: string, atLine: number, atLineStart: number, atIndex: number): CsvError =>
@@ -233,25 +246,144 @@ function readRecords(text: string, delimiter: number, onRecord: (record: RawReco
     record.blank = !quotedAny && record.fields.length === 1 && record.fields[0] === ''
     onRecord(record)
   }
+  return line
 }
 
-/** Parses CSV / TSV text (RFC 4180, strict). Throws `CsvError` with an exact position on bad input. */
-export function parseCsv(text: string, options: CsvOptions = {}): CsvTable {
-  if (options.delimiter !== undefined && !DELIMITERS.includes(options.delimiter)) {
-    throw new TypeError(`unsupported CSV delimiter ${JSON.stringify(options.delimiter)}`)
+/** Where the first line break outside quotes is, past any leading blank lines: the header line is complete. */
+function hasCompleteFirstLine(text: string): boolean {
+  let i = 0
+  while (i < text.length && (text.charCodeAt(i) === LF || text.charCodeAt(i) === CR)) i++
+  let quoted = false
+  for (; i < text.length; i++) {
+    const c = text.charCodeAt(i)
+    if (c === QUOTE) quoted = !quoted
+    else if (!quoted && (c === LF || c === CR)) return true
   }
-  const body = text.charCodeAt(0) === 0xfeff ? text.slice(1) : text
-  const delimiter = options.delimiter === undefined ? sniffDelimiter(body) : options.delimiter.charCodeAt(0)
+  return false
+}
 
-  let header: string[] | undefined
-  const rows: string[][] = []
-  const lines: number[] = []
+/** Default of `CsvOptions.maxLine`. */
+const MAX_LINE = 64 << 20
 
-  readRecords(body, delimiter, (record) => {
+export interface CsvReaderEvents {
+  /** The header names (trimmed, unique, non-empty) and the physical line they are on. */
+  onHeader: (header: string[], line: number) => void
+  /** A data row with exactly as many fields as the header, and the physical line it starts on. */
+  onRow: (fields: string[], line: number) => void
+}
+
+/**
+ * The strict CSV / TSV reader fed in pieces, so a file is read as a stream and never held whole.
+ * Text is parsed up to the last line break outside quotes; the rest waits for the next piece. Every
+ * error is the one `parseCsv` gives for the whole text, with the same line and column.
+ */
+export class CsvReader {
+  private pending = ''
+  /** How far `pending` was scanned for line breaks, and whether that point is inside quotes. */
+  private scanned = 0
+  private quoted = false
+  private line = 1
+  private started = false
+  private code: number | undefined
+  private header: string[] | undefined
+  private readonly maxLine: number
+
+  constructor(
+    private readonly events: CsvReaderEvents,
+    options: CsvOptions = {},
+  ) {
+    if (options.delimiter !== undefined && !DELIMITERS.includes(options.delimiter)) {
+      throw new TypeError(`unsupported CSV delimiter ${JSON.stringify(options.delimiter)}`)
+    }
+    this.code = options.delimiter?.charCodeAt(0)
+    this.maxLine = options.maxLine ?? MAX_LINE
+  }
+
+  /** The delimiter in use, once the header line has been seen. */
+  get delimiter(): CsvDelimiter | undefined {
+    return this.code === undefined ? undefined : (String.fromCharCode(this.code) as CsvDelimiter)
+  }
+
+  /** Characters held back, waiting for the rest of their line. */
+  get buffered(): number {
+    return this.pending.length
+  }
+
+  push(piece: string): void {
+    if (!this.started) {
+      this.started = true
+      if (piece.charCodeAt(0) === 0xfeff) piece = piece.slice(1)
+    }
+    this.pending += piece
+    // The delimiter is sniffed from the whole header line, so nothing is parsed before it is complete.
+    if (this.code === undefined) {
+      if (!hasCompleteFirstLine(this.pending)) return
+      this.code = sniffDelimiter(this.pending)
+    }
+    const boundary = this.lastBoundary()
+    if (boundary > 0) this.parse(boundary)
+    else if (this.pending.length > this.maxLine) this.parseOverlong()
+  }
+
+  /**
+   * No line has ended for `maxLine` characters: a stray quote made the rest of the file one
+   * field. Parsing what is held finds that quote (and says where it is) rather than holding the file.
+   */
+  private parseOverlong(): void {
+    try {
+      this.parse(this.pending.length)
+    } catch (error) {
+      if (error instanceof CsvError && error.reason.startsWith('unterminated quoted field')) {
+        throw new CsvError(
+          `a quoted field runs past ${this.maxLine} characters (the quote opened here is not closed within them)`,
+          error.line,
+          error.column,
+        )
+      }
+      throw error
+    }
+    throw new CsvError(`a line runs past ${this.maxLine} characters`, this.line, 1)
+  }
+
+  end(): void {
+    this.code ??= sniffDelimiter(this.pending)
+    this.parse(this.pending.length)
+    if (this.header === undefined) throw new CsvError('the file is empty; expected a header line', 1, 1)
+  }
+
+  /** End of the last complete line outside quotes in `pending` (0 if none), scanning only new text. */
+  private lastBoundary(): number {
+    const text = this.pending
+    let boundary = 0
+    let i = this.scanned
+    for (; i < text.length; i++) {
+      const c = text.charCodeAt(i)
+      if (c === QUOTE) this.quoted = !this.quoted
+      else if (this.quoted) continue
+      else if (c === LF) boundary = i + 1
+      else if (c === CR) {
+        // A CR at the very end may be the first half of CRLF: wait for the next piece.
+        if (i + 1 >= text.length) break
+        if (text.charCodeAt(i + 1) !== LF) boundary = i + 1
+      }
+    }
+    this.scanned = i
+    return boundary
+  }
+
+  private parse(end: number): void {
+    const text = this.pending.slice(0, end)
+    this.pending = this.pending.slice(end)
+    this.scanned -= end
+    if (this.scanned < 0) this.scanned = 0
+    this.line = readRecords(text, this.code ?? COMMA, (record) => this.record(text, record), this.line)
+  }
+
+  private record(text: string, record: RawRecord): void {
     if (record.blank) return
-    if (header === undefined) {
+    if (this.header === undefined) {
       const errorAt = (index: number, message: string): CsvError => {
-        const { line, column } = positionIn(body, record, index)
+        const { line, column } = positionIn(text, record, index)
         return new CsvError(message, line, column)
       }
       const names = record.fields.map((field) => field.trim())
@@ -268,16 +400,17 @@ export function parseCsv(text: string, options: CsvOptions = {}): CsvTable {
         }
         seen.set(name, k)
       })
-      header = names
+      this.header = names
+      this.events.onHeader(names, record.line)
       return
     }
-    const expected = header.length
+    const expected = this.header.length
     const actual = record.fields.length
     if (actual !== expected) {
       // Point at the first extra field, or just past the row's last character, where the first
       // missing field should begin.
       const at = actual > expected ? (record.starts[expected] ?? record.end) : record.end
-      const { line, column } = positionIn(body, record, at)
+      const { line, column } = positionIn(text, record, at)
       const where = line === record.line ? '' : ` (the row starts on line ${record.line})`
       throw new CsvError(
         `expected ${expected} field${expected === 1 ? '' : 's'} but found ${actual}${where}`,
@@ -285,11 +418,27 @@ export function parseCsv(text: string, options: CsvOptions = {}): CsvTable {
         column,
       )
     }
-    rows.push(record.fields)
-    lines.push(record.line)
-  })
+    this.events.onRow(record.fields, record.line)
+  }
+}
 
-  if (header === undefined) throw new CsvError('the file is empty; expected a header line', 1, 1)
+/** Parses CSV / TSV text (RFC 4180, strict). Throws `CsvError` with an exact position on bad input. */
+export function parseCsv(text: string, options: CsvOptions = {}): CsvTable {
+  let header: string[] = []
+  const rows: string[][] = []
+  const lines: number[] = []
+  const reader = new CsvReader(
+    {
+      onHeader: (names) => (header = names),
+      onRow: (fields, line) => {
+        rows.push(fields)
+        lines.push(line)
+      },
+    },
+    options,
+  )
+  reader.push(text)
+  reader.end()
   return { header, rows, lines }
 }
 

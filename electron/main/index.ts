@@ -5,7 +5,7 @@
  */
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { app, BrowserWindow, ipcMain, protocol, safeStorage, session, utilityProcess } from 'electron'
+import { app, BrowserWindow, dialog, ipcMain, protocol, safeStorage, session, utilityProcess } from 'electron'
 import { methodNames } from '../contract'
 import { IPC_EVENT_CHANNEL, METHODS_ARGUMENT } from '../contract/channels'
 import type { EngineChannel, EngineReply } from '../engine/protocol'
@@ -13,6 +13,7 @@ import { keyProtectorOncePerLaunch } from '../host/key-protection'
 import { resolveDataDir } from '../host/paths'
 import { createServices } from '../host/services'
 import { CONTENT_SECURITY_POLICY, readStatic } from '../host/static'
+import { chooseFileWith } from './dialogs'
 import { bindIpc } from './ipc'
 import {
   APP_HOST,
@@ -118,7 +119,11 @@ async function start(): Promise<void> {
     keyProtector: keyProtectorOncePerLaunch(safeStorage, process.platform, process.env),
   })
   void services.ledger.ledger().catch(() => undefined) // damage is reported through ledger.status
-  bindIpc(ipcMain, services.handlers, (url) => isTrustedSender(url, devServer))
+  const handlers = {
+    ...services.handlers,
+    'system.chooseFile': chooseFileWith(dialog, () => BrowserWindow.getFocusedWindow()),
+  }
+  bindIpc(ipcMain, handlers, (url) => isTrustedSender(url, devServer))
   services.events.subscribe((event) => {
     for (const window of BrowserWindow.getAllWindows()) window.webContents.send(IPC_EVENT_CHANNEL, event)
   })

@@ -4,7 +4,7 @@
  * is added. Only Electron's types are imported, so it is tested in plain Node.
  */
 import type { IpcMainInvokeEvent } from 'electron'
-import { dispatch, inputBytes, MAX_INPUT_BYTES, type Handlers } from '../contract/dispatch'
+import { dispatch, inputBytes, inputLimit, type Handlers } from '../contract/dispatch'
 import { fail, methodNames, type Result } from '../contract'
 import { ipcChannel } from '../contract/channels'
 
@@ -28,9 +28,8 @@ export function bindIpc(
         return fail('FORBIDDEN', 'This window may not call the Lethe API.', { sender: url ?? null })
       }
       const size = inputBytes(input)
-      if (size > MAX_INPUT_BYTES) {
-        return fail('TOO_LARGE', `The request is ${size} bytes; the limit is ${MAX_INPUT_BYTES}.`)
-      }
+      const limit = inputLimit(method)
+      if (size > limit) return fail('TOO_LARGE', `The request is ${size} bytes; the limit is ${limit}.`)
       return dispatch(handlers, method, input, { transport: 'ipc' })
     })
   }

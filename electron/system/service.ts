@@ -3,6 +3,7 @@
  * lowdb document in the data folder).
  */
 import path from 'node:path'
+import { LetheError } from '../contract/errors'
 import type { Handlers } from '../contract/dispatch'
 import { Settings, type SystemInfo } from '../contract/system'
 import type { BackendChoice } from '../engine/backends'
@@ -23,7 +24,7 @@ export const defaultSettings: Settings = {
 }
 
 export interface SystemService {
-  handlers: Pick<Handlers, 'system.info' | 'settings.get' | 'settings.update'>
+  handlers: Pick<Handlers, 'system.info' | 'system.chooseFile' | 'settings.get' | 'settings.update'>
   /** The backend the engine should use now, from LETHE_BACKEND or the setting. */
   backendChoice(): Promise<BackendChoice | null>
   /** The (ε, δ) a certified unlearning run uses unless it asks for others. */
@@ -58,6 +59,13 @@ export function systemService(deps: SystemDeps): SystemService {
     certificationDefaults: async () => (await settings).certification,
     handlers: {
       'system.info': info,
+      // The Electron shell replaces this with its native dialog (main/dialogs.ts).
+      'system.chooseFile': async () => {
+        throw new LetheError(
+          'CONFLICT',
+          'There is no native file dialog here: the desk runs in a browser. Upload the file, or type its path.',
+        )
+      },
       'settings.get': () => settings,
       'settings.update': (changes) =>
         queue.run(async () => {

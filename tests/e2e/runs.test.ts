@@ -99,9 +99,7 @@ describe('models and unlearning runs in Chromium', () => {
     // A file that is not there: the server's message, in the dialog.
     await page.locator('[data-test=import-file]').click()
     await page.getByLabel('Path').fill('/nonexistent/customers.csv')
-    await page.getByLabel('Subject-id column').fill('customer_id')
-    await page.getByLabel('Label column').fill('churned')
-    await page.locator('[data-test=import-submit]').click()
+    await page.locator('[data-test=import-read-columns]').click()
     const notice = page.locator('[data-test=import-dialog] [data-test=error-notice]')
     await notice.waitFor()
     await expect(notice.textContent()).resolves.toContain('Cannot read /nonexistent/customers.csv')
@@ -179,8 +177,19 @@ describe('models and unlearning runs in Chromium', () => {
     // A file by its path, through the dialog.
     await page.locator('[data-test=import-file]').click()
     await page.getByLabel('Path').fill(path.resolve('resources/datasets/digits.csv'))
-    await page.getByLabel('Subject-id column').fill('subject_id')
-    await page.getByLabel('Label column').fill('digit')
+    // The header is read, and the subject and label are chosen from its columns.
+    await page.locator('[data-test=import-read-columns]').click()
+    await expect(text(page, '[data-test=import-columns-found]')).resolves.toContain('CSV, 66 columns')
+    for (const [select, column] of [
+      ['import-subject', 'subject_id'],
+      ['import-label', 'digit'],
+    ] as const) {
+      // The selects filter as one types: the column's name, then Enter picks it.
+      await page.locator(`[data-test=${select}]`).click()
+      await page.keyboard.type(column)
+      await page.keyboard.press('Enter')
+      await expect(text(page, `[data-test=${select}]`)).resolves.toContain(column)
+    }
     // Its 64 pixel columns are 8×8 images: a shape that is not one is said and blocks the import.
     await page.getByLabel('Image shape').fill('8x8')
     await expect(text(page, '[data-test=import-shape-hint]')).resolves.toBe(

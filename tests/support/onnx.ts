@@ -1,6 +1,7 @@
 /**
  * What the ONNX import and export tests hold against onnxruntime: the test split as Lethe encodes
- * it, Lethe's own class probabilities for a stored version, and the largest gap between two.
+ * it (and as the NCHW batch an image model's graph takes), Lethe's own class probabilities for a
+ * stored version, softmax of a graph's logits, and the largest gap between two.
  */
 import { expect } from 'vitest'
 import type { Dataset } from '../../electron/engine/data/dataset'
@@ -16,6 +17,32 @@ export function testRowsOf(dataset: Dataset): Float32Array {
   const x = new Float32Array(dataset.test.length * dim)
   dataset.test.forEach((row, i) => x.set(dataset.features.subarray(row * dim, (row + 1) * dim), i * dim))
   return x
+}
+
+/** Image rows in Lethe's (h, w, c) order as the NCHW batch an ONNX Conv takes: [rows, c, h, w], flat. */
+export function nchwOf(x: Float32Array, [height, width, channels]: readonly number[]): Float32Array {
+  const [h, w, c] = [height as number, width as number, channels as number]
+  const size = h * w * c
+  const out = new Float32Array(x.length)
+  for (let r = 0; r < x.length / size; r++)
+    for (let y = 0; y < h; y++)
+      for (let i = 0; i < w; i++)
+        for (let k = 0; k < c; k++)
+          out[r * size + (k * h + y) * w + i] = x[r * size + (y * w + i) * c + k] as number
+  return out
+}
+
+/** Row-wise softmax of logits (or of log-probabilities, which gives the probabilities back). */
+export function softmaxRows(values: Float32Array, classes: number): Float32Array {
+  const out = new Float32Array(values.length)
+  for (let r = 0; r < values.length / classes; r++) {
+    const row = Array.from(values.subarray(r * classes, (r + 1) * classes))
+    const max = Math.max(...row)
+    const exps = row.map((v) => Math.exp(v - max))
+    const sum = exps.reduce((a, b) => a + b, 0)
+    exps.forEach((v, c) => (out[r * classes + c] = v / sum))
+  }
+  return out
 }
 
 /** Lethe's class probabilities for rows: softmax of the engine's logits. */

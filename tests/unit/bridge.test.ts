@@ -2,7 +2,8 @@ import { mkdirSync, rmSync, writeFileSync } from 'node:fs'
 import http from 'node:http'
 import path from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
-import type { LetheEvent } from '../../electron/contract'
+import { LetheError, type LetheEvent } from '../../electron/contract'
+import type { Handlers } from '../../electron/contract/dispatch'
 import { startBridge, type Bridge } from '../../electron/bridge/server'
 import { EventHub } from '../../electron/host/events'
 import { recordingHandlers, sampleInfo, tempDir } from '../support/fixtures'
@@ -102,6 +103,29 @@ describe('the loopback bridge', () => {
     expect(res.status).toBe(413)
     expect(code(res.body)).toBe('TOO_LARGE')
     expect(calls).toHaveLength(0)
+  })
+
+  it('lets a method with its own limit take a larger body (a model uploaded from a file input)', async () => {
+    const received: unknown[] = []
+    const handlers = {
+      'models.import': async (input: unknown) => {
+        received.push(input)
+        throw new LetheError('NOT_FOUND', 'There is no dataset ds-0123456789ab.')
+      },
+    } as unknown as Handlers
+    bridge = await startBridge({ handlers, events: new EventHub() })
+    const base64 = 'A'.repeat(2 * 1024 * 1024)
+    const body = JSON.stringify({ datasetId: 'ds-0123456789ab', upload: [{ name: 'model.onnx', base64 }] })
+    const upload = await request(`${bridge.origin}/api/call/models.import`, {
+      method: 'POST',
+      headers: auth(bridge),
+      body,
+    })
+    expect(code(upload.body)).toBe('NOT_FOUND')
+    expect(received).toEqual([{ datasetId: 'ds-0123456789ab', upload: [{ name: 'model.onnx', base64 }] }])
+    // The same size to a method without its own limit is refused before it is read whole.
+    const info = await callInfo(bridge, auth(bridge), JSON.stringify({ blob: 'x'.repeat(2 * 1024 * 1024) }))
+    expect(code(info.body)).toBe('TOO_LARGE')
   })
 
   it('refuses a body that is not JSON', async () => {

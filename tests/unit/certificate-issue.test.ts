@@ -137,7 +137,7 @@ describe('issuing a certificate, as a decision', () => {
     })
     expect(first).toMatchObject({ modelId: retrained, modelIds: [retrained], supersedes: null })
     const manifest = manifestOf(readFileSync(first.path))
-    expect(manifest).toMatchObject({ version: 3, supersedes: null })
+    expect(manifest).toMatchObject({ version: 4, supersedes: null })
     expect(manifest.model.after.id).toBe(retrained)
     expect(manifest.models?.map((m) => m.after.id)).toEqual([retrained])
     expect(manifest.scope.models).not.toContain(finetuned)
@@ -186,7 +186,7 @@ describe('issuing a certificate, as a decision', () => {
     // By default, the request's linked result: the newest version.
     expect(second).toMatchObject({ modelIds: [finetuned], supersedes: first.certificateId })
     const manifest = manifestOf(readFileSync(second.path))
-    expect(manifest).toMatchObject({ version: 3, supersedes: first.certificateId })
+    expect(manifest).toMatchObject({ version: 4, supersedes: first.certificateId })
     expect(manifest.model.after.id).toBe(finetuned)
 
     const list = await call<Output<'certificates.list'>>('certificates.list', {})
@@ -228,6 +228,7 @@ describe('issuing a certificate, as a decision', () => {
     delete v2.models
     delete v2.supersedes
     delete v2.versions
+    delete v2.artifacts
     const orgDir = path.join(dataDir, 'organisation')
     const organisation = await loadOrganisation(orgDir, await testKeys())
     const identity = await publicIdentity(orgDir)

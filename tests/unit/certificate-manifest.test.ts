@@ -224,6 +224,7 @@ describe('a manifest built from a real request and unlearning run', () => {
         recipientsToNotify: [],
         supersedes: null,
         versions: { deleted: [], kept: [] },
+        artifacts: [],
       })
       const { bytes, signature } = signManifest(manifest, org)
       expect(checkManifest(bytes, signature, org.manifestPublicKeyPem).signatureValid).toBe(true)
@@ -239,7 +240,12 @@ describe('a manifest built from a real request and unlearning run', () => {
         before: { id: model.id, sha256: model.paramsSha256 },
         after: { id: result.model.id, sha256: result.model.paramsSha256 },
       })
-      expect(manifest).toMatchObject({ version: 3, supersedes: null, versions: { deleted: [], kept: [] } })
+      expect(manifest).toMatchObject({
+        version: 4,
+        supersedes: null,
+        versions: { deleted: [], kept: [] },
+        artifacts: [],
+      })
       expect(manifest.models).toEqual([{ ...manifest.model, method: result.method }])
       expect(manifest.method.guarantee.kind).toBe('exact')
       expect(manifest.verification.distanceToRetrained?.after).toBe(0)

@@ -1,7 +1,9 @@
 /**
- * ONNX model export, held against an outside runtime: an imported MLP fine-tuned in Lethe and a
- * logistic regression Lethe trained are exported and run in onnxruntime, which predicts the
- * probabilities Lethe does; a deleted version and a CNN are refused, writing nothing.
+ * ONNX model export, held against an outside runtime: an imported MLP fine-tuned in Lethe, a
+ * logistic regression Lethe trained, a Tanh MLP, imported convolutional networks (BatchNorm
+ * folded, pooling, GlobalAveragePool), a CNN of Lethe's and a three-channel convnet are exported
+ * and run in onnxruntime, which predicts the probabilities Lethe does; a deleted version is
+ * refused, writing nothing.
  */
 import { existsSync, readFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
@@ -23,31 +25,43 @@ import {
   type ExportRecord,
   type JobControl,
 } from '../../electron/engine/jobs'
+import { exportOnnx } from '../../electron/engine/export/onnx'
+import { importOnnx } from '../../electron/engine/import/onnx'
+import { logits } from '../../electron/engine/models/forward'
 import { initParams, specOf, type Architecture } from '../../electron/engine/models/spec'
-import { readManifest, saveModel, shredModel, trainedDraft } from '../../electron/engine/models/store'
+import { Random } from '../../electron/engine/random'
+import {
+  loadModel,
+  readManifest,
+  saveModel,
+  shredModel,
+  trainedDraft,
+} from '../../electron/engine/models/store'
 import { tf } from '../../electron/engine/tf'
 import { sha256Hex } from '../../electron/lib/digest'
 import { importBreastCancer, lethe } from '../support/cli'
 import { importedDemo } from '../support/engine'
-import { letheProbabilities, testRowsOf, worstDifference } from '../support/onnx'
+import { letheProbabilities, nchwOf, softmaxRows, testRowsOf, worstDifference } from '../support/onnx'
 import { tempDir } from '../support/fixtures'
 
 const { onnx } = createRequire(import.meta.url)('onnx-proto') as typeof OnnxProto
 
-const MLP = path.resolve('tests/fixtures/onnx', 'breast-cancer-mlp.onnx')
+const fixture = (name: string) => path.resolve('tests/fixtures/onnx', name)
+const MLP = fixture('breast-cancer-mlp.onnx')
 const control: JobControl = { signal: new AbortController().signal, progress: () => {} }
 
 let dataDir: string
 let dataset: Dataset
 let rowsOfSubjects: (skip: number, count: number) => number[]
 
-/** onnxruntime's output of the exported file for the rows, with its output's name. */
-async function runtimeOutput(file: string, x: Float32Array, dim: number) {
-  const session = await InferenceSession.create(readFileSync(file))
+/** onnxruntime's output of an exported model for the rows (one row's shape `rowDims`), with its output's name. */
+async function runtimeOutput(model: string | Uint8Array, x: Float32Array, rowDims: number[]) {
+  const session = await InferenceSession.create(typeof model === 'string' ? readFileSync(model) : model)
   try {
     expect(session.inputNames).toEqual(['input'])
     const [outputName] = session.outputNames
-    const result = await session.run({ input: new Tensor('float32', x, [x.length / dim, dim]) })
+    const rows = x.length / rowDims.reduce((a, b) => a * b, 1)
+    const result = await session.run({ input: new Tensor('float32', x, [rows, ...rowDims]) })
     return { name: outputName as string, values: result[outputName as string]?.data as Float32Array }
   } finally {
     await session.release()
@@ -107,7 +121,7 @@ describe('exporting to ONNX', () => {
     ])
 
     const x = testRowsOf(dataset)
-    const theirs = await runtimeOutput(file, x, dataset.manifest.featureDim)
+    const theirs = await runtimeOutput(file, x, [dataset.manifest.featureDim])
     // The fixture ended in Softmax, and so does its export.
     expect(unlearned.origin?.output).toBe('softmax')
     expect(theirs.name).toBe('probabilities')
@@ -119,7 +133,13 @@ describe('exporting to ONNX', () => {
       readFileSync(path.join(folders(dataDir).models, unlearned.id, EXPORTS_FILE), 'utf8'),
     ) as ExportRecord[]
     expect(records).toEqual([
-      { format: 'onnx', sha256: exported.sha256, bytes: bytes.length, at: expect.any(String) },
+      {
+        format: 'onnx',
+        sha256: exported.sha256,
+        bytes: bytes.length,
+        files: exported.files,
+        at: expect.any(String),
+      },
     ])
   })
 
@@ -137,14 +157,32 @@ describe('exporting to ONNX', () => {
     const exported = await exportTo(model.id, file)
     expect(exported.sha256).toBe(sha256Hex(new Uint8Array(readFileSync(file))))
     const x = testRowsOf(dataset)
-    const theirs = await runtimeOutput(file, x, dataset.manifest.featureDim)
+    const theirs = await runtimeOutput(file, x, [dataset.manifest.featureDim])
     expect(theirs.name).toBe('probabilities')
     expect(worstDifference(await letheProbabilities(dataDir, model, x), theirs.values)).toBeLessThanOrEqual(
       1e-5,
     )
   })
 
-  it('refuses a deleted version and a CNN, writing nothing', async () => {
+  it('exports a Tanh MLP with its activation, ending in logits as it came', async () => {
+    const model = await importModel({
+      dataDir,
+      datasetId: dataset.manifest.id,
+      path: fixture('breast-cancer-tanh.onnx'),
+    })
+    const file = path.join(tempDir('lethe-onnx-out-'), 'tanh.onnx')
+    await exportTo(model.id, file)
+    const decoded = onnx.ModelProto.decode(new Uint8Array(readFileSync(file)))
+    expect(decoded.graph?.node?.map((n) => n.opType)).toEqual(['Gemm', 'Tanh', 'Gemm'])
+    const x = testRowsOf(dataset)
+    const theirs = await runtimeOutput(file, x, [dataset.manifest.featureDim])
+    expect(theirs.name).toBe('logits')
+    expect(
+      worstDifference(await letheProbabilities(dataDir, model, x), softmaxRows(theirs.values, 2)),
+    ).toBeLessThanOrEqual(1e-5)
+  })
+
+  it('refuses a deleted version, writing nothing', async () => {
     const models = folders(dataDir).models
     const mlpArch: Architecture = {
       kind: 'mlp',
@@ -163,24 +201,7 @@ describe('exporting to ONNX', () => {
     const deleted = await refusal(exportTo(doomed.id, deletedFile))
     expect(deleted.code).toBe('CONFLICT')
     expect(existsSync(deletedFile)).toBe(false)
-
-    const cnnArch: Architecture = {
-      kind: 'cnn',
-      height: 4,
-      width: 4,
-      channels: 1,
-      filters: [2],
-      kernel: 3,
-      dense: 4,
-      classes: 2,
-    }
-    const cnn = await saveModel(models, draft(cnnArch, 'cnn'), initParams(specOf(cnnArch), 3))
-    const cnnFile = path.join(out, 'cnn.onnx')
-    const refused = await refusal(exportTo(cnn.id, cnnFile))
-    expect(refused.code).toBe('BAD_INPUT')
-    expect(refused.message).toMatch(/CNN, which cannot be exported yet/)
-    expect(existsSync(cnnFile)).toBe(false)
-    expect(existsSync(path.join(models, cnn.id, EXPORTS_FILE))).toBe(false)
+    expect(existsSync(path.join(models, doomed.id, EXPORTS_FILE))).toBe(false)
   })
 
   it('exports from the command line, and refuses a wrong format with exit status 2', () => {
@@ -205,5 +226,158 @@ describe('exporting to ONNX', () => {
     expect(refused.code).toBe(2)
     expect(refused.stderr).toContain('BAD_INPUT')
     expect(existsSync(other)).toBe(false)
+  }, 120_000)
+})
+
+describe('exporting convolutional networks to ONNX', () => {
+  let digitsDir: string
+  let digits: Dataset
+
+  beforeAll(async () => {
+    digitsDir = tempDir('lethe-onnx-export-digits-')
+    ;({ dataset: digits } = await importedDemo('digits', digitsDir))
+  })
+
+  /** Exports a stored digits version; onnxruntime's probabilities on the test rows beside Lethe's. */
+  async function exportDigits(modelId: string, rowDims: number[]) {
+    const file = path.join(tempDir('lethe-onnx-out-'), `${modelId}.onnx`)
+    await exportModel({ dataDir: digitsDir, modelId, format: 'onnx', path: file })
+    const manifest = await readManifest(folders(digitsDir).models, modelId)
+    const x = testRowsOf(digits)
+    const theirs = await runtimeOutput(file, rowDims.length === 3 ? nchwOf(x, [8, 8, 1]) : x, rowDims)
+    const classes = digits.manifest.classes.length
+    return {
+      bytes: new Uint8Array(readFileSync(file)),
+      name: theirs.name,
+      theirs: theirs.name === 'probabilities' ? theirs.values : softmaxRows(theirs.values, classes),
+      ours: await letheProbabilities(digitsDir, manifest, x),
+    }
+  }
+  const opsOf = (bytes: Uint8Array) => onnx.ModelProto.decode(bytes).graph?.node?.map((n) => n.opType)
+
+  it('exports an imported CNN on the images it took, BatchNorm folded, ending in LogSoftmax', async () => {
+    const model = await importModel({
+      dataDir: digitsDir,
+      datasetId: digits.manifest.id,
+      path: fixture('digits-cnn.onnx'),
+    })
+    const exported = await exportDigits(model.id, [1, 8, 8])
+    expect(opsOf(exported.bytes)).toEqual([
+      'Conv',
+      'Relu',
+      'MaxPool',
+      'Conv',
+      'Tanh',
+      'Flatten',
+      'Gemm',
+      'Sigmoid',
+      'Gemm',
+      'LogSoftmax',
+    ])
+    expect(exported.name).toBe('log_probabilities')
+    expect(worstDifference(exported.ours, exported.theirs)).toBeLessThanOrEqual(1e-5)
+  })
+
+  it('exports an imported GlobalAveragePool network on flat rows, and the file imports back to the same weights', async () => {
+    const model = await importModel({
+      dataDir: digitsDir,
+      datasetId: digits.manifest.id,
+      path: fixture('digits-gap.onnx'),
+    })
+    const exported = await exportDigits(model.id, [64])
+    expect(opsOf(exported.bytes)).toEqual([
+      'Reshape',
+      'Transpose',
+      'Conv',
+      'Relu',
+      'AveragePool',
+      'Conv',
+      'Relu',
+      'GlobalAveragePool',
+      'Flatten',
+      'Gemm',
+      'Softmax',
+    ])
+    expect(exported.name).toBe('probabilities')
+    expect(worstDifference(exported.ours, exported.theirs)).toBeLessThanOrEqual(1e-5)
+    const again = importOnnx(exported.bytes)
+    expect(again.arch).toEqual(model.arch)
+    const { params } = await loadModel(folders(digitsDir).models, model.id)
+    expect(Array.from(again.params)).toEqual(Array.from(params))
+  })
+
+  it('exports a CNN of Lethe’s own kind, ending in Softmax', async () => {
+    const arch: Architecture = {
+      kind: 'cnn',
+      height: 8,
+      width: 8,
+      channels: 1,
+      filters: [3, 4],
+      kernel: 3,
+      dense: 6,
+      classes: 10,
+    }
+    const training = recipeOf(TrainOptions.parse({}), digits.train.length)
+    const cnn = await saveModel(
+      folders(digitsDir).models,
+      trainedDraft({ name: 'cnn', arch, dataset: digits.manifest, training, backend: 'test' }),
+      initParams(specOf(arch), 3),
+    )
+    const exported = await exportDigits(cnn.id, [64])
+    expect(opsOf(exported.bytes)).toEqual([
+      'Reshape',
+      'Transpose',
+      'Conv',
+      'Relu',
+      'MaxPool',
+      'Conv',
+      'Relu',
+      'MaxPool',
+      'Flatten',
+      'Gemm',
+      'Relu',
+      'Gemm',
+      'Softmax',
+    ])
+    expect(worstDifference(exported.ours, exported.theirs)).toBeLessThanOrEqual(1e-5)
+  })
+
+  it('keeps a three-channel image’s order: Lethe’s (h, w, c) rows and NCHW images give Lethe’s logits', async () => {
+    const arch: Architecture = {
+      kind: 'convnet',
+      height: 5,
+      width: 4,
+      channels: 3,
+      stages: [
+        { filters: 4, kernel: 2, padding: 'same', activation: 'sigmoid', pool: 'avg' },
+        { filters: 3, kernel: 1, padding: 'valid', activation: 'linear', pool: 'none' },
+      ],
+      globalPool: false,
+      hidden: [5],
+      activation: 'tanh',
+      classes: 3,
+    }
+    const spec = specOf(arch)
+    const params = initParams(spec, 11)
+    // The biases too, so that a misplaced one shows.
+    for (const view of spec.views)
+      if (view.role === 'bias') for (let i = 0; i < view.size; i++) params[view.offset + i] = 0.1 * (i - 1)
+    const random = new Random(5)
+    const x = Float32Array.from({ length: 6 * spec.inputs }, () => random.normal())
+    const ours = tf.tidy(() =>
+      logits(spec, tf.tensor1d(params), tf.tensor2d(x, [6, spec.inputs])).dataSync(),
+    ) as Float32Array
+    for (const input of ['rows', 'images'] as const) {
+      const bytes = exportOnnx({ arch, params, name: 'rgb', output: 'logits', input })
+      const theirs =
+        input === 'rows'
+          ? await runtimeOutput(bytes, x, [spec.inputs])
+          : await runtimeOutput(bytes, nchwOf(x, [5, 4, 3]), [3, 5, 4])
+      expect(worstDifference(ours, theirs.values)).toBeLessThanOrEqual(1e-5)
+      // And Lethe reads the file back as the same network.
+      const again = importOnnx(bytes)
+      expect(again.arch).toEqual(arch)
+      expect(Array.from(again.params)).toEqual(Array.from(params))
+    }
   })
 })

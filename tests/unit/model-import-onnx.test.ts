@@ -1,7 +1,8 @@
 /**
  * ONNX model import, held against an outside runtime: PyTorch models exported with
- * torch.onnx.export (tests/fixtures/onnx, made by make_fixtures.py on the breast-cancer demo's
- * encoded features) predict in Lethe what onnxruntime predicts; graphs Lethe cannot represent
+ * torch.onnx.export (tests/fixtures/onnx, made by make_fixtures.py on the breast-cancer and digits
+ * demos' encoded features: dense networks, and convolutional ones with BatchNorm, pooling and
+ * several activations) predict in Lethe what onnxruntime predicts; graphs Lethe cannot represent
  * are refused naming the node and its op, and store nothing; an imported model is unlearned.
  */
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
@@ -21,7 +22,7 @@ import { sha256Hex } from '../../electron/lib/digest'
 import { createServices, type LetheServices } from '../../electron/host/services'
 import { importBreastCancer, lethe } from '../support/cli'
 import { caller, importedDemo } from '../support/engine'
-import { letheProbabilities, testRowsOf, worstDifference } from '../support/onnx'
+import { letheProbabilities, nchwOf, softmaxRows, testRowsOf, worstDifference } from '../support/onnx'
 import { tempDir } from '../support/fixtures'
 import { testKeys } from '../support/ledger'
 
@@ -30,6 +31,9 @@ const { onnx } = createRequire(import.meta.url)('onnx-proto') as typeof OnnxProt
 const fixture = (name: string) => path.resolve('tests/fixtures/onnx', name)
 const MLP = fixture('breast-cancer-mlp.onnx')
 const LOGREG = fixture('breast-cancer-logreg.onnx')
+const TANH = fixture('breast-cancer-tanh.onnx')
+const DIGITS_CNN = fixture('digits-cnn.onnx')
+const DIGITS_GAP = fixture('digits-gap.onnx')
 const control: JobControl = { signal: new AbortController().signal, progress: () => {} }
 
 let dataDir: string
@@ -48,28 +52,22 @@ const refusal = (promise: Promise<unknown>) =>
     (error: { code: string; message: string }) => error,
   )
 
-/** onnxruntime's output for the same rows, as probabilities (softmax of logits when the graph has none). */
-async function runtimeProbabilities(file: string, x: Float32Array, dim: number): Promise<Float32Array> {
+/**
+ * onnxruntime's output for the same rows, as probabilities (softmax of logits or log-probabilities
+ * when the graph ends in neither); `rowDims` is one row's shape as the graph takes it.
+ */
+async function runtimeProbabilities(file: string, x: Float32Array, rowDims: number[]): Promise<Float32Array> {
   const session = await InferenceSession.create(readFileSync(file))
   try {
     const [inputName] = session.inputNames
     const [outputName] = session.outputNames
+    const rows = x.length / rowDims.reduce((a, b) => a * b, 1)
     const result = await session.run({
-      [inputName as string]: new Tensor('float32', x, [x.length / dim, dim]),
+      [inputName as string]: new Tensor('float32', x, [rows, ...rowDims]),
     })
     const out = result[outputName as string]?.data as Float32Array
     const origin = (await readOrigin(file)).output
-    if (origin === 'softmax') return out
-    const classes = out.length / (x.length / dim)
-    const probabilities = new Float32Array(out.length)
-    for (let r = 0; r < out.length / classes; r++) {
-      const row = Array.from(out.subarray(r * classes, (r + 1) * classes))
-      const max = Math.max(...row)
-      const exps = row.map((v) => Math.exp(v - max))
-      const sum = exps.reduce((a, b) => a + b, 0)
-      exps.forEach((v, c) => (probabilities[r * classes + c] = v / sum))
-    }
-    return probabilities
+    return origin === 'softmax' ? out : softmaxRows(out, out.length / rows)
   } finally {
     await session.release()
   }
@@ -92,12 +90,13 @@ const tensor = (name: string, dims: number[], fill = 0.01) => ({
   dataType: onnx.TensorProto.DataType.FLOAT,
   floatData: Array.from({ length: dims.reduce((a, b) => a * b, 1) }, (_, i) => fill * ((i % 7) - 3)),
 })
-const valueInfo = (name: string, width: number) => ({
+/** A float tensor's value info: a batch of `dims` (one width, or [C, H, W] for images). */
+const valueInfo = (name: string, dims: number | number[]) => ({
   name,
   type: {
     tensorType: {
       elemType: onnx.TensorProto.DataType.FLOAT,
-      shape: { dim: [{ dimParam: 'batch' }, { dimValue: width }] },
+      shape: { dim: [{ dimParam: 'batch' }, ...[dims].flat().map((dimValue) => ({ dimValue }))] },
     },
   },
 })
@@ -106,7 +105,7 @@ const valueInfo = (name: string, width: number) => ({
 function encodeModel(
   nodes: OnnxProto.onnx.INodeProto[],
   initializer: OnnxProto.onnx.ITensorProto[],
-  inputWidth = 30,
+  inputWidth: number | number[] = 30,
   classes = 2,
 ): Uint8Array {
   return onnx.ModelProto.encode(
@@ -132,6 +131,48 @@ const gemm = (name: string, input: string, output: string, prefix: string) => ({
   output: [output],
   attribute: [{ name: 'transB', type: onnx.AttributeProto.AttributeType.INT, i: 1 }],
 })
+
+const ints = (name: string, values: number[]) => ({
+  name,
+  type: onnx.AttributeProto.AttributeType.INTS,
+  ints: values,
+})
+
+/**
+ * A model on one-channel 8×8 images: Conv "conv1" (2 filters, 3×3, with `convAttributes`), then
+ * the given nodes from "c" to "f" (flat features, `features` wide), then Gemm "fc" to two classes.
+ */
+function imageModel(
+  convAttributes: OnnxProto.onnx.IAttributeProto[],
+  middle: OnnxProto.onnx.INodeProto[],
+  features: number,
+) {
+  return encodeModel(
+    [
+      { name: 'conv1', opType: 'Conv', input: ['x', 'k', 'kb'], output: ['c'], attribute: convAttributes },
+      ...middle,
+      gemm('fc', 'f', 'y', 'fc'),
+    ],
+    [
+      tensor('k', [2, 1, 3, 3]),
+      tensor('kb', [2]),
+      tensor('fc.weight', [2, features]),
+      tensor('fc.bias', [2]),
+    ],
+    [1, 8, 8],
+  )
+}
+
+/** The share of rows whose most probable class is their label. */
+function accuracyOf(probabilities: Float32Array, of: Dataset): number {
+  const classes = of.manifest.classes.length
+  let correct = 0
+  of.test.forEach((row, i) => {
+    const scores = Array.from(probabilities.subarray(i * classes, (i + 1) * classes))
+    if (scores.indexOf(Math.max(...scores)) === of.labels[row]) correct++
+  })
+  return correct / of.test.length
+}
 
 const writeModel = (name: string, bytes: Uint8Array) => {
   const file = path.join(tempDir('lethe-onnx-file-'), name)
@@ -174,7 +215,7 @@ describe('importing the PyTorch fixtures', () => {
     const x = testRowsOf(dataset)
     const dim = dataset.manifest.featureDim
     const ours = await letheProbabilities(dataDir, mlp, x)
-    const theirs = await runtimeProbabilities(MLP, x, dim)
+    const theirs = await runtimeProbabilities(MLP, x, [dim])
     expect(worstDifference(ours, theirs)).toBeLessThanOrEqual(1e-5)
     // The model is a real classifier on Lethe's features, not a constant.
     let correct = 0
@@ -193,7 +234,7 @@ describe('importing the PyTorch fixtures', () => {
     expect(logreg.training.l2).toBe(1e-3)
     const x = testRowsOf(dataset)
     const ours = await letheProbabilities(dataDir, logreg, x)
-    const theirs = await runtimeProbabilities(LOGREG, x, dataset.manifest.featureDim)
+    const theirs = await runtimeProbabilities(LOGREG, x, [dataset.manifest.featureDim])
     expect(worstDifference(ours, theirs)).toBeLessThanOrEqual(1e-5)
   })
 
@@ -244,14 +285,144 @@ describe('exact retraining of an imported model', () => {
   })
 })
 
+describe('other activations and convolutional networks', () => {
+  let digitsDir: string
+  let digits: Dataset
+  const importDigits = (file: string) =>
+    importModel({ dataDir: digitsDir, datasetId: digits.manifest.id, path: file })
+
+  beforeAll(async () => {
+    digitsDir = tempDir('lethe-onnx-digits-')
+    ;({ dataset: digits } = await importedDemo('digits', digitsDir))
+  })
+
+  it('imports a Tanh MLP, matching onnxruntime', async () => {
+    const model = await importFile(TANH)
+    expect(model.arch).toEqual({ kind: 'mlp', inputs: 30, hidden: [8], classes: 2, activation: 'tanh' })
+    expect(model.origin).toMatchObject({ output: 'logits', input: 'rows' })
+    const x = testRowsOf(dataset)
+    const ours = await letheProbabilities(dataDir, model, x)
+    expect(worstDifference(ours, await runtimeProbabilities(TANH, x, [30]))).toBeLessThanOrEqual(1e-5)
+    expect(accuracyOf(ours, dataset)).toBeGreaterThan(0.9)
+  })
+
+  it('maps a CNN with BatchNorm, max-pool, a valid Conv, Tanh and Sigmoid onto a convnet, folding the BatchNorm', async () => {
+    const model = await importDigits(DIGITS_CNN)
+    expect(model.arch).toEqual({
+      kind: 'convnet',
+      height: 8,
+      width: 8,
+      channels: 1,
+      stages: [
+        { filters: 6, kernel: 3, padding: 'same', activation: 'relu', pool: 'max' },
+        { filters: 8, kernel: 3, padding: 'valid', activation: 'tanh', pool: 'none' },
+      ],
+      globalPool: false,
+      hidden: [16],
+      activation: 'sigmoid',
+      classes: 10,
+    })
+    expect(model.origin).toMatchObject({
+      format: 'onnx',
+      output: 'logsoftmax',
+      input: 'images',
+      folded: ['"/1/BatchNormalization" (BatchNormalization) into "/0/Conv"'],
+    })
+    const x = testRowsOf(digits)
+    const ours = await letheProbabilities(digitsDir, model, x)
+    const theirs = await runtimeProbabilities(DIGITS_CNN, nchwOf(x, [8, 8, 1]), [1, 8, 8])
+    expect(worstDifference(ours, theirs)).toBeLessThanOrEqual(1e-5)
+    expect(accuracyOf(ours, digits)).toBeGreaterThan(0.85)
+
+    // The imported network is the engine's own: it is unlearned like one Lethe trained.
+    const result = await unlearnModel(
+      {
+        dataDir: digitsDir,
+        modelId: model.id,
+        method: 'finetune',
+        rows: Array.from(digits.train.subarray(0, 20)),
+        strictRows: true,
+        requestId: null,
+        reference: false,
+        options: { epochs: 1, learningRate: 0.001 },
+      },
+      control,
+    )
+    const child = await readManifest(folders(digitsDir).models, result.model.id)
+    expect(child.origin).toEqual(model.origin)
+    expect(result.report.unlearned.test.accuracy).toBeGreaterThan(0.8)
+  })
+
+  it('maps flat rows reshaped to images, average pooling and GlobalAveragePool, matching onnxruntime', async () => {
+    const model = await importDigits(DIGITS_GAP)
+    expect(model.arch).toEqual({
+      kind: 'convnet',
+      height: 8,
+      width: 8,
+      channels: 1,
+      stages: [
+        { filters: 4, kernel: 3, padding: 'same', activation: 'relu', pool: 'avg' },
+        { filters: 8, kernel: 3, padding: 'same', activation: 'relu', pool: 'none' },
+      ],
+      globalPool: true,
+      hidden: [],
+      activation: 'relu',
+      classes: 10,
+    })
+    expect(model.origin).toMatchObject({ output: 'softmax', input: 'rows' })
+    expect(model.origin?.folded).toBeUndefined()
+    const x = testRowsOf(digits)
+    const ours = await letheProbabilities(digitsDir, model, x)
+    expect(worstDifference(ours, await runtimeProbabilities(DIGITS_GAP, x, [64]))).toBeLessThanOrEqual(1e-5)
+    expect(accuracyOf(ours, digits)).toBeGreaterThan(0.85)
+  })
+
+  it('refuses a convnet for a dataset whose rows are not its images', async () => {
+    const before = modelFolders()
+    const error = await refusal(importFile(DIGITS_CNN))
+    expect(error.code).toBe('BAD_INPUT')
+    expect(error.message).toContain('takes 64 input features')
+    expect(modelFolders()).toEqual(before)
+  })
+})
+
 describe('refusals store nothing', () => {
-  it('refuses a Sigmoid hidden activation, naming the node and its op', async () => {
+  it('refuses hidden layers with different activations, naming the node and its op', async () => {
     const file = writeModel(
-      'sigmoid.onnx',
+      'mixed.onnx',
+      encodeModel(
+        [
+          gemm('fc1', 'x', 'h1', 'fc1'),
+          { name: 'rectify', opType: 'Relu', input: ['h1'], output: ['a1'] },
+          gemm('fc2', 'a1', 'h2', 'fc2'),
+          { name: 'squash', opType: 'Sigmoid', input: ['h2'], output: ['a2'] },
+          gemm('fc3', 'a2', 'y', 'fc3'),
+        ],
+        [
+          tensor('fc1.weight', [4, 30]),
+          tensor('fc1.bias', [4]),
+          tensor('fc2.weight', [3, 4]),
+          tensor('fc2.bias', [3]),
+          tensor('fc3.weight', [2, 3]),
+          tensor('fc3.bias', [2]),
+        ],
+      ),
+    )
+    const before = modelFolders()
+    const error = await refusal(importFile(file))
+    expect(error.code).toBe('BAD_INPUT')
+    expect(error.message).toMatch(/^Node "squash" \(Sigmoid\): the hidden layers mix activations/)
+    expect(error.message).toContain('Relu after "fc1"')
+    expect(modelFolders()).toEqual(before)
+  })
+
+  it('refuses an activation it does not have, and a Conv on flat rows, naming them', async () => {
+    const leaky = writeModel(
+      'leaky.onnx',
       encodeModel(
         [
           gemm('fc1', 'x', 'h', 'fc1'),
-          { name: 'squash', opType: 'Sigmoid', input: ['h'], output: ['a'] },
+          { name: 'leak', opType: 'LeakyRelu', input: ['h'], output: ['a'] },
           gemm('fc2', 'a', 'y', 'fc2'),
         ],
         [
@@ -262,18 +433,7 @@ describe('refusals store nothing', () => {
         ],
       ),
     )
-    const before = modelFolders()
-    const error = await refusal(importFile(file))
-    expect(error.code).toBe('BAD_INPUT')
-    expect(error.message).toContain('"squash"')
-    expect(error.message).toContain('Sigmoid')
-    expect(error.message).toContain('ReLU')
-    expect(error.message).toContain('Gemm')
-    expect(modelFolders()).toEqual(before)
-  })
-
-  it('refuses a Conv, naming it', async () => {
-    const file = writeModel(
+    const conv = writeModel(
       'conv.onnx',
       encodeModel(
         [{ name: 'conv0', opType: 'Conv', input: ['x', 'k'], output: ['c'] }, gemm('fc', 'c', 'y', 'fc')],
@@ -281,10 +441,68 @@ describe('refusals store nothing', () => {
       ),
     )
     const before = modelFolders()
-    const error = await refusal(importFile(file))
-    expect(error.code).toBe('BAD_INPUT')
-    expect(error.message).toMatch(/"conv0" \(Conv\)/)
-    expect(error.message).toContain('not supported')
+    const leaked = await refusal(importFile(leaky))
+    expect(leaked.code).toBe('BAD_INPUT')
+    expect(leaked.message).toMatch(/^Node "leak" \(LeakyRelu\): the activation LeakyRelu is not supported/)
+    expect(leaked.message).toContain('Relu, Sigmoid or Tanh')
+    const flat = await refusal(importFile(conv))
+    expect(flat.code).toBe('BAD_INPUT')
+    expect(flat.message).toMatch(/^Node "conv0" \(Conv\): a Conv needs an image/)
+    expect(modelFolders()).toEqual(before)
+  })
+
+  it('refuses a Conv with stride 2, a MaxPool with kernel 3 and an op it lacks among the convolutions', async () => {
+    const flatten = { name: 'flat', opType: 'Flatten', input: ['p'], output: ['f'] }
+    const relu = { name: 'act', opType: 'Relu', input: ['c'], output: ['r'] }
+    const same = [ints('kernel_shape', [3, 3]), ints('pads', [1, 1, 1, 1])]
+    const strided = imageModel(
+      [...same, ints('strides', [2, 2])],
+      [{ ...relu, output: ['p'] }, flatten],
+      2 * 4 * 4,
+    )
+    const wide = imageModel(
+      same,
+      [
+        relu,
+        {
+          name: 'pool3',
+          opType: 'MaxPool',
+          input: ['r'],
+          output: ['p'],
+          attribute: [ints('kernel_shape', [3, 3]), ints('strides', [2, 2])],
+        },
+        flatten,
+      ],
+      2 * 3 * 3,
+    )
+    const normalised = imageModel(
+      same,
+      [
+        relu,
+        {
+          name: 'lrn',
+          opType: 'LRN',
+          input: ['r'],
+          output: ['p'],
+          attribute: [{ name: 'size', type: onnx.AttributeProto.AttributeType.INT, i: 3 }],
+        },
+        flatten,
+      ],
+      2 * 8 * 8,
+    )
+    const before = modelFolders()
+    const cases = [
+      [strided, /^Node "conv1" \(Conv\): only stride 1 is supported, not strides \[2, 2\]/],
+      [wide, /^Node "pool3" \(MaxPool\): only 2×2 pooling with stride 2 is supported, not kernel \[3, 3\]/],
+      [normalised, /^Node "lrn" \(LRN\): the op LRN is not supported/],
+    ] as const
+    for (const [bytes, message] of cases) {
+      const error = await refusal(importFile(writeModel('refused.onnx', bytes)))
+      expect(error.code).toBe('BAD_INPUT')
+      expect(error.message).toMatch(message)
+      // Each names what is supported.
+      expect(error.message).toContain('Lethe imports an input [batch, features], or an image')
+    }
     expect(modelFolders()).toEqual(before)
   })
 
@@ -451,7 +669,7 @@ describe('lethe model import', () => {
     expect(refused.code).toBe(2)
     expect(refused.stderr).toContain('BAD_INPUT')
     expect(refused.stderr).toContain('takes 10 input features')
-  })
+  }, 120_000)
 })
 
 describe('models.import through the services', () => {

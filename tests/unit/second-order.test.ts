@@ -1,6 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { hessianFromHvps } from '../../electron/engine/hessian'
 import { lossAndGradient } from '../../electron/engine/models/forward'
-import { specOf, type Architecture, type ModelSpec } from '../../electron/engine/models/spec'
+import {
+  layersOf,
+  specOf,
+  type Activation,
+  type Architecture,
+  type ModelSpec,
+} from '../../electron/engine/models/spec'
 import { Random } from '../../electron/engine/random'
 import {
   exactLogregHessian,
@@ -41,49 +48,81 @@ const matVec = (m: Vec, v: Vec): Float64Array => {
   return out
 }
 
+/** σ(z) and σ′(z) of an activation, in float64. */
+function act64(activation: Activation | null, z: number): [number, number] {
+  switch (activation) {
+    case 'relu':
+      return z > 0 ? [z, 1] : [0, 0]
+    case 'sigmoid': {
+      const s = 1 / (1 + Math.exp(-z))
+      return [s, s * (1 - s)]
+    }
+    case 'tanh': {
+      const t = Math.tanh(z)
+      return [t, 1 - t * t]
+    }
+    default:
+      return [z, 1]
+  }
+}
+
 /**
  * Loss gradient of any of our architectures in float64 plain JS, backpropagation by hand:
- * mean softmax CE + (l2/2)‖θ‖², our flat layout (dense W [fanIn, fanOut], conv [k, k, cin, out],
- * then the bias), 'same' convolutions, ReLU, 2×2 max-pooling whose gradient goes to every
- * window entry equal to the max (as TF.js's), NHWC images.
+ * mean softmax CE + (l2/2)‖θ‖², our flat layout (conv [k, k, cin, out] then its bias, dense
+ * W [fanIn, fanOut] then its bias), stride-1 'same' (k−1)/2-before or 'valid' convolutions,
+ * relu/sigmoid/tanh/linear, 2×2 stride-2 max-pooling (its gradient to every window entry equal to
+ * the max, as TF.js's) or average pooling, global average pooling, NHWC images. Only the layer
+ * shapes come from `layersOf`; offsets and arithmetic are its own.
  */
 function gradient64(arch: Architecture, params: Vec, x: Vec, y: Vec, l2: number): Float64Array {
   const n = y.length
   const grad = new Float64Array(params.length)
   const at = (i: number) => params[i] as number
-  const inputs = arch.kind === 'cnn' ? arch.height * arch.width * arch.channels : (arch.inputs as number)
-  // Layer descriptions and offsets.
-  const convs: { o: number; cin: number; out: number; h: number; w: number }[] = []
+  const { image, conv, globalPool, dense } = layersOf(arch)
+  const inputs = image ? image.height * image.width * image.channels : (dense[0]?.fanIn as number)
+  const convs = conv.map((c) => {
+    const pooled = (s: number) => (c.pool === 'none' ? s : Math.floor(s / 2))
+    return { ...c, ph: pooled(c.outHeight), pw: pooled(c.outWidth), o: 0 }
+  })
   let offset = 0
-  let features = inputs
-  if (arch.kind === 'cnn') {
-    let [h, w, cin] = [arch.height, arch.width, arch.channels]
-    for (const out of arch.filters) {
-      convs.push({ o: offset, cin, out, h, w })
-      offset += arch.kernel * arch.kernel * cin * out + out
-      ;[h, w, cin] = [Math.floor(h / 2), Math.floor(w / 2), out]
-    }
-    features = h * w * cin
+  for (const c of convs) {
+    c.o = offset
+    offset += c.kernel * c.kernel * c.cin * c.filters + c.filters
   }
-  const widths =
-    arch.kind === 'cnn'
-      ? [features, arch.dense, arch.classes]
-      : [arch.inputs, ...(arch.kind === 'mlp' ? arch.hidden : []), arch.classes]
-  const dense: { o: number; fanIn: number; fanOut: number }[] = []
-  for (let l = 1; l < widths.length; l++) {
-    dense.push({ o: offset, fanIn: widths[l - 1] as number, fanOut: widths[l] as number })
-    offset += (widths[l - 1] as number) * (widths[l] as number) + (widths[l] as number)
+  const denses = dense.map((d) => {
+    const o = offset
+    offset += d.fanIn * d.fanOut + d.fanOut
+    return { ...d, o }
+  })
+  if (offset !== params.length)
+    throw new Error(`reference layout has ${offset} parameters, got ${params.length}`)
+  const add = (i: number, v: number) => {
+    grad[i] = (grad[i] as number) + v / n
   }
-  const K = arch.kind === 'cnn' ? arch.kernel : 0
-  const before = Math.floor((K - 1) / 2)
   for (let s = 0; s < n; s++) {
-    // Forward through the convolutions.
-    let image = Float64Array.from({ length: inputs }, (_, d) => x[s * inputs + d] as number)
-    const convCache: { input: Float64Array; z: Float64Array; a: Float64Array }[] = []
-    for (const { o, cin, out, h, w } of convs) {
-      const z = new Float64Array(h * w * out)
-      for (let i = 0; i < h; i++)
-        for (let j = 0; j < w; j++)
+    // Forward through the convolution stages.
+    let img = Float64Array.from({ length: inputs }, (_, d) => x[s * inputs + d] as number)
+    const convCache: { input: Float64Array; slope: Float64Array; a: Float64Array }[] = []
+    for (const {
+      o,
+      kernel: K,
+      padding,
+      cin,
+      filters: out,
+      height: h,
+      width: w,
+      outHeight: oh,
+      outWidth: ow,
+      activation,
+      pool,
+      ph,
+      pw,
+    } of convs) {
+      const before = padding === 'same' ? Math.floor((K - 1) / 2) : 0
+      const a = new Float64Array(oh * ow * out)
+      const slope = new Float64Array(oh * ow * out)
+      for (let i = 0; i < oh; i++)
+        for (let j = 0; j < ow; j++)
           for (let f = 0; f < out; f++) {
             let sum = at(o + K * K * cin * out + f)
             for (let dy = 0; dy < K; dy++)
@@ -92,82 +131,115 @@ function gradient64(arch: Architecture, params: Vec, x: Vec, y: Vec, l2: number)
                 if (ii < 0 || jj < 0 || ii >= h || jj >= w) continue
                 for (let c = 0; c < cin; c++)
                   sum +=
-                    (image[(ii * w + jj) * cin + c] as number) * at(o + ((dy * K + dx) * cin + c) * out + f)
+                    (img[(ii * w + jj) * cin + c] as number) * at(o + ((dy * K + dx) * cin + c) * out + f)
               }
-            z[(i * w + j) * out + f] = sum
+            ;[a[(i * ow + j) * out + f], slope[(i * ow + j) * out + f]] = act64(activation, sum)
           }
-      const a = z.map((v) => (v > 0 ? v : 0))
-      const [ph, pw] = [Math.floor(h / 2), Math.floor(w / 2)]
-      const pooled = new Float64Array(ph * pw * out).fill(-Infinity)
+      convCache.push({ input: img, slope, a })
+      if (pool === 'none') {
+        img = a
+        continue
+      }
+      const pooled = new Float64Array(ph * pw * out).fill(pool === 'max' ? -Infinity : 0)
       for (let i = 0; i < 2 * ph; i++)
         for (let j = 0; j < 2 * pw; j++)
           for (let f = 0; f < out; f++) {
             const q = ((i >> 1) * pw + (j >> 1)) * out + f
-            pooled[q] = Math.max(pooled[q] as number, a[(i * w + j) * out + f] as number)
+            const v = a[(i * ow + j) * out + f] as number
+            pooled[q] = pool === 'max' ? Math.max(pooled[q] as number, v) : (pooled[q] as number) + v / 4
           }
-      convCache.push({ input: image, z, a })
-      image = pooled
+      img = pooled
+    }
+    const last = convs[convs.length - 1]
+    let features = img
+    if (last && globalPool) {
+      features = new Float64Array(last.filters)
+      for (let q = 0; q < img.length; q++)
+        features[q % last.filters] =
+          (features[q % last.filters] as number) + (img[q] as number) / (last.ph * last.pw)
     }
     // Dense layers.
-    const acts: Float64Array[] = [image]
-    const pre: Float64Array[] = []
-    for (let l = 0; l < dense.length; l++) {
-      const { o, fanIn, fanOut } = dense[l] as { o: number; fanIn: number; fanOut: number }
-      const a = acts[l] as Float64Array
-      const z = new Float64Array(fanOut)
+    const acts: Float64Array[] = [features]
+    const slopes: Float64Array[] = []
+    for (const { o, fanIn, fanOut, activation } of denses) {
+      const input = acts[acts.length - 1] as Float64Array
+      const a = new Float64Array(fanOut)
+      const slope = new Float64Array(fanOut)
       for (let j = 0; j < fanOut; j++) {
         let sum = at(o + fanIn * fanOut + j)
-        for (let d = 0; d < fanIn; d++) sum += (a[d] as number) * at(o + d * fanOut + j)
-        z[j] = sum
+        for (let d = 0; d < fanIn; d++) sum += (input[d] as number) * at(o + d * fanOut + j)
+        ;[a[j], slope[j]] = act64(activation, sum)
       }
-      pre.push(z)
-      acts.push(l === dense.length - 1 ? z : z.map((v) => (v > 0 ? v : 0)))
+      slopes.push(slope)
+      acts.push(a)
     }
     const z = acts[acts.length - 1] as Float64Array
     const max = Math.max(...z)
     const e = z.map((v) => Math.exp(v - max))
     const total = e.reduce((u, v) => u + v, 0)
     let delta = e.map((v, c) => v / total - (c === y[s] ? 1 : 0))
-    const add = (i: number, v: number) => {
-      grad[i] = (grad[i] as number) + v / n
-    }
-    for (let l = dense.length - 1; l >= 0; l--) {
-      const { o, fanIn, fanOut } = dense[l] as { o: number; fanIn: number; fanOut: number }
+    for (let l = denses.length - 1; l >= 0; l--) {
+      const { o, fanIn, fanOut } = denses[l] as (typeof denses)[number]
       const a = acts[l] as Float64Array
       for (let d = 0; d < fanIn; d++)
         for (let j = 0; j < fanOut; j++) add(o + d * fanOut + j, (a[d] as number) * (delta[j] as number))
       for (let j = 0; j < fanOut; j++) add(o + fanIn * fanOut + j, delta[j] as number)
       const next = new Float64Array(fanIn)
       for (let d = 0; d < fanIn; d++) {
-        if (l > 0 && !(((pre[l - 1] as Float64Array)[d] as number) > 0)) continue
         let sum = 0
         for (let j = 0; j < fanOut; j++) sum += at(o + d * fanOut + j) * (delta[j] as number)
-        next[d] = sum
+        next[d] = l > 0 ? sum * ((slopes[l - 1] as Float64Array)[d] as number) : sum
       }
       delta = next
     }
-    // Back through the convolutions: delta is the gradient at the pooled output.
+    // Back through the convolutions: delta is the gradient at the features.
+    if (last && globalPool)
+      delta = Float64Array.from(
+        { length: last.ph * last.pw * last.filters },
+        (_, q) => (delta[q % last.filters] as number) / (last.ph * last.pw),
+      )
     for (let l = convs.length - 1; l >= 0; l--) {
-      const { o, cin, out, h, w } = convs[l] as (typeof convs)[number]
-      const { input, z, a } = convCache[l] as (typeof convCache)[number]
-      const [ph, pw] = [Math.floor(h / 2), Math.floor(w / 2)]
-      const dz = new Float64Array(h * w * out)
-      for (let i = 0; i < 2 * ph; i++)
-        for (let j = 0; j < 2 * pw; j++)
-          for (let f = 0; f < out; f++) {
-            const q = ((i >> 1) * pw + (j >> 1)) * out + f
-            const cell = (i * w + j) * out + f
-            let m = -Infinity
-            for (let u = 0; u < 2; u++)
-              for (let v = 0; v < 2; v++)
-                m = Math.max(m, a[((2 * (i >> 1) + u) * w + 2 * (j >> 1) + v) * out + f] as number)
-            if (a[cell] === m && (z[cell] as number) > 0) dz[cell] = delta[q] as number
-          }
+      const {
+        o,
+        kernel: K,
+        padding,
+        cin,
+        filters: out,
+        height: h,
+        width: w,
+        outHeight: oh,
+        outWidth: ow,
+        pool,
+        ph,
+        pw,
+      } = convs[l] as (typeof convs)[number]
+      const { input, slope, a } = convCache[l] as (typeof convCache)[number]
+      const before = padding === 'same' ? Math.floor((K - 1) / 2) : 0
+      // Gradient at the activation's output, then at z.
+      let da = delta
+      if (pool !== 'none') {
+        da = new Float64Array(oh * ow * out)
+        for (let i = 0; i < 2 * ph; i++)
+          for (let j = 0; j < 2 * pw; j++)
+            for (let f = 0; f < out; f++) {
+              const q = ((i >> 1) * pw + (j >> 1)) * out + f
+              const cell = (i * ow + j) * out + f
+              if (pool === 'avg') {
+                da[cell] = (delta[q] as number) / 4
+                continue
+              }
+              let m = -Infinity
+              for (let u = 0; u < 2; u++)
+                for (let v = 0; v < 2; v++)
+                  m = Math.max(m, a[((2 * (i >> 1) + u) * ow + 2 * (j >> 1) + v) * out + f] as number)
+              if (a[cell] === m) da[cell] = delta[q] as number
+            }
+      }
       const dInput = new Float64Array(h * w * cin)
-      for (let i = 0; i < h; i++)
-        for (let j = 0; j < w; j++)
+      for (let i = 0; i < oh; i++)
+        for (let j = 0; j < ow; j++)
           for (let f = 0; f < out; f++) {
-            const g = dz[(i * w + j) * out + f] as number
+            const g = (da[(i * ow + j) * out + f] as number) * (slope[(i * ow + j) * out + f] as number)
             if (g === 0) continue
             add(o + K * K * cin * out + f, g)
             for (let dy = 0; dy < K; dy++)
@@ -209,6 +281,33 @@ function fdHessian64(arch: Architecture, params: Vec, x: Vec, y: Vec, l2: number
       H[j * P + i] = s
     }
   return H
+}
+
+/** H·v by central differences of the float64 gradient along v (two gradients, for larger models). */
+function fdHvp64(
+  arch: Architecture,
+  params: Vec,
+  x: Vec,
+  y: Vec,
+  l2: number,
+  v: Vec,
+  h = 1e-5,
+): Float64Array {
+  const plus = gradient64(
+    arch,
+    Float64Array.from(params, (t, j) => t + h * (v[j] as number)),
+    x,
+    y,
+    l2,
+  )
+  const minus = gradient64(
+    arch,
+    Float64Array.from(params, (t, j) => t - h * (v[j] as number)),
+    x,
+    y,
+    l2,
+  )
+  return Float64Array.from(plus, (g, j) => (g - (minus[j] as number)) / (2 * h))
 }
 
 /** All eigenvalues of a symmetric [P, P] matrix by cyclic Jacobi rotations (float64). */
@@ -333,6 +432,47 @@ const evenCnnArch: Architecture = {
   filters: [2],
   kernel: 2,
   dense: 4,
+  classes: 3,
+}
+const tanhMlpArch: Architecture = { kind: 'mlp', inputs: 4, hidden: [5, 4], classes: 3, activation: 'tanh' }
+const sigmoidMlpArch: Architecture = {
+  kind: 'mlp',
+  inputs: 5,
+  hidden: [6],
+  classes: 3,
+  activation: 'sigmoid',
+}
+/**
+ * A 'valid' ReLU stage with average pooling (8×7 → 4×3, an odd column dropped), then a 'same'
+ * sigmoid stage with max-pooling (4×3 → 2×1), flattened into a linear dense layer.
+ */
+const poolingConvnetArch: Architecture = {
+  kind: 'convnet',
+  height: 10,
+  width: 9,
+  channels: 2,
+  stages: [
+    { filters: 3, kernel: 3, padding: 'valid', activation: 'relu', pool: 'avg' },
+    { filters: 4, kernel: 3, padding: 'same', activation: 'sigmoid', pool: 'max' },
+  ],
+  globalPool: false,
+  hidden: [4],
+  activation: 'linear',
+  classes: 3,
+}
+/** A 'same' tanh stage without pooling, a 'valid' even-kernel stage with max-pooling, global average pooling, a tanh dense layer. */
+const globalPoolConvnetArch: Architecture = {
+  kind: 'convnet',
+  height: 6,
+  width: 6,
+  channels: 1,
+  stages: [
+    { filters: 3, kernel: 3, padding: 'same', activation: 'tanh', pool: 'none' },
+    { filters: 4, kernel: 2, padding: 'valid', activation: 'relu', pool: 'max' },
+  ],
+  globalPool: true,
+  hidden: [5],
+  activation: 'tanh',
   classes: 3,
 }
 const l2 = 0.01
@@ -573,11 +713,70 @@ describe('hvp on CNNs (R-operator through im2col convolutions and max-pooling)',
   })
 })
 
+describe('hvp on smooth activations and general convnets (R-operator with σ″ terms, avg and global pooling)', () => {
+  for (const [name, arch] of [
+    ['tanh MLP 4→5→4→3', tanhMlpArch],
+    ['sigmoid MLP 5→6→3', sigmoidMlpArch],
+    ['convnet valid/relu/avg + same/sigmoid/max + linear dense', poolingConvnetArch],
+    ['convnet same/tanh + valid/relu/max + global pool + tanh dense', globalPoolConvnetArch],
+  ] as const) {
+    it(`${name}: the analytic Hessian equals the float64 finite-difference Hessian and is symmetric`, () => {
+      const pr = problem(arch, 10, 21, 0.6)
+      const P = pr.spec.size
+      const reference = fdHessian64(pr.arch, pr.theta, pr.xs, pr.ys, l2)
+      const identity = new Float32Array(P * P)
+      for (let i = 0; i < P; i++) identity[i * P + i] = 1
+      const H = withTensors(pr, ({ params, x, y }) =>
+        read(() => hvp(pr.spec, params, x, y, l2, tf.tensor2d(identity, [P, P]), 'analytic')),
+      )
+      const err = relErr(H, reference)
+      measured[`${name} analytic vs float64 FD Hessian`] = err
+      expect(err).toBeLessThan(1e-5)
+      const transposed = Float32Array.from(H, (_, idx) => H[(idx % P) * P + Math.floor(idx / P)] as number)
+      const asym = relErr(H, transposed)
+      measured[`${name} analytic ‖H − Hᵀ‖ / ‖H‖`] = asym
+      expect(asym).toBeLessThan(1e-5)
+      // Cross terms between the first layer and the ones above exist (not only the L2 term or diagonal blocks).
+      const cross = Float64Array.from(reference, (v, idx) => {
+        const [i, j] = [Math.floor(idx / P), idx % P]
+        const layer = (q: number) =>
+          pr.spec.views.find((w) => q >= w.offset && q < w.offset + w.size)?.layer as number
+        return layer(i) === 0 && layer(j) > 0 ? v : 0
+      })
+      expect(norm(cross) / norm(reference)).toBeGreaterThan(0.01)
+    })
+  }
+
+  it("'auto' resolves to the analytic R-operator for a convnet", () => {
+    expect(resolveHvpMethod(specOf(poolingConvnetArch))).toBe('analytic')
+  })
+
+  it('hessianFromHvps builds the convnet Hessian the certified exact solve uses', async () => {
+    const pr = problem(globalPoolConvnetArch, 8, 24, 0.6)
+    const reference = fdHessian64(pr.arch, pr.theta, pr.xs, pr.ys, l2)
+    const x = tf.tensor2d(pr.xs, [pr.n, pr.spec.inputs])
+    const y = tf.tensor1d(pr.ys, 'int32')
+    try {
+      const H = await hessianFromHvps(pr.spec, pr.theta, x, y, l2)
+      const err = relErr(H, reference)
+      measured['convnet hessianFromHvps vs float64 FD Hessian'] = err
+      expect(err).toBeLessThan(1e-5)
+    } finally {
+      x.dispose()
+      y.dispose()
+    }
+  })
+})
+
 describe('perSampleGradients', () => {
   for (const [name, arch] of [
     ['logreg', logregArch],
     ['mlp', deepArch],
     ['cnn', deepCnnArch],
+    ['tanh mlp', tanhMlpArch],
+    ['sigmoid mlp', sigmoidMlpArch],
+    ['convnet with average and max pooling', poolingConvnetArch],
+    ['convnet with global pooling', globalPoolConvnetArch],
   ] as const) {
     it(`${name}: the batch mean plus l2·θ is the loss gradient, and each row is that sample's gradient`, () => {
       const pr = problem(arch, 16, 10, 0.5)
@@ -712,5 +911,34 @@ describe('on the WASM backend', () => {
     expect(cworst).toBeLessThan(1e-5)
     const cg = gradient64(cnn.arch, cnn.theta, row(cnn.xs, 4, cnn.spec.inputs), [cnn.ys[4] as number], 0)
     expect(relErr(row(crows as Float32Array, 4, R), cg)).toBeLessThan(1e-5)
+  })
+
+  it('convnets (valid/same, avg/max/global pooling, sigmoid/tanh): analytic HVPs and per-sample gradients agree with float64', async () => {
+    await tf.setBackend('wasm')
+    for (const [name, arch] of [
+      ['pooling convnet', poolingConvnetArch],
+      ['global-pool convnet', globalPoolConvnetArch],
+    ] as const) {
+      const pr = problem(arch, 10, 25, 0.6)
+      const P = pr.spec.size
+      const dirs = randomDirections(2, P, 26)
+      const [hv, rows] = withTensors(pr, ({ params, x, y }) => [
+        read(() => hvp(pr.spec, params, x, y, l2, tf.tensor2d(dirs, [2, P]))),
+        read(() => perSampleGradients(pr.spec, params, x, y)),
+      ])
+      let worst = 0
+      for (let i = 0; i < 2; i++)
+        worst = Math.max(
+          worst,
+          relErr(
+            row(hv as Float32Array, i, P),
+            fdHvp64(pr.arch, pr.theta, pr.xs, pr.ys, l2, row(dirs, i, P)),
+          ),
+        )
+      measured[`wasm ${name} analytic vs float64 FD`] = worst
+      expect(worst).toBeLessThan(1e-5)
+      const g = gradient64(pr.arch, pr.theta, row(pr.xs, 3, pr.spec.inputs), [pr.ys[3] as number], 0)
+      expect(relErr(row(rows as Float32Array, 3, P), g)).toBeLessThan(1e-5)
+    }
   })
 })

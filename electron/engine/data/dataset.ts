@@ -25,8 +25,11 @@ export interface DatasetManifest {
   name: string
   kind: 'tabular' | 'image'
   /** `file` is a base name only; the source's folder is nobody's business once imported. */
-  source: { file: string; format: 'csv' | 'tsv' | 'idx' }
-  /** SHA-256 (hex) of the source bytes as given; for IDX, of the images file then the labels file. */
+  source: { file: string; format: 'csv' | 'tsv' | 'jsonl' | 'parquet' | 'idx' }
+  /**
+   * SHA-256 (hex) of the source bytes as given (for CSV / TSV, after any byte order mark); for IDX,
+   * of the images file then the labels file.
+   */
   contentHash: string
   rows: number
   featureDim: number
@@ -115,19 +118,31 @@ export function datasetId(contentHash: string): string {
   return `ds-${contentHash.slice(0, 12)}`
 }
 
+const LITTLE_ENDIAN_HOST = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1
+
+/** An array's little-endian bytes: on a little-endian host its own memory, not a copy (features can be gigabytes). */
+function littleEndianBytes(array: Float32Array | Int32Array): Uint8Array {
+  if (LITTLE_ENDIAN_HOST) return new Uint8Array(array.buffer, array.byteOffset, array.byteLength)
+  const bytes = new Uint8Array(array.length * 4)
+  const view = new DataView(bytes.buffer)
+  for (let i = 0; i < array.length; i++) {
+    if (array instanceof Float32Array) view.setFloat32(i * 4, array[i] ?? 0, true)
+    else view.setInt32(i * 4, array[i] ?? 0, true)
+  }
+  return bytes
+}
+
 /** The bytes of the three stored data files. Explicitly little-endian, whatever the host's order. */
 export function encodeDatasetFiles(
   features: Float32Array,
   labels: Int32Array,
   subjects: readonly string[],
 ): { features: Uint8Array; labels: Uint8Array; subjects: Uint8Array } {
-  const f = new Uint8Array(features.length * 4)
-  const fView = new DataView(f.buffer)
-  for (let i = 0; i < features.length; i++) fView.setFloat32(i * 4, features[i] ?? 0, true)
-  const l = new Uint8Array(labels.length * 4)
-  const lView = new DataView(l.buffer)
-  for (let i = 0; i < labels.length; i++) lView.setInt32(i * 4, labels[i] ?? 0, true)
-  return { features: f, labels: l, subjects: new TextEncoder().encode(JSON.stringify(subjects) + '\n') }
+  return {
+    features: littleEndianBytes(features),
+    labels: littleEndianBytes(labels),
+    subjects: new TextEncoder().encode(JSON.stringify(subjects) + '\n'),
+  }
 }
 
 /** SHA-256 of each stored file, as recorded in `manifest.filesSha256`. */

@@ -26,12 +26,16 @@ export type RetrainReference = 'optimum' | 'replayed trajectory' | 'independent 
  * rows taken out of each batch: the reference that a recorded run can be compared with
  * parameter by parameter, a trajectory, not an optimum. Independent draws a fresh
  * initialisation and shuffle: one more sample of the retrained model, whose distance to
- * another is the noise floor.
+ * another is the noise floor. An imported model has no recorded run, so both modes train it
+ * afresh with the recipe stated at import, and the details say the recipe was Lethe's.
  */
 export async function retrain(context: UnlearnContext, mode: RetrainMode, draw = 1): Promise<UnlearnOutcome> {
   const { spec, data, original, trainRows, forgetRows, retainRows } = context
   const recorded = original.manifest.training
   const forget = new Set(forgetRows)
+  // An imported model's recipe is Lethe's, stated at import: the original's is not in the file, and
+  // there is no trajectory of it to replay.
+  const recipe = original.manifest.origin ? { recipe: 'lethe' as const } : {}
   if (recorded.optimizer === 'lbfgs') {
     const start = mode === 'replay' ? original.params : initParams(spec, recorded.initSeed)
     const result = await train(spec, data, retainRows, recorded, start, {
@@ -39,9 +43,9 @@ export async function retrain(context: UnlearnContext, mode: RetrainMode, draw =
       onProgress: context.onProgress,
     })
     const reference: RetrainReference = 'optimum'
-    return { params: result.params, details: { mode, reference, convergence: result.convergence } }
+    return { params: result.params, details: { mode, reference, convergence: result.convergence, ...recipe } }
   }
-  if (mode === 'replay') {
+  if (mode === 'replay' && !original.manifest.origin) {
     const result = await train(spec, data, trainRows, recorded, initParams(spec, recorded.initSeed), {
       plan: replayPlan(trainRows, forget, recorded),
       signal: context.signal,
@@ -68,7 +72,7 @@ export async function retrain(context: UnlearnContext, mode: RetrainMode, draw =
   const reference: RetrainReference = 'independent run'
   return {
     params: result.params,
-    details: { mode, reference, steps: result.steps, epochs: fresh.epochs, seed: fresh.seed },
+    details: { mode, reference, steps: result.steps, epochs: fresh.epochs, seed: fresh.seed, ...recipe },
   }
 }
 

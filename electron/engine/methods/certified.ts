@@ -15,7 +15,11 @@
  */
 import type { z } from 'zod'
 import { LetheError } from '../../contract'
-import type { Certification as CertificationSchema, UnlearnOptions } from '../../contract/engine'
+import {
+  certifiedConformity,
+  type Certification as CertificationSchema,
+  type UnlearnOptions,
+} from '../../contract/engine'
 import { guaranteeStrength } from '../../contract/guarantee'
 import type { Dataset } from '../data/dataset'
 import { choleskyInPlace, choleskySolve } from '../dense'
@@ -28,7 +32,7 @@ import { analyticGaussianSigma } from '../privacy'
 import { Random } from '../random'
 import { hvp, topEigenvalue } from '../second-order'
 import { tf } from '../tf'
-import type { TrainConfig, TrainingData } from '../train'
+import type { TrainingData } from '../train'
 import { certificationIn, chainRoot, chainState, releaseRecord } from './lineage'
 import { accuracyFloor, addNoiseAboveFloor, FLOOR_PROBES } from './floor'
 import type { UnlearnResult } from '../models/runs'
@@ -190,28 +194,6 @@ async function trainedGradientNorm(
   for (let j = 0; j < full.length; j++)
     full[j] = ((g[j] as number) * retainRows.length + (forgotten[j] as number) * forgetRows.length) / n
   return l2Norm(full)
-}
-
-/**
- * Why a training configuration cannot be certified by this method, one reason per entry. Besides
- * the paper's protocol, a logistic regression trained by 'lbfgs' qualifies: its loss is strongly
- * convex and the solver stops at the optimum, so it needs no projection (‖θ*‖ stands in for C).
- */
-export function certifiedConformity(
-  config: Pick<TrainConfig, 'optimizer' | 'projectRadius'>,
-  arch: Architecture['kind'],
-): string[] {
-  if (config.optimizer === 'lbfgs' && arch === 'logreg') return []
-  const problems: string[] = []
-  if (config.optimizer !== 'adam')
-    problems.push(
-      'certified unlearning follows the paper’s protocol: Adam with a projection onto a ball (or, for logistic regression, L-BFGS to the optimum)',
-    )
-  if (config.projectRadius === null)
-    problems.push(
-      'it needs a projection radius C (‖θ‖ ≤ C after every step): the bound on the distance to the retrained model is built on it',
-    )
-  return problems
 }
 
 /** ∇[mean CE over `rows` + ½l2‖θ‖²] at θ, in chunks (float32). */
@@ -478,7 +460,7 @@ export const certifiedMethod: UnlearningMethod<UnlearnOptions['certified']> = {
     )
     const config = root.training
     if (noise) {
-      const problems = certifiedConformity(config, spec.arch.kind)
+      const problems = certifiedConformity({ method: root.method, arch: spec.arch.kind, ...config })
       if (problems.length)
         throw new LetheError(
           'CONFLICT',

@@ -10,7 +10,7 @@
  */
 import os from 'node:os'
 import { LetheError } from '../../contract'
-import { describeArch, type ModelSpec } from './spec'
+import { describeArch, layersOf, type ModelSpec } from './spec'
 
 const PARAMETER_COPIES_BASE = 16
 const PARAMETER_COPIES_PER_VIEW = 2
@@ -22,16 +22,15 @@ const WASM_MEMORY = 4294901760
 
 /** Float32 values one row's forward pass makes: each layer's input and output, a convolution's image patches too. */
 function activationsPerRow(spec: ModelSpec): number {
-  const { arch } = spec
-  if (arch.kind !== 'cnn')
-    return spec.views.filter((v) => v.role === 'bias').reduce((sum, v) => sum + v.size, spec.inputs)
-  let [height, width, channels] = [arch.height, arch.width, arch.channels]
-  let total = height * width * channels
-  for (const out of arch.filters) {
-    total += height * width * (arch.kernel * arch.kernel * channels + out)
-    ;[height, width, channels] = [Math.floor(height / 2), Math.floor(width / 2), out]
+  const { conv, globalPool, dense } = layersOf(spec.arch)
+  let total = spec.inputs
+  for (const c of conv) total += c.outHeight * c.outWidth * (c.kernel * c.kernel * c.cin + c.filters)
+  const last = conv[conv.length - 1]
+  if (last) {
+    const pooled = (size: number) => (last.pool === 'none' ? size : Math.floor(size / 2))
+    total += pooled(last.outHeight) * pooled(last.outWidth) * last.filters + (globalPool ? last.filters : 0)
   }
-  return total + height * width * channels + arch.dense + arch.classes
+  return dense.reduce((sum, d) => sum + d.fanOut, total)
 }
 
 /** Bytes training `spec` in batches of `batchSize` over `rows` rows takes at its peak. */

@@ -28,7 +28,8 @@ export interface UnlearnResult {
   /** The subjects' rows that were held out for testing: never trained on, nothing to unlearn. */
   heldOut: number
   report: VerificationReport
-  reference: { mode: RetrainMode; ms: number } | null
+  /** recipe 'lethe': an imported model, retrained with the recipe stated at import (absent in older records: 'original'). */
+  reference: { mode: RetrainMode; ms: number; recipe?: 'original' | 'lethe' } | null
   timings: { unlearnMs: number }
   details: Record<string, unknown>
   /** SHA-256 of the noiseless estimate kept beside a noisy certified release (never published). */

@@ -237,8 +237,11 @@ export async function loadNoiseless(
   return new Float32Array(bytes.buffer, bytes.byteOffset, manifest.parameters)
 }
 
-/** Files a tombstone keeps: the manifest (with the parameters' hash) and the run's evidence, which hold no parameters or row values. */
-const TOMBSTONE_FILES = new Set(['manifest.json', 'unlearning.json'])
+/**
+ * Files a tombstone keeps: the manifest (with the parameters' hash), the run's evidence and the
+ * record of exports (the deployed files' hashes), which hold no parameters or row values.
+ */
+const TOMBSTONE_FILES = new Set(['manifest.json', 'unlearning.json', 'exports.json'])
 
 /**
  * Deletes a version's data for good: the tombstone manifest (marked deleted, hash kept) is written

@@ -1,6 +1,7 @@
 import { defineStore } from 'pinia'
 import { computed, ref } from 'vue'
 import type { CurvePoint, ErrorPayload, Input, LetheEvent, Output } from '@contract/index'
+import { certifiedConformity } from '@contract/engine'
 import { call, errorOf, onEvent } from '../api/client'
 
 export type DatasetInfo = Output<'datasets.list'>[number]
@@ -9,6 +10,7 @@ export type JobStatus = Output<'jobs.get'>
 export type JobKind = JobStatus['kind']
 export type TrainInput = Input<'models.train'>
 export type ImportInput = Input<'datasets.import'>
+export type TableColumns = Output<'datasets.columns'>
 export type DemoName = Input<'datasets.importDemo'>['demo']
 export type HoldingVersion = Output<'models.holdingRows'>[number]
 /** What to do with a version still trained on a request's rows when the request completes. */
@@ -16,8 +18,9 @@ export type HoldingDecision = { modelId: string } & ({ delete: true } | { delete
 
 /** Whether a version can get a certified (noisy) release from the Newton-step method, and why not. */
 export type CertifiedReadiness =
-  | { ready: true; radius: number; root: ModelInfo }
-  /** The trained version lacks Adam or a projection radius: `problems` in words. */
+  /** `radius` is null for a logistic regression solved to its optimum by L-BFGS. */
+  | { ready: true; radius: number | null; root: ModelInfo }
+  /** The chain's root (trained or imported) cannot be certified: `problems` in words (contract's certifiedConformity). */
   | { ready: false; why: 'training'; root: ModelInfo; problems: string[] }
   /** A version on the way was made by another method. */
   | { ready: false; why: 'method'; via: ModelInfo }
@@ -276,6 +279,8 @@ export const useModelsStore = defineStore('models', () => {
 
   const importDemo = (demo: DemoName) => addDataset(demo, () => call('datasets.importDemo', { demo }))
   const importFile = (input: ImportInput) => addDataset('file', () => call('datasets.import', input))
+  /** A table file's header and first values, for choosing its columns before importing. */
+  const readColumns = (path: string): Promise<TableColumns> => call('datasets.columns', { path })
 
   async function train(input: TrainInput): Promise<boolean> {
     starting.value = true
@@ -365,10 +370,13 @@ export const useModelsStore = defineStore('models', () => {
   function certifiedReadiness(id: string): CertifiedReadiness {
     const byId = new Map(models.value.map((m) => [m.id, m]))
     for (let at = byId.get(id), hops = 0; at && hops < 1000; hops++) {
-      if (at.method === 'train') {
+      if (at.method === 'train' || at.method === 'import') {
         const { optimizer, projectRadius } = at.training
-        if (optimizer === 'adam' && projectRadius !== null)
-          return { ready: true, radius: projectRadius, root: at }
+        if (
+          certifiedConformity({ method: at.method, arch: at.archKind, optimizer, projectRadius }).length === 0
+        )
+          return { ready: true, root: at, radius: projectRadius }
+        // In the desk's words: what the training lacked.
         const problems = [
           ...(optimizer !== 'adam' ? [`with ${optimizer.toUpperCase()}, not Adam`] : []),
           ...(projectRadius === null ? ['without a projection radius C'] : []),
@@ -406,6 +414,7 @@ export const useModelsStore = defineStore('models', () => {
     load,
     importDemo,
     importFile,
+    readColumns,
     train,
     deleting,
     deleteError,

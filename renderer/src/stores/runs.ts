@@ -25,6 +25,7 @@ export const RUNNABLE_STATUSES = ['identity-verified', 'in-progress'] as const
 
 const METHOD_NAMES: Record<string, string> = {
   train: 'Trained',
+  import: 'Imported',
   retrain: 'Exact retraining',
   finetune: 'Fine-tuning',
   neggrad: 'Gradient ascent',
