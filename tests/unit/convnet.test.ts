@@ -139,6 +139,6 @@ describe('the training memory estimate', () => {
     const spec = specOf(arch)
     expect(() => checkTrainingFits(spec, 8, 100, 'wasm')).not.toThrow()
     // 62·62·(27 + 64) floats a row for the im2col convolution alone: 4096 rows a batch need ~14 GB.
-    expect(() => checkTrainingFits(spec, 4096, 100, 'wasm')).toThrow(/CNN 64×64×3: conv 64 3×3 valid relu/)
+    expect(() => checkTrainingFits(spec, 4096, 100, 'wasm')).toThrow(/CNN 64×64×3: conv 64 3×3 valid ReLU/)
   })
 })
