@@ -3,6 +3,7 @@ import { defineMethod } from './define'
 import { demoDatasets } from './demos'
 import { events } from './events'
 import { withStrength } from './guarantee'
+import { ModelExport } from './ledger'
 
 const Id = z.string().regex(/^(ds|m)-[0-9a-f]{12}$/, 'an id looks like ds-0123456789ab or m-0123456789ab')
 const Path = z.string().trim().min(1).max(4096)
@@ -208,13 +209,7 @@ export const ModelInfo = z.object({
   /** The imported file a version (or its chain's root) came from; null for models Lethe trained. */
   origin: ModelOrigin.nullable(),
   /** The files this version was exported as, from the ledger's registry (each file's name, SHA-256, size). */
-  exports: z.array(
-    z.object({
-      format: z.string(),
-      at: z.string(),
-      files: z.array(z.object({ fileName: z.string(), sha256: z.string(), bytes: z.number() })),
-    }),
-  ),
+  exports: z.array(ModelExport),
 })
 
 /** A version still trained on a request's rows (or deleted or kept on purpose for it). */

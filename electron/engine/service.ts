@@ -9,7 +9,8 @@ import path from 'node:path'
 import { LetheError, toErrorPayload, type LetheEvent } from '../contract'
 import type { CallContext, Handlers } from '../contract/dispatch'
 import { demoDatasets } from '../contract/demos'
-import { TrainOptions, type engineMethods, type JobStatus, type ModelInfo } from '../contract/engine'
+import { TrainOptions, type engineMethods, type JobStatus } from '../contract/engine'
+import type { ModelExport } from '../contract/ledger'
 import type { CurvePoint } from '../contract/events'
 import type { EventHub } from '../host/events'
 import { actorOf, type LedgerService } from '../ledger/service'
@@ -70,7 +71,7 @@ const trainingOf = (t: ModelManifest['training']): z.infer<typeof TrainOptions> 
   tolerance: t.tolerance ?? TrainOptions.shape.tolerance.parse(undefined),
 })
 
-const modelInfo = (m: ModelManifest, exports: z.input<typeof ModelInfo>['exports'] = []) => ({
+const modelInfo = (m: ModelManifest, exports: ModelExport[] = []) => ({
   id: m.id,
   name: m.name,
   archKind: m.arch.kind,
@@ -385,7 +386,7 @@ export class EngineService {
         // Exports are on the ledger's record; a damaged ledger (reported by ledger.status) hides them, not the models.
         const registry = await this.ledger.ledger().then(
           (ledger) => ledger.state.registry,
-          () => new Map<string, { exports?: z.input<typeof ModelInfo>['exports'] }>(),
+          () => new Map<string, { exports?: ModelExport[] }>(),
         )
         return (await engine.call('models.list', { dataDir })).map((m) =>
           modelInfo(m, registry.get(m.id)?.exports ?? []),

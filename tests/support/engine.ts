@@ -6,7 +6,7 @@ import { loadDataset, type Dataset } from '../../electron/engine/data/dataset'
 import { folders } from '../../electron/engine/folders'
 import { importDataset } from '../../electron/engine/jobs'
 import path from 'node:path'
-import type { Output } from '../../electron/contract'
+import { LetheError, type Output } from '../../electron/contract'
 import { dispatch } from '../../electron/contract/dispatch'
 import type { UnlearnResult } from '../../electron/engine/models/runs'
 import type { LetheServices } from '../../electron/host/services'
@@ -119,7 +119,7 @@ export async function trainedContext(
 export function caller(services: LetheServices) {
   return async <T>(method: string, input: unknown): Promise<T> => {
     const result = await dispatch(services.handlers, method, input, { transport: 'cli' })
-    if (!result.ok) throw Object.assign(new Error(result.error.message), result.error)
+    if (!result.ok) throw LetheError.fromPayload(result.error)
     return result.value as T
   }
 }

@@ -15,6 +15,7 @@ import type { ModelManifest } from '../../electron/engine/models/store'
 import { tf } from '../../electron/engine/tf'
 import { importedDemo } from '../support/engine'
 import { tempDir } from '../support/fixtures'
+import { rejection } from '../support/errors'
 
 const control: JobControl = { signal: new AbortController().signal, progress: () => {} }
 
@@ -49,14 +50,6 @@ const unlearn = (method: string, options: Record<string, unknown> = {}, referenc
     },
     control,
   )
-const refusal = (promise: Promise<unknown>) =>
-  promise.then(
-    () => {
-      throw new Error('expected a refusal')
-    },
-    (error: { code: string; message: string }) => error,
-  )
-
 describe('methods on an imported model', () => {
   it('runs fine-tuning, NegGrad, DEL and the noise-free Newton step', async () => {
     for (const [method, options] of [
@@ -82,11 +75,9 @@ describe('methods on an imported model', () => {
 
   it('refuses HF and the noisy Newton step with the reason, storing nothing', async () => {
     const before = versions()
-    const hf = await refusal(unlearn('hf', { epsilon: 1 }))
-    expect(hf.code).toBe('CONFLICT')
+    const hf = await rejection('CONFLICT', unlearn('hf', { epsilon: 1 }))
     expect(hf.message).toContain('without HF recording')
-    const noisy = await refusal(unlearn('certified', { epsilon: 1 }))
-    expect(noisy.code).toBe('CONFLICT')
+    const noisy = await rejection('CONFLICT', unlearn('certified', { epsilon: 1 }))
     expect(noisy.message).toContain('was imported')
     expect(versions()).toEqual(before)
   })

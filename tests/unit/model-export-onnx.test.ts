@@ -43,6 +43,7 @@ import { importBreastCancer, lethe } from '../support/cli'
 import { importedDemo } from '../support/engine'
 import { letheProbabilities, nchwOf, softmaxRows, testRowsOf, worstDifference } from '../support/onnx'
 import { tempDir } from '../support/fixtures'
+import { rejection } from '../support/errors'
 
 const { onnx } = createRequire(import.meta.url)('onnx-proto') as typeof OnnxProto
 
@@ -70,14 +71,6 @@ async function runtimeOutput(model: string | Uint8Array, x: Float32Array, rowDim
 
 const exportTo = (modelId: string, file: string) =>
   exportModel({ dataDir, modelId, format: 'onnx', path: file })
-
-const refusal = (promise: Promise<unknown>) =>
-  promise.then(
-    () => {
-      throw new Error('expected the export to be refused')
-    },
-    (error: { code: string; message: string }) => error,
-  )
 
 beforeAll(async () => {
   await tf.setBackend('wasm')
@@ -198,8 +191,7 @@ describe('exporting to ONNX', () => {
     const out = tempDir('lethe-onnx-out-')
 
     const deletedFile = path.join(out, 'deleted.onnx')
-    const deleted = await refusal(exportTo(doomed.id, deletedFile))
-    expect(deleted.code).toBe('CONFLICT')
+    const deleted = await rejection('CONFLICT', exportTo(doomed.id, deletedFile))
     expect(existsSync(deletedFile)).toBe(false)
     expect(existsSync(path.join(models, doomed.id, EXPORTS_FILE))).toBe(false)
   })

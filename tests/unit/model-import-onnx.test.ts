@@ -24,6 +24,7 @@ import { importBreastCancer, lethe } from '../support/cli'
 import { caller, importedDemo } from '../support/engine'
 import { letheProbabilities, nchwOf, softmaxRows, testRowsOf, worstDifference } from '../support/onnx'
 import { tempDir } from '../support/fixtures'
+import { rejection } from '../support/errors'
 import { testKeys } from '../support/ledger'
 
 const { onnx } = createRequire(import.meta.url)('onnx-proto') as typeof OnnxProto
@@ -44,14 +45,6 @@ const modelFolders = () => {
   const folder = folders(dataDir).models
   return existsSync(folder) ? readdirSync(folder, { recursive: true }).map(String).sort() : []
 }
-const refusal = (promise: Promise<unknown>) =>
-  promise.then(
-    () => {
-      throw new Error('expected the import to be refused')
-    },
-    (error: { code: string; message: string }) => error,
-  )
-
 /**
  * onnxruntime's output for the same rows, as probabilities (softmax of logits or log-probabilities
  * when the graph ends in neither); `rowDims` is one row's shape as the graph takes it.
@@ -379,8 +372,7 @@ describe('other activations and convolutional networks', () => {
 
   it('refuses a convnet for a dataset whose rows are not its images', async () => {
     const before = modelFolders()
-    const error = await refusal(importFile(DIGITS_CNN))
-    expect(error.code).toBe('BAD_INPUT')
+    const error = await rejection('BAD_INPUT', importFile(DIGITS_CNN))
     expect(error.message).toContain('takes 64 input features')
     expect(modelFolders()).toEqual(before)
   })
@@ -409,8 +401,7 @@ describe('refusals store nothing', () => {
       ),
     )
     const before = modelFolders()
-    const error = await refusal(importFile(file))
-    expect(error.code).toBe('BAD_INPUT')
+    const error = await rejection('BAD_INPUT', importFile(file))
     expect(error.message).toMatch(/^Node "squash" \(Sigmoid\): the hidden layers mix activations/)
     expect(error.message).toContain('Relu after "fc1"')
     expect(modelFolders()).toEqual(before)
@@ -441,12 +432,10 @@ describe('refusals store nothing', () => {
       ),
     )
     const before = modelFolders()
-    const leaked = await refusal(importFile(leaky))
-    expect(leaked.code).toBe('BAD_INPUT')
+    const leaked = await rejection('BAD_INPUT', importFile(leaky))
     expect(leaked.message).toMatch(/^Node "leak" \(LeakyRelu\): the activation LeakyRelu is not supported/)
     expect(leaked.message).toContain('Relu, Sigmoid or Tanh')
-    const flat = await refusal(importFile(conv))
-    expect(flat.code).toBe('BAD_INPUT')
+    const flat = await rejection('BAD_INPUT', importFile(conv))
     expect(flat.message).toMatch(/^Node "conv0" \(Conv\): a Conv needs an image/)
     expect(modelFolders()).toEqual(before)
   })
@@ -497,8 +486,7 @@ describe('refusals store nothing', () => {
       [normalised, /^Node "lrn" \(LRN\): the op LRN is not supported/],
     ] as const
     for (const [bytes, message] of cases) {
-      const error = await refusal(importFile(writeModel('refused.onnx', bytes)))
-      expect(error.code).toBe('BAD_INPUT')
+      const error = await rejection('BAD_INPUT', importFile(writeModel('refused.onnx', bytes)))
       expect(error.message).toMatch(message)
       // Each names what is supported.
       expect(error.message).toContain('Lethe imports an input [batch, features], or an image')
@@ -522,8 +510,7 @@ describe('refusals store nothing', () => {
         ],
       ),
     )
-    const error = await refusal(importFile(file))
-    expect(error.code).toBe('BAD_INPUT')
+    const error = await rejection('BAD_INPUT', importFile(file))
     expect(error.message).toMatch(/"fc" \(Gemm\).*DOUBLE/)
   })
 
@@ -595,7 +582,7 @@ describe('refusals store nothing', () => {
       )
     const model = await importFile(reshaped([-1, 30]))
     expect(model.arch).toEqual({ kind: 'logreg', inputs: 30, classes: 2 })
-    const error = await refusal(importFile(reshaped([30, -1])))
+    const error = await rejection('BAD_INPUT', importFile(reshaped([30, -1])))
     expect(error.message).toMatch(/"flatten" \(Reshape\)/)
   })
 
@@ -605,8 +592,7 @@ describe('refusals store nothing', () => {
       encodeModel([gemm('fc', 'x', 'y', 'fc')], [tensor('fc.weight', [2, 10]), tensor('fc.bias', [2])], 10),
     )
     const before = modelFolders()
-    const error = await refusal(importFile(file))
-    expect(error.code).toBe('BAD_INPUT')
+    const error = await rejection('BAD_INPUT', importFile(file))
     expect(error.message).toContain('takes 10 input features')
     expect(error.message).toContain('encodes 30')
     expect(modelFolders()).toEqual(before)
@@ -622,16 +608,14 @@ describe('refusals store nothing', () => {
         3,
       ),
     )
-    const error = await refusal(importFile(file))
-    expect(error.code).toBe('BAD_INPUT')
+    const error = await rejection('BAD_INPUT', importFile(file))
     expect(error.message).toContain('scores 3 classes')
   })
 
   it('refuses the same weights again (for any dataset): a version’s record is never rewritten', async () => {
     const before = modelFolders()
     const manifest = readFileSync(path.join(folders(dataDir).models, mlp.id, 'manifest.json'), 'utf8')
-    const error = await refusal(importFile(MLP, { name: 'again' }))
-    expect(error.code).toBe('CONFLICT')
+    const error = await rejection('CONFLICT', importFile(MLP, { name: 'again' }))
     expect(error.message).toContain(mlp.id)
     expect(modelFolders()).toEqual(before)
     expect(readFileSync(path.join(folders(dataDir).models, mlp.id, 'manifest.json'), 'utf8')).toBe(manifest)
@@ -639,8 +623,7 @@ describe('refusals store nothing', () => {
 
   it('refuses a file that is not ONNX', async () => {
     const file = writeModel('junk.onnx', new TextEncoder().encode('this is not a protobuf at all'))
-    const error = await refusal(importFile(file))
-    expect(error.code).toBe('BAD_INPUT')
+    const error = await rejection('BAD_INPUT', importFile(file))
   })
 })
 
@@ -714,8 +697,10 @@ describe('models.import through the services', () => {
       encodeModel([gemm('fc', 'x', 'y', 'fc')], [tensor('fc.weight', [2, 10]), tensor('fc.bias', [2])], 10),
     )
     const before = await call<Output<'registry.list'>>('registry.list', {})
-    const error = await refusal(call('models.import', { datasetId: imported.id, path: narrow }))
-    expect(error.code).toBe('BAD_INPUT')
+    const error = await rejection(
+      'BAD_INPUT',
+      call('models.import', { datasetId: imported.id, path: narrow }),
+    )
     expect(await call<Output<'registry.list'>>('registry.list', {})).toEqual(before)
   })
 })

@@ -31,6 +31,7 @@ import { sha256Hex } from '../../electron/lib/digest'
 import { importBreastCancer, lethe } from '../support/cli'
 import { importedDemo } from '../support/engine'
 import { tempDir } from '../support/fixtures'
+import { rejection } from '../support/errors'
 import { letheProbabilities, testRowsOf, worstDifference } from '../support/onnx'
 
 const fixture = (name: string) => path.resolve('tests/fixtures/tfjs', name)
@@ -89,14 +90,6 @@ const modelFolders = () => {
   const folder = folders(dataDir).models
   return existsSync(folder) ? readdirSync(folder).sort() : []
 }
-
-const refusal = (promise: Promise<unknown>) =>
-  promise.then(
-    () => {
-      throw new Error('expected a refusal')
-    },
-    (error: { code: string; message: string }) => error,
-  )
 
 /** Accuracy of probabilities on the dataset's test rows. */
 function accuracy(dataset: Dataset, probabilities: Float32Array): number {
@@ -371,8 +364,7 @@ describe('refusing what Lethe cannot represent', () => {
       [missing, /Cannot read the weight file "group1-shard1of1.bin"/],
     ]
     for (const [file, message] of cases) {
-      const error = await refusal(importFile(file, digits))
-      expect(error.code).toBe('BAD_INPUT')
+      const error = await rejection('BAD_INPUT', importFile(file, digits))
       expect(error.message).toMatch(message)
     }
     expect(modelFolders()).toEqual(before)
@@ -383,12 +375,12 @@ describe('refusing what Lethe cannot represent', () => {
       const [group] = json.weightsManifest
       if (group) group.paths = ['../../secret.bin']
     })
-    expect((await refusal(importFile(escaping, digits))).message).toMatch(
+    expect((await rejection('BAD_INPUT', importFile(escaping, digits))).message).toMatch(
       /"\.\.\/\.\.\/secret\.bin".*must lie in the folder of model\.json/,
     )
     const graph = editedCnn((json) => {
       json.format = 'graph-model'
     })
-    expect((await refusal(importFile(graph, digits))).message).toMatch(/Layers models/)
+    expect((await rejection('BAD_INPUT', importFile(graph, digits))).message).toMatch(/Layers models/)
   })
 })

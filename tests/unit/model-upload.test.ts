@@ -14,6 +14,7 @@ import { workerThreadChannel } from '../../electron/engine/host'
 import { createServices, type LetheServices } from '../../electron/host/services'
 import { caller } from '../support/engine'
 import { tempDir } from '../support/fixtures'
+import { rejection } from '../support/errors'
 import { testKeys } from '../support/ledger'
 
 let dataDir: string
@@ -31,13 +32,6 @@ const file = (relative: string) => {
   }
 }
 const upload = (...files: ReturnType<typeof file>[]) => files.map(({ name, base64 }) => ({ name, base64 }))
-const refusal = (promise: Promise<unknown>) =>
-  promise.then(
-    () => {
-      throw new Error('expected a refusal')
-    },
-    (error: { code: string; message: string }) => error,
-  )
 const models = async () => (await call<Output<'models.list'>>('models.list', {})).map((m) => m.id)
 
 beforeAll(async () => {
@@ -82,8 +76,10 @@ describe('models uploaded from a file input', () => {
     expect(model.origin).toMatchObject({ format: 'tfjs', fileName: 'model.json', sha256: json.sha256 })
     // Without its shard the model.json names a file that is not there: refused, nothing stored.
     const before = await models()
-    const missing = await refusal(call('models.import', { datasetId: digits, upload: upload(json) }))
-    expect(missing.code).toBe('BAD_INPUT')
+    const missing = await rejection(
+      'BAD_INPUT',
+      call('models.import', { datasetId: digits, upload: upload(json) }),
+    )
     expect(missing.message).toContain('group1-shard1of1.bin')
     expect(await models()).toEqual(before)
     expect(readdirSync(path.join(dataDir, 'uploads'))).toEqual([])
@@ -93,15 +89,18 @@ describe('models uploaded from a file input', () => {
     const before = await models()
     const shard = file('tfjs/digits-cnn/group1-shard1of1.bin')
     const csv = { name: 'notes.txt', base64: Buffer.from('hello').toString('base64') }
-    const noModel = await refusal(
+    const noModel = await rejection(
+      'BAD_INPUT',
       call('models.import', { datasetId: digits, upload: [upload(shard)[0], csv] }),
     )
     expect(noModel.message).toContain('upload one .onnx file, or a TF.js model.json with its weight shards')
-    const folder = await refusal(
+    const folder = await rejection(
+      'BAD_INPUT',
       call('models.import', { datasetId: digits, upload: [{ name: '../model.onnx', base64: shard.base64 }] }),
     )
     expect(folder.message).toContain('a bare file name')
-    const both = await refusal(
+    const both = await rejection(
+      'BAD_INPUT',
       call('models.import', { datasetId: digits, path: '/tmp/model.onnx', upload: upload(shard) }),
     )
     expect(both.message).toContain('give either path or upload')
