@@ -191,7 +191,7 @@ describe('exporting to ONNX', () => {
     const out = tempDir('lethe-onnx-out-')
 
     const deletedFile = path.join(out, 'deleted.onnx')
-    const deleted = await rejection('CONFLICT', exportTo(doomed.id, deletedFile))
+    await rejection('CONFLICT', exportTo(doomed.id, deletedFile))
     expect(existsSync(deletedFile)).toBe(false)
     expect(existsSync(path.join(models, doomed.id, EXPORTS_FILE))).toBe(false)
   })
